@@ -1,0 +1,138 @@
+"""The county submission template (../shared/specs/submission-template.md) as data.
+
+One place that says, for each kind of submission, which fields exist, how they are headed in Chinese
+and English, what type they are and whether they are required, and which words each enumeration
+accepts. Readers, submission checks, the sample-data generator and the docs all read this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+TEMPLATE_VERSION = 1
+DEFAULT_EVALUATION_STANDARD = "GB/T 51129-2017"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str  # canonical English name, also the raw table column
+    zh: str  # Chinese header
+    type: str  # code | period | year | text | date | area | number | percent | bool | enum
+    required: bool = False
+    enum: str | None = None  # key into ENUMS when type == "enum"
+    minimum: float | None = None
+    maximum: float | None = None
+    aliases: tuple[str, ...] = field(default_factory=tuple)  # further accepted header spellings
+
+
+# Enumerations: canonical code -> every accepted spelling (compared after header-style folding).
+ENUMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "building_use": {
+        "residential": ("居住建筑", "居住", "住宅", "住宅建筑", "residential"),
+        "public": ("公共建筑", "公建", "public"),
+        "venue": ("场馆建筑", "场馆", "venue"),
+        "industrial": ("工业建筑", "工业", "industrial"),
+        "other": ("其他", "其它", "other"),
+    },
+    "structure_system": {
+        "pc_concrete": ("装配式混凝土", "装配式混凝土结构", "混凝土", "pc", "pc_concrete"),
+        "steel": ("钢结构", "steel"),
+        "timber": ("木结构", "timber"),
+        "hybrid": ("混合结构", "hybrid"),
+        "cast_in_place": ("现浇", "现浇结构", "cast_in_place", "cast-in-place"),
+    },
+    "green_star": {
+        "none": ("无", "none", "未评级"),
+        "basic": ("基本级", "basic"),
+        "1": ("一星", "一星级", "1", "1星", "one"),
+        "2": ("二星", "二星级", "2", "2星", "two"),
+        "3": ("三星", "三星级", "3", "3星", "three"),
+    },
+    "base_type": {
+        "pc_concrete": ("混凝土预制构件", "pc_concrete"),
+        "steel_structure": ("钢结构构件", "steel_structure"),
+        "double_t_slab": ("双T板", "double_t_slab"),
+        "timber": ("木结构构件", "timber"),
+        "other": ("其他", "其它", "other"),
+    },
+    "capacity_unit": {
+        "m3/yr": ("m3/yr", "m³/yr", "m3/年", "m³/年", "立方米/年", "万m3/年"),
+        "t/yr": ("t/yr", "吨/年", "t/年"),
+        "m2/yr": ("m2/yr", "m²/yr", "m2/年", "m²/年", "平方米/年"),
+    },
+    "status": {
+        "operating": ("在产", "operating"),
+        "under_construction": ("在建", "under_construction"),
+        "closed": ("停产", "closed"),
+    },
+}
+
+ENUM_LABELS_ZH: dict[str, dict[str, str]] = {name: {code: words[0] for code, words in spec.items()}
+                                             for name, spec in ENUMS.items()}
+
+TRUE_WORDS = ("是", "y", "yes", "true", "1")
+FALSE_WORDS = ("否", "n", "no", "false", "0")
+MISSING_WORDS = ("", "—", "-", "/", "无", "－", "——", "nan", "none", "null")
+
+KIND_FIELDS: dict[str, tuple[Field, ...]] = {
+    "buildings": (
+        Field("unit_code", "填报单位代码", "code", True),
+        Field("period", "统计期", "period", True),
+        Field("project_code", "项目代码", "text", True),
+        Field("project_name", "项目名称", "text", True),
+        Field("building_no", "单体编号", "text", True),
+        Field("permit_no", "施工许可证号", "text"),
+        Field("start_date", "开工日期", "date", True),
+        Field("building_use", "建筑类别", "enum", True, enum="building_use"),
+        Field("structure_system", "结构体系", "enum", True, enum="structure_system"),
+        Field("total_floor_area_m2", "总建筑面积", "area", True, minimum=0),
+        Field("prefab_floor_area_m2", "装配式建筑面积", "area", True, minimum=0),
+        Field("score_q1", "主体结构得分", "number", minimum=0, maximum=50),
+        Field("score_q2", "围护墙和内隔墙得分", "number", minimum=0, maximum=20),
+        Field("score_q3", "装修和设备管线得分", "number", minimum=0, maximum=30),
+        Field("score_q4", "缺少评价项分值", "number", minimum=0, maximum=100),
+        Field("assembly_rate_pct", "装配率", "percent", minimum=0, maximum=100),
+        Field("evaluation_standard", "评价标准", "text"),
+        Field("full_decoration", "全装修", "bool", True),
+        Field("green_star", "绿色建筑星级", "enum", enum="green_star"),
+        Field("developer", "建设单位", "text"),
+        Field("remarks", "备注", "text"),
+    ),
+    "production_bases": (
+        Field("unit_code", "填报单位代码", "code", True),
+        Field("base_name", "基地名称", "text", True),
+        Field("base_type", "基地类型", "enum", True, enum="base_type"),
+        Field("design_capacity", "设计产能", "number", minimum=0),
+        Field("capacity_unit", "产能单位", "enum", enum="capacity_unit"),
+        Field("commissioned_on", "投产日期", "date"),
+        Field("status", "状态", "enum", True, enum="status"),
+    ),
+    "targets": (
+        Field("unit_code", "单位代码", "code", True, aliases=("填报单位代码",)),
+        Field("year", "年度", "year", True),
+        Field("target_prefab_floor_area_m2", "新开工装配式建筑面积任务", "area", True, minimum=0),
+        Field("target_res_pub_floor_area_m2", "住宅和公共建筑装配式面积任务", "area", minimum=0),
+        Field("target_prefab_share_pct", "装配式建筑占比目标", "percent", minimum=0, maximum=100),
+    ),
+}
+
+# Sheet names accepted for each kind in an XLSX workbook (else the first sheet).
+SHEET_NAMES: dict[str, tuple[str, ...]] = {
+    "buildings": ("buildings", "装配式建筑"),
+    "production_bases": ("production_bases", "生产基地"),
+    "targets": ("targets", "年度目标任务", "目标任务"),
+}
+
+# File name pattern per kind: <unit_code>_<YYYY-MM>[_<free text>] or <unit_code>_<YYYY>[_<free text>].
+PERIOD_GRAIN: dict[str, str] = {"buildings": "month", "production_bases": "year", "targets": "year"}
+
+TOTALS_WORDS = ("合计", "小计", "总计", "total", "subtotal")
+NOTE_PREFIXES = ("注：", "注:", "说明：", "说明:", "note:", "notes:", "填表说明", "填报说明")
+
+
+def fields(kind: str) -> tuple[Field, ...]:
+    return KIND_FIELDS[kind]
+
+
+def field_names(kind: str) -> list[str]:
+    return [f.name for f in KIND_FIELDS[kind]]

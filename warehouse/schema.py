@@ -1,0 +1,181 @@
+"""DDL of the tables the pipeline itself writes in `warehouse.duckdb`: `raw` (accepted submission rows)
+and `dq` (ledger, quarantine, check results, steward reviews, publications).
+
+`dq` is append-only history (../shared/specs/quality-contract.md): facts are inserted once; a status that
+changes (a submission later superseded, a quarantined row later waived) is a new row in a log, and the
+contract's tables are views that show the latest state.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+AREA = "DECIMAL(18, 2)"
+SCORE = "DECIMAL(6, 2)"
+
+DDL = f"""
+create schema if not exists raw;
+create schema if not exists dq;
+
+create table if not exists raw.buildings (
+    submission_id varchar not null,
+    row_number integer not null,
+    unit_code varchar not null,
+    period date not null,
+    project_code varchar not null,
+    project_name varchar not null,
+    building_no varchar not null,
+    permit_no varchar,
+    start_date date not null,
+    building_use varchar not null,
+    structure_system varchar not null,
+    total_floor_area_m2 {AREA} not null,
+    prefab_floor_area_m2 {AREA} not null,
+    score_q1 {SCORE},
+    score_q2 {SCORE},
+    score_q3 {SCORE},
+    score_q4 {SCORE},
+    assembly_rate_reported_pct {SCORE},
+    evaluation_standard varchar not null,
+    full_decoration boolean not null,
+    green_star varchar not null,
+    developer varchar,
+    remarks varchar,
+    received_at timestamp not null,
+    loaded_at timestamp not null
+);
+
+create table if not exists raw.production_bases (
+    submission_id varchar not null,
+    row_number integer not null,
+    unit_code varchar not null,
+    year integer not null,
+    base_name varchar not null,
+    base_type varchar not null,
+    design_capacity {AREA},
+    capacity_unit varchar,
+    commissioned_on date,
+    status varchar not null,
+    received_at timestamp not null,
+    loaded_at timestamp not null
+);
+
+create table if not exists raw.targets (
+    submission_id varchar not null,
+    row_number integer not null,
+    unit_code varchar not null,
+    year integer not null,
+    target_prefab_floor_area_m2 {AREA} not null,
+    target_res_pub_floor_area_m2 {AREA},
+    target_prefab_share_pct {SCORE},
+    received_at timestamp not null,
+    loaded_at timestamp not null
+);
+
+-- One row per file version received: the facts, written once.
+create table if not exists dq.submission_files (
+    submission_id varchar primary key,
+    kind varchar not null,
+    unit_code varchar,
+    period varchar,
+    file_name varchar not null,
+    landing_path varchar not null,
+    sha256 varchar not null,
+    size_bytes bigint not null,
+    received_at timestamp not null,
+    archived_path varchar not null,
+    rows_received integer not null default 0,
+    rows_loaded integer not null default 0,
+    rows_quarantined integer not null default 0,
+    rows_ignored integer not null default 0,
+    warnings varchar[],
+    run_id varchar not null,
+    processed_at timestamp not null
+);
+
+-- Every status a submission has had, in order (loaded -> superseded, ...).
+create table if not exists dq.submission_status_log (
+    submission_id varchar not null,
+    status varchar not null,
+    reason varchar,
+    run_id varchar not null,
+    recorded_at timestamp not null
+);
+
+create or replace view dq.submission_ledger as
+select
+    f.submission_id, f.kind, f.unit_code, f.period, f.file_name, f.sha256, f.size_bytes, f.received_at,
+    f.archived_path, s.status, s.reason, f.rows_received, f.rows_loaded, f.rows_quarantined,
+    f.rows_ignored, f.run_id, f.warnings, f.landing_path, f.processed_at, s.recorded_at as status_changed_at
+from dq.submission_files as f
+join (
+    select submission_id, status, reason, recorded_at,
+        row_number() over (partition by submission_id order by recorded_at desc, status = 'superseded' desc) as rn
+    from dq.submission_status_log
+) as s on s.submission_id = f.submission_id and s.rn = 1;
+
+create table if not exists dq.quarantine (
+    submission_id varchar not null,
+    row_number integer not null,
+    raw varchar not null,
+    reasons varchar[] not null,
+    run_id varchar not null,
+    quarantined_at timestamp not null,
+    primary key (submission_id, row_number)
+);
+
+create table if not exists dq.steward_reviews (
+    review_id varchar primary key,
+    reviewed_at timestamp not null,
+    reviewer varchar not null,
+    target_type varchar not null,  -- quarantined_row | check | submission
+    target_id varchar not null,    -- '<submission_id>:<row_number>' | '<check_name>' | '<submission_id>'
+    decision varchar not null,     -- waive | reject | request_resubmission | reopen
+    note varchar not null
+);
+
+create or replace view dq.quarantined_rows as
+select
+    q.submission_id, q.row_number, q.raw, q.reasons,
+    case
+        when r.decision = 'waive' then 'waived'
+        when l.status = 'superseded' then 'fixed'
+        else 'open'
+    end as status,
+    r.reviewer as reviewed_by, r.reviewed_at, r.note as review_note, q.run_id, q.quarantined_at
+from dq.quarantine as q
+left join dq.submission_ledger as l on l.submission_id = q.submission_id
+left join (
+    select target_id, decision, reviewer, reviewed_at, note,
+        row_number() over (partition by target_id order by reviewed_at desc, review_id desc) as rn
+    from dq.steward_reviews where target_type = 'quarantined_row'
+) as r on r.target_id = q.submission_id || ':' || q.row_number and r.rn = 1;
+
+create table if not exists dq.check_results (
+    run_id varchar not null,
+    check_name varchar not null,
+    stage varchar not null,      -- submission | gate
+    severity varchar not null,   -- error | warn
+    status varchar not null,     -- pass | fail | warn
+    failing_rows bigint not null default 0,
+    detail varchar,
+    checked_at timestamp not null,
+    report_url varchar
+);
+
+create table if not exists dq.publication_log (
+    publication_id integer primary key,
+    run_id varchar not null,
+    published_at timestamp not null,
+    data_as_of date,
+    submissions_included integer not null,
+    checks_passed integer not null,
+    checks_warned integer not null,
+    content_checksum varchar not null
+);
+"""
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw and dq tables if they do not exist (idempotent)."""
+    con.execute(DDL)

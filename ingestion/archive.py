@@ -1,0 +1,39 @@
+"""The immutable archive: every file received is copied here, addressed by its hash, before anything else.
+
+`<archive>/<sha[:2]>/<sha>/<file name>`: writing the same bytes twice is a no-op, and a copy is written
+to a temporary name, checked against its hash and renamed, so a crash never leaves a half-written copy
+under a final name.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from ingestion.discover import LandedFile, sha256_of
+
+
+def archive_path(archive_dir: Path, landed: LandedFile) -> Path:
+    return archive_dir / landed.sha256[:2] / landed.sha256 / landed.file_name
+
+
+def archive(landing_dir: Path, archive_dir: Path, landed: LandedFile) -> Path:
+    """Copy the landed file into the archive (idempotent); returns the archived path."""
+    target = archive_path(archive_dir, landed)
+    if target.exists() and sha256_of(target) == landed.sha256:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source = landing_dir / landed.landing_path
+    tmp = target.with_name(target.name + ".partial")
+    if source.is_symlink():
+        # Keep what was received (the link itself), never what it points to.
+        tmp.write_text(os.readlink(source), encoding="utf-8")
+    else:
+        shutil.copyfile(source, tmp)
+        if sha256_of(tmp) != landed.sha256:
+            tmp.unlink()
+            raise RuntimeError(f"{landed.landing_path} changed while it was being archived; it will be "
+                               "picked up by the next run")
+    os.replace(tmp, target)
+    return target

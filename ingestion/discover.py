@@ -1,0 +1,85 @@
+"""Find the files in the landing zone that the ledger has not accounted for yet.
+
+A landed file is identified by its path under the landing zone and its SHA-256: the same path with new
+bytes is a new file version (a re-upload), the same bytes under another path is a duplicate (decided
+later, against the ledger). Anything that is not a regular file inside the landing zone (a symbolic
+link, a path that escapes it) is recorded as rejected, never followed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from warehouse.config import SUBMISSION_KINDS
+
+HASH_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    kind: str | None  # None when the file is not under a known kind's folder
+    landing_path: str  # relative to the landing zone, with forward slashes
+    file_name: str
+    sha256: str
+    size_bytes: int
+    received_at: datetime  # the file's modification time (when it landed), UTC, naive
+    problem: str | None = None  # a reason to reject the file before reading it
+
+    @property
+    def submission_id(self) -> str:
+        """Stable id of this file version: the same landing path and bytes always get the same id."""
+        digest = hashlib.sha256(f"{self.landing_path}\0{self.sha256}".encode()).hexdigest()
+        return f"S{digest[:15]}"
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(HASH_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _landed(root: Path, path: Path) -> LandedFile:
+    rel = path.relative_to(root).as_posix()
+    parts = rel.split("/")
+    kind = parts[0] if len(parts) == 2 and parts[0] in SUBMISSION_KINDS else None
+    problem = None
+    if kind is None:
+        problem = (f"file '{rel}' is not in one of the landing folders {', '.join(SUBMISSION_KINDS)} "
+                   "(one level deep)")
+    stat = path.lstat()
+    if path.is_symlink():
+        # Never follow: hash the link text itself so the ledger can still name it.
+        target = os.readlink(path)
+        return LandedFile(kind, rel, path.name, hashlib.sha256(target.encode()).hexdigest(), 0,
+                          datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None),
+                          f"'{rel}' is a symbolic link (to '{target}'); only regular files are accepted")
+    return LandedFile(kind, rel, path.name, sha256_of(path), stat.st_size,
+                      datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None), problem)
+
+
+def scan_landing(root: Path) -> list[LandedFile]:
+    """Every regular file or symlink below the landing zone, in received order (mtime, then path).
+
+    Hidden files (names starting with '.') and partial uploads ('*.part', '*.tmp') are skipped: they are
+    not submissions yet.
+    """
+    if not root.exists():
+        return []
+    root = root.resolve()
+    found: list[LandedFile] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith(".") or name.endswith((".part", ".tmp")):
+                continue
+            path = Path(dirpath) / name
+            if path.is_file() or path.is_symlink():
+                found.append(_landed(root, path))
+    found.sort(key=lambda f: (f.received_at, f.landing_path))
+    return found

@@ -1,0 +1,47 @@
+"""Hermetic test environment: Airflow gets a temporary home with SQLite metadata before anything imports
+it, and every test that touches data gets its own landing zone and data folder."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="prefab-airflow-"))
+from warehouse.airflow_env import airflow_env  # noqa: E402
+
+os.environ.pop("AIRFLOW_HOME", None)
+os.environ.update(airflow_env(_AIRFLOW_HOME))
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated Airflow metadata DB for this test session (one per xdist worker)."""
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    subprocess.run([airflow, "db", "migrate"], env=os.environ.copy(), check=True, capture_output=True)
+    return _AIRFLOW_HOME
+
+
+@pytest.fixture
+def data_env(tmp_path, monkeypatch):
+    """PREFAB_LANDING_DIR and PREFAB_DATA_DIR pointed at fresh folders; returns the Settings."""
+    from warehouse.config import settings
+
+    monkeypatch.setenv("PREFAB_LANDING_DIR", str(tmp_path / "landing"))
+    monkeypatch.setenv("PREFAB_DATA_DIR", str(tmp_path / "data"))
+    return settings()
+
+
+def service_reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False

@@ -56,7 +56,7 @@ ENUMS: dict[str, dict[str, tuple[str, ...]]] = {
         "other": ("其他", "其它", "other"),
     },
     "capacity_unit": {
-        "m3/yr": ("m3/yr", "m³/yr", "m3/年", "m³/年", "立方米/年", "万m3/年"),
+        "m3/yr": ("m3/yr", "m³/yr", "m3/年", "m³/年", "立方米/年"),
         "t/yr": ("t/yr", "吨/年", "t/年"),
         "m2/yr": ("m2/yr", "m²/yr", "m2/年", "m²/年", "平方米/年"),
     },

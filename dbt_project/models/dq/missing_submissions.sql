@@ -1,0 +1,122 @@
+-- For each current county-level unit and functional zone and each month, from the first month any
+-- buildings file arrived (var missing_from when none has) up to the current month (var
+-- as_of_month), whether the unit's buildings file for that month has arrived. A file counts as
+-- arrived when the ledger shows it loaded or superseded; a zero report (header, no rows) counts.
+-- Ledger unit codes are mapped to current codes through the successor chain.
+{%- set as_of_month = var('as_of_month', none) %}
+{%- if as_of_month is none %}
+    {%- set last_month_source = 'current_date' %}
+{%- else %}
+    {%- set last_month_source = "cast('" ~ as_of_month ~ "' as date)" %}
+{%- endif %}
+
+with
+
+units as (
+    select * from {{ ref('dim_reporting_unit') }}
+    where is_current and unit_level in ('county', 'zone')
+),
+
+reference_units as (
+    select * from {{ ref('reporting_units') }}
+),
+
+ledger as (
+    select * from {{ source('dq', 'submission_ledger') }}
+    where kind = 'buildings'
+),
+
+code_map as (
+    -- A code, its successor, the successor's successor...: the current code at the end of the chain.
+    select
+        unit.unit_code,
+        coalesce(successor_3.unit_code, successor_2.unit_code, successor_1.unit_code, unit.unit_code)
+            as current_code
+    from reference_units as unit
+    left join reference_units as successor_1
+        on unit.successor_code = successor_1.unit_code
+    left join reference_units as successor_2
+        on successor_1.successor_code = successor_2.unit_code
+    left join reference_units as successor_3
+        on successor_2.successor_code = successor_3.unit_code
+),
+
+submissions as (
+    select
+        coalesce(code_map.current_code, ledger.unit_code) as unit_code,
+        try_cast(ledger.period || '-01' as date) as month,
+        ledger.submission_id,
+        ledger.status,
+        ledger.received_at,
+        ledger.rows_loaded,
+        ledger.rows_quarantined
+    from ledger
+    left join code_map
+        on ledger.unit_code = code_map.unit_code
+),
+
+arrived as (
+    select
+        unit_code,
+        month,
+        count(*) as arrived_file_count,
+        arg_max(submission_id, (received_at, submission_id)) as latest_submission_id,
+        max(received_at) as latest_received_at,
+        arg_max(status, (received_at, submission_id)) as latest_status,
+        arg_max(rows_loaded + rows_quarantined = 0, (received_at, submission_id)) as latest_is_zero_report
+    from submissions
+    where status in ('loaded', 'superseded')
+    group by unit_code, month
+),
+
+rejected as (
+    select
+        unit_code,
+        month,
+        count(*) as rejected_file_count
+    from submissions
+    where status = 'rejected'
+    group by unit_code, month
+),
+
+bounds as (
+    select
+        coalesce(
+            min(month) filter (where status in ('loaded', 'superseded')),
+            cast('{{ var("missing_from", "2020-01-01") }}' as date)
+        ) as first_month,
+        cast(date_trunc('month', {{ last_month_source }}) as date) as last_month
+    from submissions
+),
+
+months as (
+    select cast(unnest(generate_series(first_month, last_month, interval 1 month)) as date) as month
+    from bounds
+)
+
+select
+    cast(units.unit_code as varchar) as unit_code,
+    cast(units.unit_name_zh as varchar) as unit_name_zh,
+    cast(units.unit_level as varchar) as unit_level,
+    cast(units.city_code as varchar) as city_code,
+    cast(units.province_code as varchar) as province_code,
+    cast(months.month as date) as month,
+    arrived.unit_code is not null as has_arrived,
+    arrived.unit_code is null as is_missing,
+    cast(coalesce(arrived.arrived_file_count, 0) as integer) as arrived_file_count,
+    cast(coalesce(rejected.rejected_file_count, 0) as integer) as rejected_file_count,
+    cast(arrived.latest_submission_id as varchar) as latest_submission_id,
+    cast(arrived.latest_received_at as timestamp) as latest_received_at,
+    cast(arrived.latest_status as varchar) as latest_status,
+    cast(arrived.latest_is_zero_report as boolean) as latest_is_zero_report
+from units
+cross join months
+left join arrived
+    on
+        units.unit_code = arrived.unit_code
+        and months.month = arrived.month
+left join rejected
+    on
+        units.unit_code = rejected.unit_code
+        and months.month = rejected.month
+where months.month >= cast(date_trunc('month', units.valid_from) as date)

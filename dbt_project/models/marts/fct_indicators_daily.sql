@@ -1,0 +1,267 @@
+-- Year-to-date indicators by unit (every level) x as_of_date, for every day of every year from the
+-- first to the last year with buildings data.
+--
+-- 1. sum buildings per unit and start date; 2. roll the daily sums up through the current unit
+-- hierarchy; 3. running year-to-date sums per unit and year on the days with data; 4. a calendar
+-- spine (generate_series: every current unit x every day of the data years) takes, by ASOF join,
+-- the running sums of the latest day with data on or before each day, and those of the same day
+-- one year earlier (29 February -> 28 February; 0 where the previous year has no data, so the
+-- spine needs no padding year); 5. the unit's own annual targets; 6. ratios rounded half-up to two
+-- decimals in exact integer arithmetic.
+--
+-- The ASOF form gives the same rows as cumulative window sums over the dense spine but keeps the
+-- window work on the sparse rows: about 2.4 s instead of 6.7 s for 3000 units x 2 years.
+--
+-- Areas are carried as integers in hundredths of a m² ("cents", exact for DECIMAL(18, 2)) and the
+-- assembly-rate weights as P x 10 x area cents; integer arithmetic keeps every figure exact and
+-- is much cheaper than DECIMAL(38, x) on millions of rows.
+{#- Optional output restriction (vars indicators_from_date / indicators_to_date); the running sums
+    still start on 1 January, so restricting never changes a figure. #}
+{%- set date_from = var('indicators_from_date', none) %}
+{%- set date_to = var('indicators_to_date', none) %}
+{%- set date_conditions = ['true'] %}
+{%- if date_from is not none %}
+    {%- do date_conditions.append("calendar.day >= cast('" ~ date_from ~ "' as date)") %}
+{%- endif %}
+{%- if date_to is not none %}
+    {%- do date_conditions.append("calendar.day <= cast('" ~ date_to ~ "' as date)") %}
+{%- endif %}
+{%- set date_filter = date_conditions | join(' and ') %}
+
+with
+
+buildings as (
+    select
+        unit_code,
+        start_date,
+        full_decoration,
+        is_residential,
+        is_residential_or_public,
+        is_green_rated,
+        is_recognised_prefab,
+        grade,
+        cast(total_floor_area_m2 * 100 as bigint) as total_cents,
+        cast(prefab_floor_area_m2 * 100 as bigint) as prefab_cents,
+        prefab_floor_area_m2 > 0 and assembly_rate_pct is not null as has_assembly_rate,
+        cast(assembly_rate_pct * 10 as bigint) as assembly_rate_tenths
+    from {{ ref('int_buildings_assessed') }}
+),
+
+hierarchy as (
+    select * from {{ ref('int_unit_hierarchy') }}
+    where is_current
+),
+
+targets as (
+    select * from {{ ref('int_targets_latest') }}
+),
+
+units as (
+    select distinct
+        ancestor_code as unit_code,
+        ancestor_level as unit_level
+    from hierarchy
+),
+
+unit_days as (
+    select
+        unit_code,
+        start_date as day,
+        count(*) as building_count,
+        sum(total_cents) as new_area,
+        sum(prefab_cents) as prefab_area,
+        coalesce(sum(prefab_cents) filter (where is_residential_or_public), 0) as res_pub_prefab_area,
+        coalesce(sum(total_cents) filter (where is_residential), 0) as residential_area,
+        coalesce(
+            sum(total_cents) filter (where is_residential and full_decoration), 0
+        ) as residential_full_decoration_area,
+        coalesce(sum(total_cents) filter (where is_green_rated), 0) as green_area,
+        count(*) filter (where is_recognised_prefab) as recognised_count,
+        count(*) filter (where grade = 'A') as grade_a_count,
+        count(*) filter (where grade = 'AA') as grade_aa_count,
+        count(*) filter (where grade = 'AAA') as grade_aaa_count,
+        coalesce(sum(total_cents) filter (where has_assembly_rate), 0) as rated_area,
+        coalesce(
+            sum(cast(assembly_rate_tenths as hugeint) * total_cents) filter (where has_assembly_rate), 0
+        ) as rated_area_x_rate
+    from buildings
+    group by unit_code, start_date
+),
+
+rolled_up_days as (
+    select
+        hierarchy.ancestor_code as unit_code,
+        unit_days.day,
+        sum(unit_days.building_count) as building_count,
+        sum(unit_days.new_area) as new_area,
+        sum(unit_days.prefab_area) as prefab_area,
+        sum(unit_days.res_pub_prefab_area) as res_pub_prefab_area,
+        sum(unit_days.residential_area) as residential_area,
+        sum(unit_days.residential_full_decoration_area) as residential_full_decoration_area,
+        sum(unit_days.green_area) as green_area,
+        sum(unit_days.recognised_count) as recognised_count,
+        sum(unit_days.grade_a_count) as grade_a_count,
+        sum(unit_days.grade_aa_count) as grade_aa_count,
+        sum(unit_days.grade_aaa_count) as grade_aaa_count,
+        sum(unit_days.rated_area) as rated_area,
+        sum(unit_days.rated_area_x_rate) as rated_area_x_rate
+    from unit_days
+    inner join hierarchy
+        on unit_days.unit_code = hierarchy.unit_code
+    group by hierarchy.ancestor_code, unit_days.day
+),
+
+year_bounds as (
+    select
+        min(year(start_date)) as first_data_year,
+        max(year(start_date)) as last_data_year
+    from buildings
+),
+
+calendar_bounds as (
+    select
+        make_date(first_data_year, 1, 1) as first_day,
+        make_date(last_data_year, 12, 31) as last_day
+    from year_bounds
+),
+
+calendar as (
+    select cast(unnest(generate_series(first_day, last_day, interval 1 day)) as date) as day
+    from calendar_bounds
+),
+
+-- Running year-to-date sums on the days that have data only (sparse: far fewer rows than the spine).
+sparse_cumulative as (
+    select
+        unit_code,
+        day,
+        year(day) as year,
+        sum(building_count) over ytd as building_count,
+        sum(new_area) over ytd as new_area,
+        sum(prefab_area) over ytd as prefab_area,
+        sum(res_pub_prefab_area) over ytd as res_pub_prefab_area,
+        sum(residential_area) over ytd as residential_area,
+        sum(residential_full_decoration_area) over ytd as residential_full_decoration_area,
+        sum(green_area) over ytd as green_area,
+        sum(recognised_count) over ytd as recognised_count,
+        sum(grade_a_count) over ytd as grade_a_count,
+        sum(grade_aa_count) over ytd as grade_aa_count,
+        sum(grade_aaa_count) over ytd as grade_aaa_count,
+        sum(rated_area) over ytd as rated_area,
+        sum(rated_area_x_rate) over ytd as rated_area_x_rate
+    from rolled_up_days
+    window ytd as (
+        partition by unit_code, year(day)
+        order by day
+        rows between unbounded preceding and current row
+    )
+),
+
+spine as (
+    select
+        units.unit_code,
+        units.unit_level,
+        calendar.day as as_of_date,
+        year(calendar.day) as year,
+        year(calendar.day) - 1 as prev_year,
+        -- 29 February minus one year is 28 February.
+        cast(calendar.day - interval 1 year as date) as prev_as_of_date
+    from units
+    cross join calendar
+    where {{ date_filter }}
+),
+
+-- Each spine day takes the running sums of the latest day with data on or before it, in the same
+-- unit and year (0 before the first one).
+with_current as (
+    select
+        spine.*,
+        coalesce(cur.building_count, 0) as building_count,
+        coalesce(cur.new_area, 0) as new_area,
+        coalesce(cur.prefab_area, 0) as prefab_area,
+        coalesce(cur.res_pub_prefab_area, 0) as res_pub_prefab_area,
+        coalesce(cur.residential_area, 0) as residential_area,
+        coalesce(cur.residential_full_decoration_area, 0) as residential_full_decoration_area,
+        coalesce(cur.green_area, 0) as green_area,
+        coalesce(cur.recognised_count, 0) as recognised_count,
+        coalesce(cur.grade_a_count, 0) as grade_a_count,
+        coalesce(cur.grade_aa_count, 0) as grade_aa_count,
+        coalesce(cur.grade_aaa_count, 0) as grade_aaa_count,
+        coalesce(cur.rated_area, 0) as rated_area,
+        coalesce(cur.rated_area_x_rate, 0) as rated_area_x_rate
+    from spine
+    asof left join sparse_cumulative as cur
+        on
+            spine.unit_code = cur.unit_code
+            and spine.year = cur.year
+            and spine.as_of_date >= cur.day
+),
+
+-- The previous year's span: the latest day with data on or before the same day one year earlier.
+with_previous as (
+    select
+        with_current.*,
+        coalesce(prev.prefab_area, 0) as prefab_area_prev,
+        coalesce(prev.res_pub_prefab_area, 0) as res_pub_prefab_area_prev,
+        cast(targets.target_prefab_floor_area_m2 * 100 as bigint) as target_prefab_area,
+        cast(targets.target_res_pub_floor_area_m2 * 100 as bigint) as target_res_pub_area,
+        targets.target_prefab_floor_area_m2,
+        targets.target_res_pub_floor_area_m2,
+        targets.target_prefab_share_pct
+    from with_current
+    asof left join sparse_cumulative as prev
+        on
+            with_current.unit_code = prev.unit_code
+            and with_current.prev_year = prev.year
+            and with_current.prev_as_of_date >= prev.day
+    left join targets
+        on
+            with_current.unit_code = targets.unit_code
+            and with_current.year = targets.year
+)
+
+select
+    cast(unit_code as varchar) as unit_code,
+    cast(unit_level as varchar) as unit_level,
+    cast(as_of_date as date) as as_of_date,
+    cast(year as integer) as year,
+    cast(building_count as bigint) as ytd_building_count,
+    cast({{ scale_integer('new_area') }} as decimal(18, 2)) as ytd_new_floor_area_m2,
+    cast({{ scale_integer('prefab_area') }} as decimal(18, 2)) as ytd_prefab_floor_area_m2,
+    cast({{ scale_integer('prefab_area_prev') }} as decimal(18, 2)) as ytd_prefab_floor_area_prev_m2,
+    cast({{ int_div_round_half_up(
+        'prefab_area - prefab_area_prev', 'prefab_area_prev', multiplier=100
+    ) }} as decimal(18, 2)) as ytd_prefab_yoy_pct,
+    cast({{ scale_integer('res_pub_prefab_area') }} as decimal(18, 2)) as ytd_res_pub_prefab_floor_area_m2,
+    cast({{ scale_integer('res_pub_prefab_area_prev') }} as decimal(18, 2))
+        as ytd_res_pub_prefab_floor_area_prev_m2,
+    cast({{ int_div_round_half_up(
+        'res_pub_prefab_area - res_pub_prefab_area_prev', 'res_pub_prefab_area_prev', multiplier=100
+    ) }} as decimal(18, 2)) as ytd_res_pub_prefab_yoy_pct,
+    cast({{ int_div_round_half_up(
+        'prefab_area', 'new_area', multiplier=100
+    ) }} as decimal(18, 2)) as ytd_prefab_share_pct,
+    cast(target_prefab_floor_area_m2 as decimal(18, 2)) as annual_target_prefab_floor_area_m2,
+    cast({{ int_div_round_half_up(
+        'prefab_area', 'target_prefab_area', multiplier=100
+    ) }} as decimal(18, 2)) as target_completion_pct,
+    cast(target_res_pub_floor_area_m2 as decimal(18, 2)) as annual_target_res_pub_floor_area_m2,
+    cast({{ int_div_round_half_up(
+        'res_pub_prefab_area', 'target_res_pub_area', multiplier=100
+    ) }} as decimal(18, 2)) as res_pub_target_completion_pct,
+    cast(target_prefab_share_pct as decimal(18, 2)) as annual_target_prefab_share_pct,
+    cast(recognised_count as bigint) as ytd_recognised_building_count,
+    cast(grade_a_count as bigint) as ytd_grade_a_count,
+    cast(grade_aa_count as bigint) as ytd_grade_aa_count,
+    cast(grade_aaa_count as bigint) as ytd_grade_aaa_count,
+    cast({{ int_div_round_half_up(
+        'residential_full_decoration_area', 'residential_area', multiplier=100
+    ) }} as decimal(18, 2)) as ytd_full_decoration_share_pct,
+    cast({{ int_div_round_half_up(
+        'green_area', 'new_area', multiplier=100
+    ) }} as decimal(18, 2)) as ytd_green_building_share_pct,
+    -- rated_area_x_rate is P x 10 x area cents: divide by area cents x 10 for P.
+    cast({{ int_div_round_half_up(
+        'rated_area_x_rate', 'rated_area * 10'
+    ) }} as decimal(18, 2)) as ytd_avg_assembly_rate_pct
+from with_previous

@@ -35,8 +35,9 @@ class Ledger:
         self.statuses: dict[str, str] = {}
         self.rows_loaded = self.rows_quarantined = 0
         self._known = {r[0] for r in con.execute("select submission_id from dq.submission_files").fetchall()}
-        self._shas = {r[0]: (r[1], r[2]) for r in con.execute(
-            "select sha256, min(submission_id), min(file_name) from dq.submission_files group by sha256").fetchall()}
+        self._shas = {tuple(r[:4]): (r[4], r[5]) for r in con.execute(
+            "select sha256, kind, unit_code, period, min(submission_id), min(file_name) from dq.submission_files "
+            "group by all").fetchall()}
         self._slices = {(r[0], r[1], r[2]): (r[3], r[4]) for r in con.execute(
             "select kind, unit_code, period, submission_id, received_at from dq.submission_ledger "
             "where status = 'loaded'").fetchall()}
@@ -44,8 +45,13 @@ class Ledger:
     def known(self, submission_id: str) -> bool:
         return submission_id in self._known
 
-    def same_bytes(self, sha256: str) -> tuple[str, str] | None:
-        return self._shas.get(sha256)
+    def same_bytes(self, sha256: str, kind: str, unit_code: str | None, period: str | None) -> tuple[str, str] | None:
+        """The earlier submission with these bytes for the same kind, unit and period, if any. (Two units'
+        zero reports, or a base registry unchanged from last year, can be byte-identical and still be
+        different submissions.)"""
+        if unit_code is None or period is None:
+            return None  # a file whose name says no unit and period is judged on its own
+        return self._shas.get((sha256, kind, unit_code, period))
 
     def record(self, landed: LandedFile, base: dict, status: str, reason: str | None,
                rows: tuple[int, int, int, int] = (0, 0, 0, 0)) -> None:
@@ -57,7 +63,8 @@ class Ledger:
              base["warnings"], self.run_id, _now()])
         self._log(sid, status, reason)
         self._known.add(sid)
-        self._shas.setdefault(landed.sha256, (sid, landed.file_name))
+        self._shas.setdefault((landed.sha256, base["kind"], base["unit_code"], base["period"]),
+                              (sid, landed.file_name))
 
     def _log(self, submission_id: str, status: str, reason: str | None) -> None:
         self.con.execute("insert into dq.submission_status_log values (?, ?, ?, ?, ?)",

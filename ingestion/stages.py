@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import asdict
-from datetime import date
+from datetime import date, datetime
 
 import duckdb
 import pandas as pd
@@ -175,8 +175,9 @@ def load(settings: Settings, run_id: str) -> dict:
         try:
             ledger = Ledger(con, run_id)
             for entry in manifest:
-                _load_one(con, ledger, LandedFile(**{k: entry[k] for k in LandedFile.__dataclass_fields__}),
-                          entry, outcomes[entry["submission_id"]], checks["verdicts"], work)
+                landed = LandedFile(**{k: entry[k] for k in LandedFile.__dataclass_fields__}
+                                    | {"received_at": datetime.fromisoformat(entry["received_at"])})
+                _load_one(con, ledger, landed, entry, outcomes[entry["submission_id"]], checks["verdicts"], work)
             ledger.record_checks(checks["results"], stage="submission")
             con.execute("commit")
         except BaseException:
@@ -194,10 +195,11 @@ def _load_one(con: duckdb.DuckDBPyConnection, ledger, landed: LandedFile, entry:
         return  # accounted for by an earlier (interrupted) run
     base = {"kind": landed.kind or "unknown", "unit_code": outcome["unit_code"], "period": outcome["period"],
             "archived_path": entry["archived_path"], "warnings": outcome["warnings"]}
-    original = ledger.same_bytes(landed.sha256)
+    original = ledger.same_bytes(landed.sha256, base["kind"], base["unit_code"], base["period"])
     if original:
         ledger.record(landed, base, status="duplicate",
-                      reason=f"byte-identical to submission {original[0]} ('{original[1]}'), already received")
+                      reason=f"byte-identical to submission {original[0]} ('{original[1]}') for the same unit and "
+                      "period, already received")
         return
     if outcome["status"] == "rejected":
         ledger.record(landed, base, status="rejected", reason=outcome["reason"],

@@ -1,0 +1,119 @@
+"""The ingestion stages on small hand-written landing zones: ledger outcomes, corrections, duplicates,
+conservation and idempotence (the stage functions, as the DAG's tasks call them)."""
+
+from __future__ import annotations
+
+import os
+
+import duckdb
+import pytest
+
+from ingestion import stages
+
+HEADER = "填报单位代码,统计期,项目代码,项目名称,单体编号,开工日期,建筑类别,结构体系,总建筑面积(m2),装配式建筑面积(m2)," \
+         "主体结构得分,围护墙和内隔墙得分,装修和设备管线得分,全装修\n"
+
+
+def row(unit: str, period: str, project: str, no: str, day: str, total: str, prefab: str) -> str:
+    return f"{unit},{period},{project},项目{project},{no},{day},居住建筑,装配式混凝土,{total},{prefab},30,15,20,是\n"
+
+
+def land(settings, name: str, text: str, mtime: int, kind: str = "buildings", encoding: str = "utf-8") -> None:
+    path = settings.landing_dir / kind / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode(encoding))
+    os.utime(path, (mtime, mtime))
+
+
+def run(settings, run_id: str) -> dict:
+    result = {}
+    for step in ("discover", "read", "check", "load"):
+        result[step] = getattr(stages, step)(settings, run_id)
+    return result
+
+
+def ledger(settings) -> dict[str, tuple]:
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        rows = con.execute("select file_name, status, rows_received, rows_loaded, rows_quarantined, rows_ignored, "
+                           "reason from dq.submission_ledger").fetchall()
+    finally:
+        con.close()
+    return {r[0]: r[1:] for r in rows}
+
+
+def raw_buildings(settings) -> list[tuple]:
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.execute("select unit_code, project_code, building_no, prefab_floor_area_m2::double "
+                           "from raw.buildings order by all").fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def landing(data_env):
+    s = data_env
+    t0 = 1_600_000_000
+    land(s, "330402_2020-03.csv", HEADER + row("330402", "2020-03", "P1", "1#", "2020-03-05", "1000", "600")
+         + row("330402", "2020-03", "P1", "2#", "2020-03-06", "2000", "2500"), t0)
+    land(s, "330411_2020-03.csv", HEADER, t0 + 1)  # zero report
+    land(s, "330421_2020-03.csv", HEADER, t0 + 2)  # another unit's zero report: the same bytes
+    land(s, "330402_2020-03_重复.csv", HEADER + row("330402", "2020-03", "P1", "1#", "2020-03-05", "1000", "600")
+         + row("330402", "2020-03", "P1", "2#", "2020-03-06", "2000", "2500"), t0 + 3)  # re-sent
+    land(s, "330424_2020-03.csv", HEADER + row("330424", "2020-03", "P9", "1#", "2020-03-09", "500", "100"), t0 + 4,
+         encoding="gb18030")
+    return s
+
+
+def test_outcomes_and_conservation(landing):
+    run(landing, "r1")
+    got = ledger(landing)
+    assert got["330402_2020-03.csv"][:5] == ("loaded", 2, 1, 1, 0)  # prefab 2500 > total 2000: quarantined
+    assert got["330411_2020-03.csv"][:5] == ("loaded", 0, 0, 0, 0)
+    assert got["330421_2020-03.csv"][:5] == ("loaded", 0, 0, 0, 0)  # same bytes, other unit: not a duplicate
+    assert got["330402_2020-03_重复.csv"][0] == "duplicate"
+    assert "330402_2020-03.csv" in got["330402_2020-03_重复.csv"][5]
+    assert got["330424_2020-03.csv"][:3] == ("loaded", 1, 1)
+    assert raw_buildings(landing) == [("330402", "P1", "1#", 600.0), ("330424", "P9", "1#", 100.0)]
+
+
+def test_rerun_loads_nothing(landing):
+    run(landing, "r1")
+    before = (ledger(landing), raw_buildings(landing))
+    result = run(landing, "r2")
+    assert result["discover"] == {"landed": 5, "new": 0}
+    assert (ledger(landing), raw_buildings(landing)) == before
+
+
+def test_correction_replaces_exactly_its_slice(landing):
+    run(landing, "r1")
+    land(landing, "330402_2020-03_更正.csv", HEADER + row("330402", "2020-03", "P1", "1#", "2020-03-05", "1000", "700")
+         + row("330402", "2020-03", "P1", "3#", "2020-03-07", "800", "400"), 1_700_000_000)
+    run(landing, "r2")
+    got = ledger(landing)
+    assert got["330402_2020-03.csv"][0] == "superseded"
+    assert got["330402_2020-03_更正.csv"][:3] == ("loaded", 2, 2)
+    assert raw_buildings(landing) == [("330402", "P1", "1#", 700.0), ("330402", "P1", "3#", 400.0),
+                                      ("330424", "P9", "1#", 100.0)]
+    con = duckdb.connect(str(landing.warehouse_path), read_only=True)
+    statuses = con.execute("select q.status from dq.quarantined_rows q join dq.submission_ledger l "
+                           "using (submission_id) where l.file_name = '330402_2020-03.csv'").fetchall()
+    history = con.execute("select status from dq.submission_status_log s join dq.submission_files f "
+                          "using (submission_id) where f.file_name = '330402_2020-03.csv' "
+                          "order by recorded_at").fetchall()
+    con.close()
+    assert statuses == [("fixed",)]  # its quarantined row was replaced by the correction
+    assert history == [("loaded",), ("superseded",)]  # nothing erased: the ledger keeps both
+
+
+def test_unknown_unit_and_bad_name_rejected_with_reason(data_env):
+    land(data_env, "999999_2020-03.csv", HEADER, 1)
+    land(data_env, "330402-2020-03.csv", HEADER, 2)
+    land(data_env, "330402_2020-13.csv", HEADER, 3)
+    run(data_env, "r1")
+    got = ledger(data_env)
+    assert {name: v[0] for name, v in got.items()} == dict.fromkeys(got, "rejected")
+    assert "999999" in got["999999_2020-03.csv"][5]
+    assert "does not follow" in got["330402-2020-03.csv"][5]
+    assert len(got) == 3

@@ -76,13 +76,13 @@ MISSING_WORDS = ("", "—", "-", "/", "无", "－", "——", "nan", "none", "nu
 
 KIND_FIELDS: dict[str, tuple[Field, ...]] = {
     "buildings": (
-        Field("unit_code", "填报单位代码", "code", True),
-        Field("period", "统计期", "period", True),
+        Field("unit_code", "填报单位代码", "code", True, aliases=("单位代码", "行政区划代码")),
+        Field("period", "统计期", "period", True, aliases=("统计期间", "统计月份", "报告期")),
         Field("project_code", "项目代码", "text", True),
         Field("project_name", "项目名称", "text", True),
         Field("building_no", "单体编号", "text", True),
         Field("permit_no", "施工许可证号", "text"),
-        Field("start_date", "开工日期", "date", True),
+        Field("start_date", "开工日期", "date", True, aliases=("开工时间",)),
         Field("building_use", "建筑类别", "enum", True, enum="building_use"),
         Field("structure_system", "结构体系", "enum", True, enum="structure_system"),
         Field("total_floor_area_m2", "总建筑面积", "area", True, minimum=0),
@@ -93,8 +93,8 @@ KIND_FIELDS: dict[str, tuple[Field, ...]] = {
         Field("score_q4", "缺少评价项分值", "number", minimum=0, maximum=100),
         Field("assembly_rate_pct", "装配率", "percent", minimum=0, maximum=100),
         Field("evaluation_standard", "评价标准", "text"),
-        Field("full_decoration", "全装修", "bool", True),
-        Field("green_star", "绿色建筑星级", "enum", enum="green_star"),
+        Field("full_decoration", "全装修", "bool", True, aliases=("是否全装修",)),
+        Field("green_star", "绿色建筑星级", "enum", enum="green_star", aliases=("绿色建筑等级",)),
         Field("developer", "建设单位", "text"),
         Field("remarks", "备注", "text"),
     ),
@@ -104,12 +104,12 @@ KIND_FIELDS: dict[str, tuple[Field, ...]] = {
         Field("base_type", "基地类型", "enum", True, enum="base_type"),
         Field("design_capacity", "设计产能", "number", minimum=0),
         Field("capacity_unit", "产能单位", "enum", enum="capacity_unit"),
-        Field("commissioned_on", "投产日期", "date"),
+        Field("commissioned_on", "投产日期", "date", aliases=("投产时间",)),
         Field("status", "状态", "enum", True, enum="status"),
     ),
     "targets": (
         Field("unit_code", "单位代码", "code", True, aliases=("填报单位代码",)),
-        Field("year", "年度", "year", True),
+        Field("year", "年度", "year", True, aliases=("年份",)),
         Field("target_prefab_floor_area_m2", "新开工装配式建筑面积任务", "area", True, minimum=0),
         Field("target_res_pub_floor_area_m2", "住宅和公共建筑装配式面积任务", "area", minimum=0),
         Field("target_prefab_share_pct", "装配式建筑占比目标", "percent", minimum=0, maximum=100),
@@ -127,7 +127,9 @@ SHEET_NAMES: dict[str, tuple[str, ...]] = {
 PERIOD_GRAIN: dict[str, str] = {"buildings": "month", "production_bases": "year", "targets": "year"}
 
 TOTALS_WORDS = ("合计", "小计", "总计", "total", "subtotal")
-NOTE_PREFIXES = ("注：", "注:", "说明：", "说明:", "note:", "notes:", "填表说明", "填报说明")
+NOTE_PREFIXES = ("注：", "注:", "说明：", "说明:", "note:", "notes:", "填表说明", "填报说明",
+                 # signature lines under Chinese statistical tables
+                 "填表人", "制表人", "审核人", "负责人", "单位负责人", "联系人", "联系电话", "填报日期", "制表日期")
 
 
 def fields(kind: str) -> tuple[Field, ...]:

@@ -65,6 +65,8 @@ def grade(p: float | None, recognised: bool) -> str | None:
 
 USE_WEIGHTS = {"residential": 56, "public": 28, "venue": 4, "industrial": 8, "other": 4}
 STRUCTURE_WEIGHTS = {"pc_concrete": 55, "steel": 24, "hybrid": 4, "timber": 2, "cast_in_place": 15}
+# Shanxi builds mostly cast in place: its 2021 bulletin reports a prefab share of 23.26 %.
+STRUCTURE_WEIGHTS_SHANXI = {"pc_concrete": 14, "steel": 9, "hybrid": 2, "timber": 0, "cast_in_place": 75}
 GREEN_WEIGHTS = {"none": 25, "basic": 35, "1": 22, "2": 14, "3": 4}
 AREA_RANGE_M2 = {"residential": (8000, 32000), "public": (3000, 45000), "venue": (10000, 60000),
                  "industrial": (5000, 40000), "other": (2000, 9000)}
@@ -173,7 +175,7 @@ def new_project(rng: random.Random, unit: Unit, city: Unit | None, period: str, 
     """The buildings of one project that started in the period: same code, name, developer and design."""
     first, last = month_bounds(period)
     use = pick(rng, USE_WEIGHTS)
-    structure = pick(rng, STRUCTURE_WEIGHTS)
+    structure = pick(rng, STRUCTURE_WEIGHTS_SHANXI if unit.code.startswith("14") else STRUCTURE_WEIGHTS)
     start = first + timedelta(days=rng.randint(0, last.day - 1))
     code = _project_code(rng, unit, start, use, used_codes)
     name = _project_name(rng, unit, use)
@@ -220,7 +222,7 @@ def buildings_per_month(rng: random.Random, unit: Unit) -> int:
         return 0
     if unit.code.startswith("33"):
         return rng.randint(5, 15)
-    return rng.randint(4, 14) if unit.code.startswith("1401") else rng.randint(3, 10)
+    return rng.randint(2, 6) if unit.code.startswith("1401") else rng.randint(1, 3)
 
 
 def month_buildings(seed: int, unit: Unit, city: Unit | None, period: str, used_codes: set[str],

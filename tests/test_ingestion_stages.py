@@ -10,8 +10,8 @@ import pytest
 
 from ingestion import stages
 
-HEADER = "填报单位代码,统计期,项目代码,项目名称,单体编号,开工日期,建筑类别,结构体系,总建筑面积(m2),装配式建筑面积(m2)," \
-         "主体结构得分,围护墙和内隔墙得分,装修和设备管线得分,全装修\n"
+HEADER = ("填报单位代码,统计期,项目代码,项目名称,单体编号,开工日期,建筑类别,结构体系,总建筑面积(m2),装配式建筑面积(m2),"
+          "主体结构得分,围护墙和内隔墙得分,装修和设备管线得分,全装修\n")
 
 
 def row(unit: str, period: str, project: str, no: str, day: str, total: str, prefab: str) -> str:

@@ -26,6 +26,8 @@ normalise_text              `str`, stripped
 
 The work is vectorised with pyarrow compute; Python runs per *distinct* value only for low-cardinality
 fields (dates, periods, years, codes, enums, booleans) and per cell only for cells that failed to parse.
+`normalise_cells(field, arrow_text)` is the reader's entry: values on a RangeIndex and errors as an object
+array, or None when no cell has an error.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import itertools
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
@@ -756,7 +758,3 @@ def empty_column(f: Field, n: int = 0) -> pd.Series:
 def value_dtypes(kind: str) -> dict[str, Any]:
     """Field name -> dtype of the normalised column, for documentation and tests."""
     return {f.name: empty_column(f).dtype for f in template.fields(kind)}
-
-
-def folded_words(words: Iterable[str]) -> frozenset[str]:
-    return frozenset(fold_header(w) for w in words)

@@ -7,9 +7,13 @@ number; file-level problems raise `RejectedFile`.
 
 CSV fast path: the bytes are validated as UTF-8 (or transcoded from UTF-16/GB18030 to UTF-8), the header
 is found with the csv module on the first lines, and the data rows are parsed by pyarrow's multi-threaded
-CSV reader with every column as text, then normalised column-wise. Files with irregular rows (more or
-fewer cells than the header, whitespace-only lines, blank lines inside quoted data, bare CR line ends)
-take an exact but slower path through the csv module.
+CSV reader with every column as text, then normalised column-wise (in two threads). Files with irregular
+rows (more or fewer cells than the header, whitespace-only lines, blank lines in a file that also has
+quoted values, bare CR line ends) take an exact but slower path through the csv module.
+
+Row numbers are those a spreadsheet user sees: 1-based, counting title lines, the header and blank lines
+(a quoted value with a line break stays one row). Blank rows (every cell empty, or only a 序号 number)
+are skipped and are not rows received.
 """
 
 from __future__ import annotations
@@ -36,15 +40,18 @@ from ingestion.errors import RejectedFile
 
 HEADER_SEARCH_ROWS = 11  # the header may be preceded by up to 10 title or note lines
 DELIMITERS = (",", "\t")
-_DELIMITER_NAMES = {",": "comma", "\t": "tab"}
 # A column that only numbers the rows (序号) is not template data and does not make a row non-blank.
 ROW_INDEX_HEADERS = frozenset(nz.fold_header(h) for h in ("序号", "行号", "No.", "No", "#"))
 
-_TOTALS_RE = r"(?i)(合计|小计|总计|\b(?:sub)?totals?\b)"
-_SUBTOTALS_RE = re.compile(r"(?i)(小计|\bsubtotals?\b)")
+_TOTALS_RE = r"(?i)(合\s*计|小\s*计|总\s*计|\b(?:sub)?totals?\b)"  # loose: finds the candidate rows
+# Strict: a cell that *is* a totals label ('合计', '全县合计：', '南湖区小计(5个项目)', 'Grand total'), not a
+# name that happens to contain the word ('总计量站').
+_TOTALS_LABEL = re.compile(
+    r"(?i)^(?:[\u4e00-\u9fff]{0,8}(?:合\s*计|小\s*计|总\s*计)|(?:grand\s*|sub\s*-?\s*)?totals?)"
+    r"\s*(?:[:：]\s*)?(?:[(（].*[)）])?\s*$")
+_SUBTOTALS_RE = re.compile(r"(?i)(小\s*计|\bsub\s*-?\s*totals?\b)")
 _NOTE_PREFIX_RE = r"(?i)^\s*(?:注\s*\d*\s*[:：.、]|" + "|".join(
     "".join("[:：]" if ch in ":：" else re.escape(ch) for ch in p) for p in template.NOTE_PREFIXES) + ")"
-_TOTALS_PY = re.compile(_TOTALS_RE)
 _NOTE_PY = re.compile(_NOTE_PREFIX_RE)
 
 
@@ -119,7 +126,7 @@ def read_submission(path: Path, kind: str, max_bytes: int | None = None, *, raw:
 
     With `raw=False` the frame has no 'raw' column and `ReadResult.raw_json(row_numbers)` builds it for the
     rows that need it (the quarantined ones): on a million-row file the JSON of every row is about three
-    times the file's size in memory and a third of the reading time.
+    times the file's size in memory and half of the reading time.
     """
     if kind not in template.KIND_FIELDS:
         raise ValueError(f"unknown submission kind {kind!r}")
@@ -536,7 +543,7 @@ def _classify(grid: _Grid, key_col: int | None, index_cols: set[int]) -> tuple[n
         if _NOTE_PY.search(unicodedata.normalize("NFKC", first)):
             data[pos] = False
             ignored.append(IgnoredRow(int(grid.row_numbers[pos]), "note", text))
-        elif _TOTALS_PY.search(first) or any(_TOTALS_PY.search(v) for v in row[:3]):
+        elif _TOTALS_LABEL.match(first) or any(_TOTALS_LABEL.match(v) for v in row[:3]):
             data[pos] = False
             ignored.append(IgnoredRow(int(grid.row_numbers[pos]), "totals", text))
             totals.append(int(pos))
@@ -634,7 +641,8 @@ def _finish(grid: _Grid, kind: str, with_raw: bool = True) -> ReadResult:
     if dups:
         name, ps = next(iter(dups.items()))
         cols = " and ".join(f"{p + 1} '{grid.headers[p]}'" for p in ps)
-        raise RejectedFile(f"columns {cols} both match {_label(by_name[name])}: keep one column per field")
+        raise RejectedFile(f"columns {cols} {'both' if len(ps) == 2 else 'all'} match {_label(by_name[name])}: "
+                           f"keep one column per field")
     col_of = {name: ps[0] for name, ps in positions.items()}
     factors: dict[str, float] = {}
     for name, i in col_of.items():
@@ -721,7 +729,6 @@ def _finish(grid: _Grid, kind: str, with_raw: bool = True) -> ReadResult:
         errors.setdefault(int(row_numbers[p]), []).append(
             f"row has more cells than the header's {ncols} columns: extra values {shown}")
 
-
     # Totals rows against the sum of the data rows.
     if totals_pos and own_unit:
         warnings.extend(_check_totals(grid, kind, totals_pos, data_mask, col_of, factors, own_unit))
@@ -780,7 +787,7 @@ def _check_totals(grid: _Grid, kind: str, totals_pos: list[int], data_mask: np.n
 def _first_label(grid: _Grid, pos: int) -> str:
     for col in grid.columns[:3]:
         v = (col[pos].as_py() or "").strip()
-        if _TOTALS_PY.search(v):
+        if _TOTALS_LABEL.match(v):
             return v
     for col in grid.columns:
         v = (col[pos].as_py() or "").strip()

@@ -457,13 +457,17 @@ def test_production_bases_csv(tmp_path: Path) -> None:
     rows = [["填报单位代码", "基地名称", "基地类型", "设计产能", "产能单位", "投产日期", "状态"],
             ["330402", "嘉兴构件厂", "混凝土预制构件", "150,000", "m³/年", "2019年6月1日", "在产"],
             ["330402", "南湖钢构", "钢结构构件", "", "", "—", "在建"],
-            ["330402", "新厂", "预应力板", "2", "吨/年", "2021-02-29", "停产"]]
+            ["330402", "新厂", "预应力板", "2", "吨/年", "2021-02-29", "停产"],
+            ["330402", "总计量站", "其他", "", "", "", "在产"],  # a name that contains 总计 is not a totals row
+            ["全区合计：", "", "", "150,002", "", "", ""]]
     result = read_submission(write(tmp_path, "330402_2021.csv", csv_text(rows)), "production_bases")
-    assert column(result.frame, "base_type") == ["pc_concrete", "steel_structure", "预应力板"]
-    assert column(result.frame, "design_capacity") == [150000.0, None, 2.0]
-    assert column(result.frame, "capacity_unit") == ["m3/yr", None, "t/yr"]
-    assert column(result.frame, "commissioned_on") == [D(2019, 6, 1), None, None]
-    assert column(result.frame, "status") == ["operating", "under_construction", "closed"]
+    assert column(result.frame, "base_name") == ["嘉兴构件厂", "南湖钢构", "新厂", "总计量站"]
+    assert result.ignored == [IgnoredRow(6, "totals", "全区合计： | 150,002")]
+    assert column(result.frame, "base_type") == ["pc_concrete", "steel_structure", "预应力板", "other"]
+    assert column(result.frame, "design_capacity") == [150000.0, None, 2.0, None]
+    assert column(result.frame, "capacity_unit") == ["m3/yr", None, "t/yr", None]
+    assert column(result.frame, "commissioned_on") == [D(2019, 6, 1), None, None, None]
+    assert column(result.frame, "status") == ["operating", "under_construction", "closed", "operating"]
     assert list(result.errors) == [4]
 
 

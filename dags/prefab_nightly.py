@@ -10,6 +10,7 @@ from airflow.sdk import Asset, dag, get_current_context, task
 
 from warehouse.alerts import notify_failure
 from warehouse.config import settings
+from warehouse.lock import warehouse_lock
 
 REPORTING = Asset(name="prefab_reporting", uri=settings().reporting_path.resolve().as_uri())
 
@@ -33,6 +34,9 @@ def _run_id() -> str:
     return get_current_context()["run_id"]
 
 
+WRITER_WAIT_SECONDS = 600  # a CLI run or another DAG writing the warehouse: wait for it, then fail naming it
+
+
 @dag(
     dag_id="prefab_nightly",
     schedule="0 2 * * *",
@@ -48,7 +52,8 @@ def prefab_nightly():
     def discover() -> dict:
         from ingestion.stages import discover
 
-        return discover(settings(), _run_id())
+        with warehouse_lock(settings(), owner=_run_id(), wait_seconds=WRITER_WAIT_SECONDS):
+            return discover(settings(), _run_id())
 
     @task
     def read(_: dict) -> dict:
@@ -66,20 +71,23 @@ def prefab_nightly():
     def load(_: dict) -> dict:
         from ingestion.stages import load
 
-        return load(settings(), _run_id())
+        with warehouse_lock(settings(), owner=_run_id(), wait_seconds=WRITER_WAIT_SECONDS):
+            return load(settings(), _run_id())
 
     @task
     def dbt_build(_: dict) -> dict:
         from warehouse.dbt import build
 
-        result = build(settings())
+        with warehouse_lock(settings(), owner=_run_id(), wait_seconds=WRITER_WAIT_SECONDS):
+            result = build(settings())
         return {"returncode": result.returncode, "seconds": round(result.seconds, 1), "nodes": len(result.nodes)}
 
     @task
     def gate(_: dict) -> dict:
         from warehouse.gate import enforce, gate_summary, run_gate
 
-        result = run_gate(settings(), _run_id())
+        with warehouse_lock(settings(), owner=_run_id(), wait_seconds=WRITER_WAIT_SECONDS):
+            result = run_gate(settings(), _run_id())
         enforce(result)
         return gate_summary(result)
 
@@ -88,7 +96,8 @@ def prefab_nightly():
         from warehouse.publish import publish
 
         passed = gate_result["checks"] - len(gate_result["failed"]) - gate_result["warned"]
-        pub = publish(settings(), _run_id(), checks_passed=passed, checks_warned=gate_result["warned"])
+        with warehouse_lock(settings(), owner=_run_id(), wait_seconds=WRITER_WAIT_SECONDS):
+            pub = publish(settings(), _run_id(), checks_passed=passed, checks_warned=gate_result["warned"])
         return {"published": pub.published, "publication_id": pub.publication_id, "reason": pub.reason}
 
     @task

@@ -62,6 +62,7 @@ def _remove_stale_wal(path: Path) -> None:
 
 def publish(settings: Settings, run_id: str, checks_passed: int, checks_warned: int) -> Publication:
     target = settings.reporting_path
+    _remove_stale_wal(target)  # before reading it: a stale WAL beside the published file makes every open fail
     live_checksum, live_rows = _live_publication(target)
     building = target.with_name(f".{target.name}.{os.getpid()}.building")
     for stale in (building, building.with_name(building.name + ".wal")):

@@ -30,5 +30,10 @@ lint: install
 	.venv/bin/ruff check .
 	.venv/bin/sqlfluff lint dbt_project/models
 
+SCALE ?= quick
+
+bench: install
+	$(PY) -m benchmarks --scale $(SCALE)
+
 clean:
 	rm -rf .airflow data/warehouse.duckdb data/reporting.duckdb data/archive data/work data/gx data/dbt

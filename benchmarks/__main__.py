@@ -1,0 +1,36 @@
+"""python -m benchmarks --scale quick|bigfile|province|national [--repeat N] [--out-dir DIR] [--work-dir DIR]"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from benchmarks import runner, workload
+
+HERE = Path(__file__).resolve().parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--scale", choices=sorted(workload.SCALES), default="quick")
+    parser.add_argument("--repeat", type=int, default=None, help="runs to take medians over (default 3, quick 1)")
+    parser.add_argument("--out-dir", type=Path, default=HERE / "results", help="where <scale>.json is written")
+    parser.add_argument("--work-dir", type=Path, default=HERE / "work", help="generated inputs and scratch data")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for noisy in ("great_expectations", "ingestion", "warehouse", "expectations"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    repeat = args.repeat or (1 if args.scale == "quick" else 3)
+    doc = runner.run_scale(args.scale, repeat, args.work_dir)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    out = args.out_dir / f"{args.scale}.json"
+    out.write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    print(runner.table(doc))
+    print(f"\nwritten: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

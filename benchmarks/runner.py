@@ -1,0 +1,274 @@
+"""Runs one scale: the pipeline stage by stage (as the DAG's tasks call them, without Airflow), with its
+baselines measured in the same run, and returns the result document."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import duckdb
+
+from benchmarks import measure, queries, workload
+from warehouse.config import Settings
+
+STAGES = ("discover", "read", "check", "load")
+KEYS = ("ingest_ratio_vs_native", "files_per_second", "full_load_seconds", "incremental_seconds",
+        "dbt_fixed_seconds", "publish_seconds", "query_p95_ms", "peak_rss_mb")
+# figure -> (target as text, predicate on the median); None: no target
+TARGETS = {
+    "ingest_ratio_vs_native": ("<= 2.0x", lambda v, r: v <= 2.0),
+    "files_per_second": (">= 200", lambda v, r: v >= 200),
+    "incremental_seconds": ("< 180 s and < 15% of full load",
+                            lambda v, r: v < 180 and r.get("full_load_seconds") and v < 0.15 * r["full_load_seconds"]),
+    "query_p95_ms": ("< 150 ms", lambda v, r: v < 150),
+    "peak_rss_mb": ("< 4096 MB", lambda v, r: v < 4096),
+}
+log = logging.getLogger("benchmarks")
+
+
+def _settings(landing: Path, data: Path) -> Settings:
+    return Settings(landing_dir=landing, data_dir=data, max_file_bytes=1 << 31)
+
+
+def warm_imports() -> float:
+    """Import Great Expectations and the checks once (about 8 s), so no stage's figure carries it."""
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    started = time.perf_counter()
+    import great_expectations  # noqa: F401
+
+    import expectations.submission  # noqa: F401
+
+    return time.perf_counter() - started
+
+
+def ingest(settings: Settings, run_id: str) -> dict:
+    """discover -> read -> check -> load; per-stage seconds and the stages' summaries."""
+    from ingestion import stages
+
+    out = {"seconds": {}, "summary": {}}
+    for step in STAGES:
+        seconds, summary = measure.timed(getattr(stages, step), settings, run_id)
+        out["seconds"][step] = seconds
+        out["summary"][step] = summary
+    out["seconds"]["total"] = sum(out["seconds"][s] for s in STAGES)
+    return out
+
+
+def native_read_csv(path: Path, scratch: Path) -> float:
+    """DuckDB's own read_csv of the same file into a table of a fresh database file (the baseline)."""
+    db = scratch / "native.duckdb"
+    db.unlink(missing_ok=True)
+    con = duckdb.connect(str(db), config={"autoinstall_known_extensions": False})
+    try:
+        started = time.perf_counter()
+        con.execute(f"create table t as select * from read_csv('{path}', all_varchar = false)")
+        con.execute("checkpoint")
+        seconds = time.perf_counter() - started
+    finally:
+        con.close()
+    db.unlink(missing_ok=True)
+    return seconds
+
+
+def _dbt_node_seconds(settings: Settings) -> float:
+    data = json.loads((settings.data_dir / "dbt" / "target" / "run_results.json").read_text(encoding="utf-8"))
+    return sum(float(r.get("execution_time") or 0) for r in data["results"])
+
+
+def warehouse_run(settings: Settings, run_id: str) -> dict:
+    """ingest -> dbt build -> gate -> publish, timed per step."""
+    from warehouse.dbt import build
+    from warehouse.gate import run_gate
+    from warehouse.publish import publish
+
+    out = ingest(settings, run_id)
+    sec = out["seconds"]
+    sec["dbt_build"], result = measure.timed(build, settings)
+    sec["dbt_nodes"] = _dbt_node_seconds(settings)
+    sec["gate"], gate = measure.timed(run_gate, settings, run_id, result)
+    out["gate_passed"] = gate.passed
+    out["gate_blocking"] = [c.check_name for c in gate.blocking][:10]
+    if gate.passed:
+        sec["publish"], pub = measure.timed(publish, settings, run_id, len(gate.checks), 0)
+        out["published"] = pub.published
+    else:
+        sec["publish"], out["published"] = None, False
+    sec["pipeline"] = sec["total"] + sec["dbt_build"] + sec["gate"] + (sec["publish"] or 0)
+    return out
+
+
+def many_files_repeat(scale: workload.Scale, full: Path, incr: Path, files: int, data: Path) -> dict:
+    from warehouse.dbt import build, run_dbt
+
+    shutil.rmtree(data, ignore_errors=True)
+    first = warehouse_run(_settings(full, data), "bench_full")
+    rec = {"full": first["seconds"], "gate_passed": first["gate_passed"], "gate_blocking": first["gate_blocking"],
+           "ingest_summary": first["summary"]}
+    rec["files_per_second"] = files / first["seconds"]["total"]
+    s = _settings(full, data)
+    rec["dbt_parse_seconds"], proc = measure.timed(run_dbt, s, "parse")
+    if proc.returncode != 0:
+        rec["dbt_parse_seconds"] = None
+    # the same build again with nothing new: dbt's fixed cost plus re-materialising the models
+    rec["dbt_rebuild_seconds"], _ = measure.timed(build, s)
+    rec["dbt_rebuild_nodes"] = _dbt_node_seconds(s)
+    if s.reporting_path.exists():
+        q = queries.run_queries(s.reporting_path, scale.query_city, scale.query_year)
+        rec["queries_ms"] = {k: v["ms"] for k, v in q.items()}
+        rec["query_rows"] = {k: v["rows"] for k, v in q.items()}
+    second = warehouse_run(_settings(incr, data), "bench_incremental")
+    rec["incremental"] = second["seconds"]
+    rec["incremental_gate_passed"] = second["gate_passed"]
+    rec["incremental_new_files"] = second["summary"]["discover"]["new"]
+    return rec
+
+
+def bigfile_repeat(sources: dict[str, Path], work: Path, i: int) -> dict:
+    rec = {}
+    for label, source in sources.items():
+        root = work / f"run_{label}"
+        # a new data folder per repeat: Great Expectations caches its context by folder within a process
+        data = root / f"data{i}"
+        shutil.rmtree(data, ignore_errors=True)
+        landing = workload.single_file_landing(root, source)
+        res = ingest(_settings(landing, data), f"bench_{label}")
+        loaded = res["summary"]["load"].get("rows_loaded")
+        rec[label] = res["seconds"] | {"rows_loaded": loaded}
+        shutil.rmtree(data, ignore_errors=True)
+    rec["native_read_csv"] = native_read_csv(sources["csv_utf8"], work)
+    return rec
+
+
+def run_scale(name: str, repeat: int, work_root: Path) -> dict:
+    scale = workload.SCALES[name]
+    work = work_root / name
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    doc = {"scale": name, "date": measure.now_iso(), "machine": measure.machine(), "repeat": repeat,
+           "note": scale.note, "workload": {}, "runs": {}}
+    doc["gx_import_seconds"] = warm_imports()
+    gen_started = time.perf_counter()
+    sources = {}
+    if scale.big_rows:
+        sources["csv_utf8"] = workload.big_csv(work / "inputs" / f"big_{scale.big_rows}.csv", scale.big_rows)
+        sources["csv_gbk"] = workload.big_csv(work / "inputs" / f"big_{scale.big_rows}_gbk.csv", scale.big_rows,
+                                              "gbk")
+    if scale.xlsx_rows:
+        sources["xlsx"] = workload.big_xlsx(work / "inputs" / f"big_{scale.xlsx_rows}.xlsx", scale.xlsx_rows)
+    if sources:
+        doc["workload"]["big_files"] = {k: {"bytes": p.stat().st_size,
+                                            "rows": scale.xlsx_rows if k == "xlsx" else scale.big_rows}
+                                        for k, p in sources.items()}
+    if scale.units:
+        full, incr, desc = workload.many_file_landing(scale, work)
+        doc["workload"]["landing"] = desc | {"units": scale.units, "years": list(scale.years),
+                                             "buildings_per_month": scale.buildings_per_month}
+    doc["workload"]["generation_seconds"] = time.perf_counter() - gen_started
+    big_runs, many_runs = [], []
+    for i in range(repeat):
+        if sources:
+            big_runs.append(bigfile_repeat(sources, work, i))
+        if scale.units:
+            many_runs.append(many_files_repeat(scale, full, incr, desc["files"], work / f"data{i}"))
+        log.info("repeat %d/%d done after %.0f s", i + 1, repeat, time.perf_counter() - started)
+    doc["runs"] = {"bigfile": big_runs, "many_files": many_runs}
+    doc.update(summarise(big_runs, many_runs))
+    doc["peak_rss_mb"] = measure.peak_rss_mb()
+    doc["wall_seconds"] = time.perf_counter() - started
+    return doc
+
+
+def _med(runs: list[dict], *path: str) -> float | None:
+    vals = []
+    for r in runs:
+        for p in path:
+            r = r.get(p) if isinstance(r, dict) else None
+        vals.append(r)
+    return measure.median(vals)
+
+
+def summarise(big: list[dict], many: list[dict]) -> dict:
+    out = {k: None for k in KEYS}
+    stages = {}
+    if big:
+        native = _med(big, "native_read_csv")
+        ingest_s = _med(big, "csv_utf8", "total")
+        out["ingest_ratio_vs_native"] = measure.median([r["csv_utf8"]["total"] / r["native_read_csv"] for r in big])
+        out["native_read_csv_seconds"] = native
+        out["bigfile_ingest_seconds"] = ingest_s
+        for label in ("csv_utf8", "csv_gbk", "xlsx"):
+            if label in big[0]:
+                stages[f"bigfile_{label}"] = {s: _med(big, label, s) for s in (*STAGES, "total")}
+        if "csv_gbk" in big[0]:
+            out["gbk_ratio_vs_native"] = measure.median([r["csv_gbk"]["total"] / r["native_read_csv"] for r in big])
+        if "xlsx" in big[0]:
+            out["xlsx_ingest_seconds"] = _med(big, "xlsx", "total")
+    if many:
+        out["files_per_second"] = _med(many, "files_per_second")
+        out["full_load_seconds"] = _med(many, "full", "pipeline")
+        out["incremental_seconds"] = _med(many, "incremental", "pipeline")
+        out["dbt_fixed_seconds"] = _med(many, "dbt_parse_seconds")
+        out["dbt_build_seconds"] = _med(many, "full", "dbt_build")
+        out["dbt_node_seconds"] = _med(many, "full", "dbt_nodes")
+        out["dbt_rebuild_no_change_seconds"] = _med(many, "dbt_rebuild_seconds")
+        out["publish_seconds"] = _med(many, "full", "publish")
+        all_ms = [ms for r in many for v in r.get("queries_ms", {}).values() for ms in v]
+        out["query_p95_ms"] = measure.percentile(all_ms, 95)
+        per_query = {}
+        for r in many:
+            for k, v in r.get("queries_ms", {}).items():
+                per_query.setdefault(k, []).extend(v)
+        out["query_p95_ms_by_query"] = {k: measure.percentile(v, 95) for k, v in per_query.items()}
+        steps = (*STAGES, "total", "dbt_build", "dbt_nodes", "gate", "publish", "pipeline")
+        stages["full_load"] = {s: _med(many, "full", s) for s in steps}
+        stages["incremental"] = {s: _med(many, "incremental", s) for s in steps}
+        out["gate_passed_every_run"] = all(r["gate_passed"] and r["incremental_gate_passed"] for r in many)
+    out["stage_seconds"] = stages
+    return out
+
+
+def verdicts(doc: dict) -> dict[str, str]:
+    out = {}
+    for key in KEYS:
+        value = doc.get(key)
+        if key not in TARGETS:
+            out[key] = "-"
+        elif value is None:
+            out[key] = "not measured"
+        else:
+            out[key] = "met" if TARGETS[key][1](value, doc) else "MISSED"
+    return out
+
+
+def table(doc: dict) -> str:
+    """The figures (medians) with baseline, target and verdict, as a Markdown table."""
+    baseline = {
+        "ingest_ratio_vs_native": f"native read_csv {_fmt(doc.get('native_read_csv_seconds'))} s, "
+                                  f"ingest {_fmt(doc.get('bigfile_ingest_seconds'))} s",
+        "files_per_second": f"ingest of {doc['workload'].get('landing', {}).get('files', '-')} files",
+        "incremental_seconds": f"full load {_fmt(doc.get('full_load_seconds'))} s",
+        "dbt_fixed_seconds": f"dbt build {_fmt(doc.get('dbt_build_seconds'))} s, nodes "
+                             f"{_fmt(doc.get('dbt_node_seconds'))} s",
+    }
+    v = verdicts(doc)
+    lines = [f"scale {doc['scale']}, {doc['repeat']} run(s), {doc['date']}, {doc['machine']['cpu_count']} CPUs, "
+             f"Python {doc['machine']['python']}", "",
+             "| figure | median | baseline (same run) | target | verdict |", "|---|---|---|---|---|"]
+    for key in KEYS:
+        lines.append(f"| {key} | {_fmt(doc.get(key))} | {baseline.get(key, '')} | "
+                     f"{TARGETS[key][0] if key in TARGETS else ''} | {v[key]} |")
+    for group, steps in doc.get("stage_seconds", {}).items():
+        shown = ", ".join(f"{s} {_fmt(x)}" for s, x in steps.items() if x is not None)
+        lines.append(f"\nseconds, {group}: {shown}")
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)

@@ -11,20 +11,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from expectations.gx_context import docs_index, gx_modules, run_suite
+from expectations.results import CheckResult
 from expectations.rules import INDEX_COLUMNS, RowRule, rules
 from ingestion.template import fields
 
 RowKey = tuple[str, int]
-
-
-@dataclass
-class CheckResult:
-    check_name: str
-    severity: str
-    status: str  # pass | fail | warn
-    failing_rows: int
-    detail: str
-    report_url: str | None = None
 
 
 @dataclass

@@ -12,28 +12,18 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from expectations.results import CheckResult
 from warehouse.config import Settings
 from warehouse.db import connect_warehouse
 from warehouse.dbt import DbtBuild, last_build
 
 
 @dataclass
-class GateCheck:
-    check_name: str
-    severity: str
-    status: str  # pass | fail | warn
-    failing_rows: int
-    detail: str
-    report_url: str | None = None
-    waived_by: str | None = None
-
-
-@dataclass
 class GateResult:
-    checks: list[GateCheck] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
 
     @property
-    def blocking(self) -> list[GateCheck]:
+    def blocking(self) -> list[CheckResult]:
         return [c for c in self.checks if c.severity == "error" and c.status == "fail" and not c.waived_by]
 
     @property
@@ -41,7 +31,7 @@ class GateResult:
         return not self.blocking
 
 
-def _dbt_checks(build: DbtBuild) -> list[GateCheck]:
+def _dbt_checks(build: DbtBuild) -> list[CheckResult]:
     checks = []
     for n in build.nodes:
         if n.status in ("success", "pass"):
@@ -51,7 +41,7 @@ def _dbt_checks(build: DbtBuild) -> list[GateCheck]:
         else:
             status = "fail"
         detail = n.message or n.status
-        checks.append(GateCheck(f"dbt.{n.resource_type}.{n.name}", "warn" if status == "warn" else n.severity,
+        checks.append(CheckResult(f"dbt.{n.resource_type}.{n.name}", "warn" if status == "warn" else n.severity,
                                 status, n.failures, detail[:2000]))
     return checks
 
@@ -76,14 +66,14 @@ from accepted as a full join published as p on a.unit_code = p.unit_code and a.m
 """
 
 
-def _reconciliation(settings: Settings) -> list[GateCheck]:
+def _reconciliation(settings: Settings) -> list[CheckResult]:
     """Reporting totals equal the accepted raw rows, per unit and month (validated with GX)."""
     from expectations.gx_context import docs_index, gx_modules, run_suite
 
     with connect_warehouse(settings, read_only=True) as con:
         frame = con.execute(RECONCILIATION_SQL).df()
     if frame.empty:
-        return [GateCheck("gx.reconciliation", "error", "pass", 0, "no accepted building rows yet")]
+        return [CheckResult("gx.reconciliation", "error", "pass", 0, "no accepted building rows yet")]
     frame["row_key"] = frame["unit_code"] + " " + pd.to_datetime(frame["month"]).dt.strftime("%Y-%m")
     _, gxe, _ = gx_modules()
     expectations = [
@@ -101,7 +91,7 @@ def _reconciliation(settings: Settings) -> list[GateCheck]:
         keys = [i["row_key"] for i in failing]
         detail = ("reporting totals equal the accepted raw rows per unit and month" if not keys else
                   f"{len(keys)} unit-months differ between reporting and accepted rows, e.g. {', '.join(keys[:5])}")
-        checks.append(GateCheck(f"gx.{r.expectation_config.meta['check']}", "error",
+        checks.append(CheckResult(f"gx.{r.expectation_config.meta['check']}", "error",
                                 "pass" if r.success else "fail", len(keys), detail, url))
     return checks
 

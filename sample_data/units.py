@@ -1,12 +1,12 @@
-"""The reference list of reporting units, read from the dbt seed `reporting_units.csv` at run time."""
+"""The reporting units as the generator uses them (read through `ingestion.units`, from the dbt seed)."""
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from ingestion.units import read_units
 from warehouse.config import DBT_PROJECT_DIR
 
 SEED_PATH = DBT_PROJECT_DIR / "seeds" / "reporting_units.csv"
@@ -98,23 +98,10 @@ class UnitList:
         return [u for u in self.units if not u.current and u.reports_like_county and self.resolve(u.code) == code]
 
 
-def _date(text: str) -> date | None:
-    return date.fromisoformat(text.strip()) if text and text.strip() else None
-
-
-def load_units(path: Path = SEED_PATH) -> UnitList:
-    with open(path, encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
+def load_units(path: Path | None = None) -> UnitList:
+    """The generator's view of the reference list read by `ingestion.units` (one reader of the seed)."""
     return UnitList([
-        Unit(
-            code=r["unit_code"].strip(),
-            name_zh=r["unit_name_zh"].strip(),
-            name_en=r["unit_name_en"].strip(),
-            level=r["unit_level"].strip(),
-            parent_code=r["parent_code"].strip() or None,
-            valid_from=_date(r["valid_from"]) or date(1980, 1, 1),
-            valid_to=_date(r["valid_to"]),
-            successor_code=(r.get("successor_code") or "").strip() or None,
-        )
-        for r in rows
+        Unit(code=u.unit_code, name_zh=u.unit_name_zh, name_en=u.unit_name_en, level=u.unit_level,
+             parent_code=u.parent_code, valid_from=u.valid_from, valid_to=u.valid_to, successor_code=u.successor_code)
+        for u in read_units(path or SEED_PATH)
     ])

@@ -12,6 +12,7 @@ import logging
 from collections import Counter
 from dataclasses import asdict
 from datetime import date, datetime
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -70,7 +71,8 @@ def _read_one(settings: Settings, entry: dict, units, work: WorkDir) -> dict:
             out["warnings"].append(resolved.warning)
         from pathlib import Path
 
-        result = read_submission(Path(entry["archived_path"]), kind, max_bytes=settings.max_file_bytes)
+        # The raw JSON of a row is only needed if the row is quarantined: it is built then (see _load_one).
+        result = read_submission(Path(entry["archived_path"]), kind, max_bytes=settings.max_file_bytes, raw=False)
     except RejectedFile as exc:
         out.update(status="rejected", reason=exc.reason)
         return out
@@ -212,7 +214,7 @@ def _load_one(con: duckdb.DuckDBPyConnection, ledger, landed: LandedFile, entry:
     for r, reasons in verdict["row_warnings"].items():
         base["warnings"].append(f"row {r}: " + "; ".join(reasons))
     if bad:
-        raw = frame.set_index("row_number")["raw"]
+        raw = read_submission(Path(entry["archived_path"]), landed.kind, raw=False).raw_json(bad)
         ledger.quarantine(sid, [(r, raw[r], reasons) for r, reasons in sorted(bad.items())])
     winner = ledger.take_slice(landed, base["kind"], outcome["unit_code"], outcome["period"])
     if winner:

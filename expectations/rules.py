@@ -63,16 +63,17 @@ def _derived(kind: str) -> list[RowRule]:
     return rules
 
 
-def _same_unit_and_period(period_field: str | None) -> list[RowRule]:
+def _same_unit_and_period(kind: str, period_field: str | None) -> list[RowRule]:
     rules = [RowRule(
         "unit_code_matches_file", "填报单位代码 unit_code equals the unit in the file name", "error", "unit_code",
         "填报单位代码 unit_code is {unit_code}; the file name says {file_unit_code}",
         lambda gxe, C: gxe.ExpectColumnPairValuesToBeEqual(
             column_A="unit_code", column_B="file_unit_code", ignore_row_if="either_value_is_missing"))]
     if period_field:
+        label = next(_label(f) for f in fields(kind) if f.name == period_field)
         rules.append(RowRule(
-            f"{period_field}_matches_file", f"{period_field} equals the period in the file name", "error",
-            period_field, f"{period_field} is {{{period_field}}}; the file name says {{file_period}}",
+            f"{period_field}_matches_file", f"{label} equals the period in the file name", "error",
+            period_field, f"{label} is {{{period_field}}}; the file name says {{file_period}}",
             lambda gxe, C: gxe.ExpectColumnPairValuesToBeEqual(
                 column_A=period_field, column_B="file_period", ignore_row_if="either_value_is_missing")))
     return rules
@@ -87,7 +88,7 @@ def _buildings() -> list[RowRule]:
         for i, zh in ((1, "主体结构得分"), (2, "围护墙和内隔墙得分"), (3, "装修和设备管线得分"))
     ]
     return [
-        *_same_unit_and_period("period"),
+        *_same_unit_and_period("buildings", "period"),
         RowRule("start_date_in_period", "开工日期 start_date falls inside the file's month", "error", "start_date",
                 "开工日期 start_date is {start_date}; it must fall in {file_period}",
                 lambda gxe, C: gxe.ExpectColumnPairValuesToBeEqual(
@@ -119,7 +120,7 @@ def _buildings() -> list[RowRule]:
 
 def _production_bases() -> list[RowRule]:
     return [
-        *_same_unit_and_period(None),
+        *_same_unit_and_period("production_bases", None),
         RowRule("capacity_unit_given_with_capacity", "产能单位 capacity_unit is given where 设计产能 is", "error",
                 "capacity_unit", "设计产能 design_capacity is {design_capacity} but 产能单位 capacity_unit is missing",
                 lambda gxe, C: gxe.ExpectColumnValuesToNotBeNull(

@@ -123,6 +123,20 @@ def test_passwords_are_salted_scrypt_hashes(tmp_path):
         add_user(users, "c", "steward", "short")
 
 
+def test_add_user_command_writes_the_users_file(tmp_path, monkeypatch, capsys):
+    from steward.__main__ import main
+    from steward.auth import authenticate
+
+    users = tmp_path / "users"
+    monkeypatch.setenv("PREFAB_STEWARD_USERS_FILE", str(users))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a-long-password\n"))
+    assert main(["add-user", "li.wei", "--role", "steward", "--password-stdin"]) == 0
+    assert authenticate(users, "li.wei", "a-long-password").may_decide
+    monkeypatch.setattr(sys, "stdin", io.StringIO("short\n"))
+    assert main(["add-user", "bad:name", "--role", "steward", "--password-stdin"]) == 2
+    assert "user name" in capsys.readouterr().err
+
+
 # --- sign-in ---------------------------------------------------------------------------------------------------
 
 def _concrete(path: str, ids: dict) -> str:

@@ -404,3 +404,16 @@ def test_export_has_the_template_columns_row_numbers_reasons_and_no_formula(app_
     assert list(result.frame["row_number"]) == [2, 3, 4]
     assert any("问题说明" in w for w in result.warnings) and not any("行号" in w for w in result.warnings)
     assert 2 not in result.errors and 3 in result.errors and 4 in result.errors  # the others are still wrong
+
+
+def test_a_fresh_install_without_any_run_shows_empty_pages(data_env, monkeypatch):
+    from steward.app import create_app
+
+    configure(monkeypatch, data_env)
+    with TestClient(create_app(), base_url="http://testserver") as c:
+        sign_in(c, "wang")
+        assert "No gate has run yet" in c.get("/").text and "No run recorded yet" in c.get("/").text
+        for url in ("/ledger", "/history", "/missing"):
+            assert c.get(url).status_code == 200, url
+        assert c.get("/runs/nope").status_code == 404 and c.get("/submissions/nope").status_code == 404
+        assert c.get("/submissions/nope/quarantine.xlsx").status_code == 404

@@ -352,6 +352,22 @@ def test_busy_warehouse_gives_a_clear_503_page(app_env, client, monkeypatch):
     assert client.get("/").status_code == 200  # and once the run is done, pages work again
 
 
+def test_a_writer_outside_the_lock_also_gives_the_503_page(app_env, client):
+    """A process holding the DuckDB file read-write without the warehouse lock (an operator's shell, say)."""
+    s = app_env[0]
+    sign_in(client, "wang")
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+                               "print('open', flush=True); time.sleep(120)", str(s.warehouse_path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        page = client.get("/ledger")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert page.status_code == 503 and "try again in a minute" in page.text and "Traceback" not in page.text
+
+
 def test_data_docs_are_served_behind_the_sign_in_only(app_env, client):
     s = app_env[0]
     assert (s.gx_docs_dir / "index.html").exists()  # built by the submission checks of run r1

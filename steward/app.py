@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from steward import csrf, export, queries
-from steward.auth import User, authenticate
+from steward.auth import User, authenticate, load_users
 from warehouse import reviews
 from warehouse.config import DATA_DOCS_SITE, SUBMISSION_KINDS, Settings
 from warehouse.config import settings as current_settings
@@ -54,8 +54,6 @@ class ConfigurationError(Exception):
 
 
 def check_configuration(s: Settings) -> None:
-    from steward.auth import load_users
-
     problems = []
     if not s.steward_secret or len(s.steward_secret) < 32:
         problems.append("set PREFAB_STEWARD_SECRET to a random string of at least 32 characters (for example "

@@ -34,6 +34,7 @@ COPY warehouse ./warehouse
 COPY ingestion ./ingestion
 COPY expectations ./expectations
 COPY sample_data ./sample_data
+COPY steward ./steward
 COPY dbt_project ./dbt_project
 COPY dags ./dags
 # Editable install (uv's default): warehouse.config.PROJECT_ROOT then resolves to /opt/prefab, so

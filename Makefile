@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 PY := .venv/bin/python
 
-.PHONY: install demo test test-fast lint steward bench clean
+.PHONY: install demo test test-fast lint steward browser bench clean
 
 install: .venv/.installed
 
@@ -20,8 +20,26 @@ install: .venv/.installed
 demo: install
 	$(PY) -m warehouse.demo
 
-test: install
+test: install browser
 	$(PY) -m pytest -n 2 --dist loadgroup
+
+# The steward app's browser test drives Debian's chromium through chromedriver (and fonts-noto-cjk, so that
+# its screenshot shows Chinese). Installed here when missing and possible (root with apt-get); otherwise this
+# says what to install and that test is skipped.
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium chromium-driver fonts-noto-cjk) || echo "could not install chromium: the browser test will be skipped"; \
+	else \
+		echo "The steward browser test needs chromium and chromedriver: install them with"; \
+		echo "  sudo apt-get install chromium chromium-driver fonts-noto-cjk"; \
+		echo "(until then that test is skipped)"; \
+	fi
+
+# The data stewards' web app on 127.0.0.1:$${PREFAB_STEWARD_PORT:-8765}; see docs/stewards.md.
+steward: install
+	$(PY) -m steward
 
 test-fast: install
 	$(PY) -m pytest -n 2 -m "not slow"

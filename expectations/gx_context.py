@@ -38,7 +38,9 @@ def context(gx_dir: Path) -> Any:
 
 def docs_index(gx_dir: Path) -> str | None:
     """The Data Docs index page, once built."""
-    index = gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    from warehouse.config import DATA_DOCS_SITE
+
+    index = gx_dir / DATA_DOCS_SITE / "index.html"
     return index.as_uri() if index.exists() else None
 
 

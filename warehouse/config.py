@@ -3,6 +3,11 @@
 `PREFAB_LANDING_DIR` (default `data/landing`) is where county submissions arrive; `PREFAB_DATA_DIR`
 (default `data`) holds the pipeline's `warehouse.duckdb`, the published `reporting.duckdb` and the
 archive of every file received.
+
+The steward web app (`make steward`, package `steward`) listens on 127.0.0.1, port `PREFAB_STEWARD_PORT`
+(default 8765). Its users are in `PREFAB_STEWARD_USERS_FILE` (default `PREFAB_DATA_DIR/steward_users`;
+lines `name:role:scrypt-hash`, written by `python -m steward add-user`) and its session cookies are signed
+with `PREFAB_STEWARD_SECRET` (no default: the app refuses to start without it).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 SUBMISSION_KINDS = ("buildings", "production_bases", "targets")
+DATA_DOCS_SITE = Path("gx") / "uncommitted" / "data_docs" / "local_site"  # inside the GX project folder
 
 
 def _path(var: str, default: str) -> Path:
@@ -28,6 +34,10 @@ class Settings:
     data_dir: Path
     max_file_bytes: int
     timezone: str = "Asia/Shanghai"
+    steward_host: str = "127.0.0.1"
+    steward_port: int = 8765
+    steward_users_file: Path | None = None
+    steward_secret: str | None = None
 
     @property
     def warehouse_path(self) -> Path:
@@ -50,6 +60,15 @@ class Settings:
     def lock_path(self) -> Path:
         return self.data_dir / "warehouse.lock"
 
+    @property
+    def steward_users_path(self) -> Path:
+        return self.steward_users_file or (self.data_dir / "steward_users")
+
+    @property
+    def gx_docs_dir(self) -> Path:
+        """The Great Expectations Data Docs site (served by the steward app behind its sign-in)."""
+        return self.gx_dir / DATA_DOCS_SITE
+
 
 def settings() -> Settings:
     """The settings in force now (read on every call, so tests and `make demo` can redirect them)."""
@@ -57,4 +76,8 @@ def settings() -> Settings:
         landing_dir=_path("PREFAB_LANDING_DIR", "data/landing"),
         data_dir=_path("PREFAB_DATA_DIR", "data"),
         max_file_bytes=int(os.environ.get("PREFAB_MAX_FILE_BYTES", str(200 * 1024 * 1024))),
+        steward_port=int(os.environ.get("PREFAB_STEWARD_PORT") or 8765),
+        steward_users_file=_path("PREFAB_STEWARD_USERS_FILE", "") if os.environ.get("PREFAB_STEWARD_USERS_FILE")
+        else None,
+        steward_secret=os.environ.get("PREFAB_STEWARD_SECRET") or None,
     )

@@ -12,9 +12,14 @@ publication through; a waived quarantined row shows as `waived` in `dq.quarantin
     python -m warehouse.reviews reopen TARGET_TYPE TARGET_ID --reviewer wang --note "..."
     python -m warehouse.reviews history [--target-type T] [--target-id X] [--json]
     python -m warehouse.reviews open-failures [--json]
+    python -m warehouse.reviews resubmission-requests [--json]
 
 Invalid input exits with status 2 and a message; a warehouse that cannot be opened (e.g. a run holds its
 write lock) exits with status 1.
+
+This module is the one place decisions are taken and listed: the steward web app (package `steward`) calls
+the same functions. A decision takes the warehouse lock (warehouse/lock.py) for a few seconds at most, so it
+never collides with a nightly run writing the warehouse; it fails with `WarehouseBusy` instead.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import argparse
 import json
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import duckdb
@@ -30,10 +37,12 @@ import duckdb
 from warehouse.config import Settings
 from warehouse.config import settings as current_settings
 from warehouse.db import connect_warehouse
+from warehouse.lock import WarehouseBusy, warehouse_lock
 
 DECISIONS = ("waive", "reject", "request_resubmission", "reopen")
 TARGET_TYPES = ("quarantined_row", "check", "submission")
 COLUMNS = ("review_id", "reviewed_at", "reviewer", "target_type", "target_id", "decision", "note")
+DECISION_LOCK_WAIT_SECONDS = 3.0
 
 
 def _canonical_target(con: duckdb.DuckDBPyConnection, target_type: str, target_id: str) -> str:
@@ -67,8 +76,9 @@ def _latest_decision(con: duckdb.DuckDBPyConnection, target_type: str, target_id
 
 
 def record_review(settings: Settings, reviewer: str, target_type: str, target_id: str, decision: str,
-                  note: str) -> str:
-    """Append one steward decision and return its review_id; ValueError if the input is invalid."""
+                  note: str, lock_wait_seconds: float | None = None) -> str:
+    """Append one steward decision and return its review_id; ValueError if the input is invalid,
+    WarehouseBusy if a run holds the warehouse lock for longer than `lock_wait_seconds`."""
     if decision not in DECISIONS:
         raise ValueError(f"decision must be one of {', '.join(DECISIONS)}; got {decision!r}")
     if target_type not in TARGET_TYPES:
@@ -82,7 +92,9 @@ def record_review(settings: Settings, reviewer: str, target_type: str, target_id
         raise ValueError("a note explaining the decision is required")
     if not target_id:
         raise ValueError("a target id is required")
-    with connect_warehouse(settings) as con:
+    wait = DECISION_LOCK_WAIT_SECONDS if lock_wait_seconds is None else lock_wait_seconds
+    with warehouse_lock(settings, owner=f"steward decision by {reviewer}", wait_seconds=wait), \
+            connect_warehouse(settings) as con:
         con.execute("begin transaction")
         try:
             target_id = _canonical_target(con, target_type, target_id)
@@ -103,7 +115,18 @@ def record_review(settings: Settings, reviewer: str, target_type: str, target_id
     return review_id
 
 
-def history(settings: Settings, target_type: str | None = None, target_id: str | None = None) -> list[dict]:
+@contextmanager
+def _reader(settings: Settings, con: duckdb.DuckDBPyConnection | None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The caller's connection if it has one (the web app reads under the warehouse lock), else a new one."""
+    if con is not None:
+        yield con
+        return
+    with connect_warehouse(settings, read_only=True) as own:
+        yield own
+
+
+def history(settings: Settings, target_type: str | None = None, target_id: str | None = None,
+            con: duckdb.DuckDBPyConnection | None = None) -> list[dict]:
     """Steward decisions, newest first, optionally for one target type and/or target id."""
     where, params = [], []
     if target_type is not None:
@@ -115,16 +138,16 @@ def history(settings: Settings, target_type: str | None = None, target_id: str |
     sql = (f"select {', '.join(COLUMNS)} from dq.steward_reviews"
            + (" where " + " and ".join(where) if where else "")
            + " order by reviewed_at desc, review_id desc")
-    with connect_warehouse(settings, read_only=True) as con:
-        rows = con.execute(sql, params).fetchall()
+    with _reader(settings, con) as c:
+        rows = c.execute(sql, params).fetchall()
     return [dict(zip(COLUMNS, r, strict=True)) for r in rows]
 
 
-def open_failures(settings: Settings) -> dict:
+def open_failures(settings: Settings, con: duckdb.DuckDBPyConnection | None = None) -> dict:
     """The latest gate run's failing `error` checks, each with whether a waiver is now in force for it."""
     from warehouse.gate import _waivers
 
-    with connect_warehouse(settings, read_only=True) as con:
+    with _reader(settings, con) as con:
         latest = con.execute("select run_id, max(checked_at) from dq.check_results where stage = 'gate' "
                              "group by run_id order by 2 desc limit 1").fetchone()
         if latest is None:
@@ -138,6 +161,34 @@ def open_failures(settings: Settings) -> dict:
     failures = [{"check_name": name, "failing_rows": failing, "detail": detail, "report_url": url,
                  "waived": name in waivers, "waived_by": waivers.get(name)} for name, failing, detail, url in rows]
     return {"run_id": latest[0], "checked_at": latest[1], "failures": failures}
+
+
+RESUBMISSION_REQUESTS_SQL = """
+with latest as (
+    select target_id as submission_id, decision, reviewer, reviewed_at, note,
+        row_number() over (partition by target_id order by reviewed_at desc, review_id desc) as rn
+    from dq.steward_reviews where target_type = 'submission'
+)
+select r.submission_id, f.kind, f.unit_code, f.period, f.file_name, r.reviewer, r.reviewed_at, r.note
+from latest as r
+join dq.submission_files as f on f.submission_id = r.submission_id
+where r.rn = 1 and r.decision = 'request_resubmission'
+  and not exists (
+      select 1 from dq.submission_files as newer
+      where newer.kind = f.kind and newer.unit_code = f.unit_code and newer.period = f.period
+        and newer.submission_id <> f.submission_id and newer.received_at > f.received_at)
+order by r.reviewed_at desc
+"""
+RESUBMISSION_COLUMNS = ("submission_id", "kind", "unit_code", "period", "file_name", "reviewer", "reviewed_at",
+                        "note")
+
+
+def resubmission_requests(settings: Settings, con: duckdb.DuckDBPyConnection | None = None) -> list[dict]:
+    """Resubmission requests still waiting: the latest decision on the submission asks for a resubmission
+    and no newer file of the same kind, unit and period has arrived since."""
+    with _reader(settings, con) as c:
+        rows = c.execute(RESUBMISSION_REQUESTS_SQL).fetchall()
+    return [dict(zip(RESUBMISSION_COLUMNS, r, strict=True)) for r in rows]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -165,6 +216,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--target-id")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("open-failures", help="the latest gate run's failing blocking checks")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("resubmission-requests", help="resubmissions requested and not yet received")
     p.add_argument("--json", action="store_true")
     return parser
 
@@ -201,6 +254,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{r['reviewed_at']:%Y-%m-%d %H:%M:%S}  {r['reviewer']}  {r['decision']}  "
                       f"{r['target_type']} {r['target_id']}  -- {r['note']}")
             return 0
+        if args.command == "resubmission-requests":
+            rows = resubmission_requests(s)
+            if args.json:
+                print(json.dumps(rows, default=str, ensure_ascii=False, indent=2))
+            elif not rows:
+                print("no resubmission requests outstanding")
+            for r in [] if args.json else rows:
+                print(f"{r['unit_code']} {r['period']} {r['kind']}: {r['file_name']} ({r['submission_id']}), "
+                      f"requested by {r['reviewer']} {r['reviewed_at']:%Y-%m-%d %H:%M} -- {r['note']}")
+            return 0
         result = open_failures(s)
         if args.json:
             print(json.dumps(result, default=str, ensure_ascii=False, indent=2))
@@ -217,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except WarehouseBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except duckdb.Error as exc:
         print(f"error: cannot use the warehouse at {s.warehouse_path}: {exc}", file=sys.stderr)
         return 1

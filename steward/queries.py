@@ -1,0 +1,188 @@
+"""What the steward pages read from `warehouse.duckdb`: every query parameterised, one short connection each.
+
+DuckDB lets one process write a file or many read it, never both. While the nightly run writes the warehouse
+it holds the warehouse lock (warehouse/lock.py); the app takes the same lock for the few milliseconds of a
+read (waiting at most `READ_LOCK_WAIT_SECONDS`), so a page never breaks a run's write and a run never breaks
+a page: the run waits for the page, and a page that cannot get the lock says so (WarehouseBusy -> HTTP 503).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+
+import duckdb
+
+from warehouse.config import Settings
+from warehouse.db import connect_warehouse
+from warehouse.lock import warehouse_lock
+
+READ_LOCK_WAIT_SECONDS = 2.0
+LEDGER_STATUSES = ("loaded", "rejected", "superseded", "duplicate")
+PAGE_ROWS = 500
+
+
+@contextmanager
+def reading(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the warehouse, held under the warehouse lock for the block's duration."""
+    with warehouse_lock(settings, owner="steward web app (reading)", wait_seconds=READ_LOCK_WAIT_SECONDS), \
+            connect_warehouse(settings, read_only=True) as con:
+        yield con
+
+
+def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? "
+                            "and table_name = ?", [schema, table]).fetchone()[0])
+
+
+RUNS_SQL = """
+with runs as (
+    select run_id, min(processed_at) as at from dq.submission_files group by run_id
+    union all
+    select run_id, min(checked_at) from dq.check_results group by run_id
+    union all
+    select run_id, min(published_at) from dq.publication_log group by run_id
+), gate as (
+    select run_id, count(*) as gate_checks,
+        count(*) filter (where severity = 'error' and status = 'fail') as gate_failed,
+        count(*) filter (where severity = 'error' and status = 'fail' and detail like '%(waived by steward %')
+            as gate_waived
+    from dq.check_results where stage = 'gate' group by run_id
+), files as (
+    select run_id, count(*) as files, sum(rows_loaded) as rows_loaded, sum(rows_quarantined) as rows_quarantined
+    from dq.submission_files group by run_id
+)
+select r.run_id, min(r.at) as started_at, coalesce(any_value(f.files), 0) as files,
+    coalesce(any_value(f.rows_loaded), 0) as rows_loaded, coalesce(any_value(f.rows_quarantined), 0)
+        as rows_quarantined,
+    any_value(g.gate_checks) as gate_checks, any_value(g.gate_failed) as gate_failed,
+    any_value(g.gate_waived) as gate_waived, any_value(p.publication_id) as publication_id,
+    any_value(p.published_at) as published_at
+from runs as r
+left join gate as g on g.run_id = r.run_id
+left join files as f on f.run_id = r.run_id
+left join dq.publication_log as p on p.run_id = r.run_id
+where ?::varchar is null or r.run_id = ?
+group by r.run_id
+order by started_at desc
+limit ?
+"""
+
+
+def latest_runs(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[dict]:
+    """The latest runs, newest first, with what they loaded, how their gate went and whether they published."""
+    runs = _dicts(con.execute(RUNS_SQL, [None, None, limit]))
+    for r in runs:
+        r["outcome"] = run_outcome(r)
+    return runs
+
+
+def run_outcome(run: dict) -> str:
+    if run["publication_id"] is not None:
+        return "published"
+    if run["gate_checks"] is None:
+        return "no gate"
+    if run["gate_failed"] and run["gate_failed"] > run["gate_waived"]:
+        return "blocked"
+    return "not published"
+
+
+def run_detail(con: duckdb.DuckDBPyConnection, run_id: str) -> dict | None:
+    runs = _dicts(con.execute(RUNS_SQL, [run_id, run_id, 1]))
+    if not runs:
+        return None
+    run = runs[0]
+    run["outcome"] = run_outcome(run)
+    run["checks"] = _dicts(con.execute("""
+        select check_name, stage, severity, status, failing_rows, detail, checked_at, report_url
+        from dq.check_results where run_id = ?
+        order by stage = 'gate' desc, status = 'fail' desc, severity, check_name""", [run_id]))
+    run["submissions"] = _dicts(con.execute("""
+        select submission_id, kind, unit_code, period, file_name, status, reason, rows_received, rows_loaded,
+            rows_quarantined, rows_ignored
+        from dq.submission_ledger where run_id = ? order by kind, unit_code, period, file_name""", [run_id]))
+    return run
+
+
+def ledger(con: duckdb.DuckDBPyConnection, unit: str | None = None, period: str | None = None,
+           status: str | None = None, kind: str | None = None, limit: int = PAGE_ROWS) -> list[dict]:
+    """The submission ledger, newest first, filtered by unit code (prefix), period (prefix), status and kind."""
+    where, params = [], []
+    if unit:
+        where.append("starts_with(unit_code, ?)")
+        params.append(unit)
+    if period:
+        where.append("starts_with(period, ?)")
+        params.append(period)
+    if status:
+        where.append("status = ?")
+        params.append(status)
+    if kind:
+        where.append("kind = ?")
+        params.append(kind)
+    sql = ("select submission_id, kind, unit_code, period, file_name, received_at, status, reason, rows_received, "
+           "rows_loaded, rows_quarantined, rows_ignored, run_id from dq.submission_ledger"
+           + (" where " + " and ".join(where) if where else "")
+           + " order by received_at desc, submission_id desc limit ?")
+    return _dicts(con.execute(sql, [*params, limit]))
+
+
+def submission(con: duckdb.DuckDBPyConnection, submission_id: str) -> dict | None:
+    rows = _dicts(con.execute("""
+        select submission_id, kind, unit_code, period, file_name, sha256, size_bytes, received_at, status, reason,
+            rows_received, rows_loaded, rows_quarantined, rows_ignored, run_id, warnings
+        from dq.submission_ledger where submission_id = ?""", [submission_id]))
+    return rows[0] if rows else None
+
+
+def quarantined_rows(con: duckdb.DuckDBPyConnection, submission_id: str) -> list[dict]:
+    """The submission's quarantined rows with the raw values (parsed from the stored JSON) and reasons."""
+    rows = _dicts(con.execute("""
+        select row_number, raw, reasons, status, reviewed_by, reviewed_at, review_note
+        from dq.quarantined_rows where submission_id = ? order by row_number""", [submission_id]))
+    for r in rows:
+        try:
+            r["values"] = json.loads(r["raw"])
+        except ValueError:
+            r["values"] = {"(raw text)": r["raw"]}
+    return rows
+
+
+def reviews_of_submission(con: duckdb.DuckDBPyConnection, submission_id: str) -> list[dict]:
+    """Decisions on the submission and on its rows, newest first."""
+    return _dicts(con.execute("""
+        select review_id, reviewed_at, reviewer, target_type, target_id, decision, note from dq.steward_reviews
+        where (target_type = 'submission' and target_id = ?)
+           or (target_type = 'quarantined_row' and starts_with(target_id, ? || ':'))
+        order by reviewed_at desc, review_id desc""", [submission_id, submission_id]))
+
+
+def missing_submissions(con: duckdb.DuckDBPyConnection, year: int | None = None) -> dict:
+    """The missing-submissions calendar of one year (default: the latest month's year): units x months."""
+    if not _has_table(con, "dq", "missing_submissions"):
+        return {"built": False, "years": [], "year": None, "months": [], "units": []}
+    years = [r[0] for r in con.execute("select distinct year(month) from dq.missing_submissions order by 1 desc")
+             .fetchall()]
+    if not years:
+        return {"built": True, "years": [], "year": None, "months": [], "units": []}
+    year = year if year in years else years[0]
+    cells = _dicts(con.execute("""
+        select unit_code, unit_name_zh, unit_level, month, is_missing, latest_submission_id,
+            rejected_file_count, latest_is_zero_report
+        from dq.missing_submissions where year(month) = ? order by unit_code, month""", [year]))
+    months = [date(year, m, 1) for m in range(1, 13)]
+    units: dict[str, dict] = {}
+    for c in cells:
+        u = units.setdefault(c["unit_code"], {"unit_code": c["unit_code"], "unit_name_zh": c["unit_name_zh"],
+                                              "cells": {}, "missing": 0})
+        u["cells"][c["month"]] = c
+        u["missing"] += bool(c["is_missing"])
+    return {"built": True, "years": years, "year": year, "months": months, "units": list(units.values())}
+

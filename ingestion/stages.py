@@ -72,7 +72,8 @@ def _read_one(settings: Settings, entry: dict, units, work: WorkDir) -> dict:
         from pathlib import Path
 
         # The raw JSON of a row is only needed if the row is quarantined: it is built then (see _load_one).
-        result = read_submission(Path(entry["archived_path"]), kind, max_bytes=settings.max_file_bytes, raw=False)
+        result = read_submission(Path(entry["archived_path"]), kind, max_bytes=settings.max_file_bytes, raw=False,
+                                 max_unzipped_bytes=settings.max_unzipped_bytes)
     except RejectedFile as exc:
         out.update(status="rejected", reason=exc.reason)
         return out

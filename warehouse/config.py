@@ -2,7 +2,8 @@
 
 `PREFAB_LANDING_DIR` (default `data/landing`) is where county submissions arrive; `PREFAB_DATA_DIR`
 (default `data`) holds the pipeline's `warehouse.duckdb`, the published `reporting.duckdb` and the
-archive of every file received.
+archive of every file received. `PREFAB_MAX_FILE_BYTES` (default 200 MiB) is the largest file read;
+`PREFAB_MAX_UNZIPPED_BYTES` (default 2 GiB) the most an XLSX workbook's parts may declare unpacked.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Settings:
     landing_dir: Path
     data_dir: Path
     max_file_bytes: int
+    max_unzipped_bytes: int = 2 << 30  # what an XLSX file's parts may declare unpacked, in all
     timezone: str = "Asia/Shanghai"
 
     @property
@@ -57,4 +59,5 @@ def settings() -> Settings:
         landing_dir=_path("PREFAB_LANDING_DIR", "data/landing"),
         data_dir=_path("PREFAB_DATA_DIR", "data"),
         max_file_bytes=int(os.environ.get("PREFAB_MAX_FILE_BYTES", str(200 * 1024 * 1024))),
+        max_unzipped_bytes=int(os.environ.get("PREFAB_MAX_UNZIPPED_BYTES", str(2 << 30))),
     )

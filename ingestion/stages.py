@@ -21,7 +21,7 @@ from ingestion.archive import archive
 from ingestion.discover import LandedFile, scan_landing
 from ingestion.errors import RejectedFile
 from ingestion.ledger import RAW_COLUMNS, Ledger
-from ingestion.naming import parse_file_name
+from ingestion.naming import parse_file_name, rows_disagree
 from ingestion.read import read_submission
 from ingestion.units import UnknownUnit, load_units
 from ingestion.workdir import WorkDir
@@ -82,6 +82,10 @@ def _read_one(settings: Settings, entry: dict, units, work: WorkDir) -> dict:
     frame["file_unit_code"] = resolved.unit_code
     frame["file_period"] = name.period
     _resolve_row_units(frame, resolved.unit_code, units, out["warnings"], kind)
+    disagreement = rows_disagree(kind, frame, resolved.unit_code, name.period)
+    if disagreement:
+        out.update(status="rejected", reason=disagreement)
+        return out
     work.write_frame(f"{entry['submission_id']}.parquet", frame)
     out.update(rows_received=result.rows_received, rows_ignored=len(result.ignored),
                ignored=[asdict(i) for i in result.ignored],

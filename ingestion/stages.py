@@ -25,6 +25,7 @@ from ingestion.naming import parse_file_name, rows_disagree
 from ingestion.read import read_submission
 from ingestion.units import UnknownUnit, load_units
 from ingestion.workdir import WorkDir
+from ingestion.workdir import prune as prune_work
 from warehouse.config import SUBMISSION_KINDS, Settings
 from warehouse.db import connect_warehouse
 
@@ -44,7 +45,9 @@ def discover(settings: Settings, run_id: str) -> dict:
         entry["archived_path"] = str(archive(settings.landing_dir, settings.archive_dir, f))
         manifest.append(entry)
     WorkDir(settings, run_id).write_json("manifest.json", manifest)
-    log.info("%d files in the landing zone, %d new", len(landed), len(manifest))
+    pruned = prune_work(settings, run_id)
+    log.info("%d files in the landing zone, %d new; %d stale work folders removed", len(landed), len(manifest),
+             len(pruned))
     return {"landed": len(landed), "new": len(manifest)}
 
 

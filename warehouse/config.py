@@ -4,6 +4,7 @@
 (default `data`) holds the pipeline's `warehouse.duckdb`, the published `reporting.duckdb` and the
 archive of every file received. `PREFAB_MAX_FILE_BYTES` (default 200 MiB) is the largest file read;
 `PREFAB_MAX_UNZIPPED_BYTES` (default 2 GiB) the most an XLSX workbook's parts may declare unpacked.
+`PREFAB_WORK_RETENTION_DAYS` (default 7): how long a killed run's work folder is kept for a retry.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Settings:
     data_dir: Path
     max_file_bytes: int
     max_unzipped_bytes: int = 2 << 30  # what an XLSX file's parts may declare unpacked, in all
+    work_retention_days: float = 7  # a killed run's work folder is kept this long for a retry
     timezone: str = "Asia/Shanghai"
 
     @property
@@ -60,4 +62,5 @@ def settings() -> Settings:
         data_dir=_path("PREFAB_DATA_DIR", "data"),
         max_file_bytes=int(os.environ.get("PREFAB_MAX_FILE_BYTES", str(200 * 1024 * 1024))),
         max_unzipped_bytes=int(os.environ.get("PREFAB_MAX_UNZIPPED_BYTES", str(2 << 30))),
+        work_retention_days=float(os.environ.get("PREFAB_WORK_RETENTION_DAYS", "7")),
     )

@@ -35,6 +35,10 @@ def _label(f: Field) -> str:
     return f"{f.zh} {f.name}"
 
 
+def _bound(x: float) -> str:
+    return f"{x:,.0f}" if x >= 1e6 else f"{x:g}"
+
+
 def _derived(kind: str) -> list[RowRule]:
     rules: list[RowRule] = []
     for f in fields(kind):
@@ -53,8 +57,8 @@ def _derived(kind: str) -> list[RowRule]:
                 lambda gxe, C, c=f.name, a=allowed: gxe.ExpectColumnValuesToBeInSet(column=c, value_set=a)))
         if f.minimum is not None or f.maximum is not None:
             strict_max = f.name == "score_q4"  # Q4 < 100, or the assembly rate divides by zero
-            bounds = f"{f.minimum:g} to {'below ' if strict_max else ''}{f.maximum:g}" if f.maximum is not None \
-                else f"at least {f.minimum:g}"
+            bounds = f"{_bound(f.minimum)} to {'below ' if strict_max else ''}{_bound(f.maximum)}" \
+                if f.maximum is not None else f"at least {_bound(f.minimum)}"
             rules.append(RowRule(
                 f"{f.name}_in_range", f"{label} is {bounds}", "error", f.name,
                 f"{label} is {{{f.name}}}; expected {bounds}",

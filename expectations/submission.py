@@ -98,7 +98,7 @@ def check_batch(kind: str, frame: pd.DataFrame, cell_errors: dict[RowKey, list[s
         target = outcome.reasons if rule.severity == "error" else outcome.warnings
         for key in keys:
             already = cell_errors.get(key, [])
-            if any(e.startswith(rule.field) or f" {rule.field}" in e for e in already):
+            if any(e.startswith(rule.field) or f" {rule.field}" in e or f"({rule.field})" in e for e in already):
                 continue  # the reader already said what is wrong with this field
             row = rows.loc[key]
             row = row.iloc[0] if isinstance(row, pd.DataFrame) else row

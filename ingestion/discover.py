@@ -64,7 +64,8 @@ def _landed(root: Path, path: Path) -> LandedFile:
 
 
 def scan_landing(root: Path) -> list[LandedFile]:
-    """Every regular file or symlink below the landing zone, in received order (mtime, then path).
+    """Every regular file or symlink (to a file or a folder) below the landing zone, in received order
+    (mtime, then path).
 
     Hidden files (names starting with '.') and partial uploads ('*.part', '*.tmp') are skipped: they are
     not submissions yet.
@@ -74,8 +75,10 @@ def scan_landing(root: Path) -> list[LandedFile]:
     root = root.resolve()
     found: list[LandedFile] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
+        # A symbolic link to a folder is never entered, but it is something a submitter put here: recorded.
+        links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in links)
+        for name in sorted(filenames + links):
             if name.startswith(".") or name.endswith((".part", ".tmp")):
                 continue
             path = Path(dirpath) / name

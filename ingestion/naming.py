@@ -68,3 +68,41 @@ def parse_file_name(kind: str, name: str) -> FileName:
         period = f"{m['year']}-{m['month']}"
     free = m["free"]
     return FileName(unit_code=m["unit"], period=period, free_text=free if free else None, extension=ext.lower())
+
+
+def rows_disagree(kind: str, frame, file_unit: str, file_period: str) -> str | None:
+    """Why a file is rejected because its rows and its name disagree, or None.
+
+    "The name carries the unit and the period; the rows must agree with it": when not one row that states
+    its unit (or period, or year) states the file name's, the file is for another unit or period than its
+    name says and is rejected as a whole. A single stray row among agreeing ones is quarantined instead
+    (by the submission checks). `frame` holds the normalised rows, with retired unit codes already mapped
+    and, for targets, `unit_in_scope` (the row's unit is the file's or one of its subordinate units).
+    """
+    def stated(column: str) -> list:
+        return [v for v in frame[column].dropna().unique().tolist()] if column in frame else []
+
+    def shown(values: list) -> str:
+        values = sorted(str(v) for v in values)
+        return ", ".join(values[:3]) + (f" and {len(values) - 3} more" if len(values) > 3 else "")
+
+    checks = []
+    if kind == "targets":
+        years = stated("year")
+        if years and int(file_period) not in {int(y) for y in years}:
+            checks.append(f"every row gives 年度 year {shown(years)}, but the file name says {file_period}")
+        units = frame.loc[frame["unit_code"].notna()]
+        if len(units) and not units["unit_in_scope"].any():
+            checks.append(f"no row is for {file_unit} or one of its subordinate units (the rows give 单位代码 "
+                          f"{shown(stated('unit_code'))}), but the file name says {file_unit}")
+    else:
+        units = stated("unit_code")
+        if units and file_unit not in units:
+            checks.append(f"every row gives 填报单位代码 unit_code {shown(units)}, but the file name says {file_unit}")
+        if kind == "buildings":
+            periods = stated("period")
+            if periods and file_period not in periods:
+                checks.append(f"every row gives 统计期 period {shown(periods)}, but the file name says {file_period}")
+    if not checks:
+        return None
+    return "the rows disagree with the file name: " + "; ".join(checks) + " (rename the file or correct the rows)"

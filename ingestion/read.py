@@ -37,9 +37,11 @@ import pyarrow.csv as pa_csv
 from ingestion import normalise as nz
 from ingestion import template
 from ingestion.errors import RejectedFile
+from ingestion.xlsx_guard import check_workbook
 
 HEADER_SEARCH_ROWS = 11  # the header may be preceded by up to 10 title or note lines
 DELIMITERS = (",", "\t")
+EXTRA_SHOWN = 5  # extra cells beyond the header quoted in a quarantine reason
 # A column that only numbers the rows (序号) is not template data and does not make a row non-blank.
 ROW_INDEX_HEADERS = frozenset(nz.fold_header(h) for h in ("序号", "行号", "No.", "No", "#"))
 
@@ -121,12 +123,16 @@ class _Grid:
 # Entry point
 
 
-def read_submission(path: Path, kind: str, max_bytes: int | None = None, *, raw: bool = True) -> ReadResult:
+def read_submission(path: Path, kind: str, max_bytes: int | None = None, *, raw: bool = True,
+                    max_unzipped_bytes: int | None = None) -> ReadResult:
     """Read and normalise one submission file; raise RejectedFile when it cannot be read as a whole.
 
     With `raw=False` the frame has no 'raw' column and `ReadResult.raw_json(row_numbers)` builds it for the
     rows that need it (the quarantined ones): on a million-row file the JSON of every row is about three
     times the file's size in memory and half of the reading time.
+
+    An XLSX file is checked for a decompression bomb first (`ingestion.xlsx_guard`; `max_unzipped_bytes`
+    bounds what its parts may declare unpacked in all).
     """
     if kind not in template.KIND_FIELDS:
         raise ValueError(f"unknown submission kind {kind!r}")
@@ -138,6 +144,7 @@ def read_submission(path: Path, kind: str, max_bytes: int | None = None, *, raw:
     if ext == ".csv":
         grid = _csv_grid(path.read_bytes(), kind)
     elif ext == ".xlsx":
+        check_workbook(path, max_unzipped_bytes)
         grid = _xlsx_grid(path, kind)
     else:
         raise RejectedFile(f"file '{path.name}' has extension '{path.suffix}': expected .csv or .xlsx")
@@ -725,7 +732,10 @@ def _finish(grid: _Grid, kind: str, with_raw: bool = True) -> ReadResult:
                 errors.setdefault(int(row_numbers[p]), []).append(
                     f"cell in column {i + 1} has no header: {nz._quote(v)} (the template has no such column)")
     for p, extra in sorted(extras.items()):
-        shown = ", ".join(nz._quote(v) for v in extra)
+        # Every value stays in the row's raw JSON; the reason shows the first few.
+        shown = ", ".join(nz._quote(v) for v in extra[:EXTRA_SHOWN])
+        if len(extra) > EXTRA_SHOWN:
+            shown = f"{len(extra):,} of them: {shown}, ..."
         errors.setdefault(int(row_numbers[p]), []).append(
             f"row has more cells than the header's {ncols} columns: extra values {shown}")
 

@@ -21,10 +21,11 @@ from ingestion.archive import archive
 from ingestion.discover import LandedFile, scan_landing
 from ingestion.errors import RejectedFile
 from ingestion.ledger import RAW_COLUMNS, Ledger
-from ingestion.naming import parse_file_name
+from ingestion.naming import parse_file_name, rows_disagree
 from ingestion.read import read_submission
 from ingestion.units import UnknownUnit, load_units
 from ingestion.workdir import WorkDir
+from ingestion.workdir import prune as prune_work
 from warehouse.config import SUBMISSION_KINDS, Settings
 from warehouse.db import connect_warehouse
 
@@ -44,7 +45,9 @@ def discover(settings: Settings, run_id: str) -> dict:
         entry["archived_path"] = str(archive(settings.landing_dir, settings.archive_dir, f))
         manifest.append(entry)
     WorkDir(settings, run_id).write_json("manifest.json", manifest)
-    log.info("%d files in the landing zone, %d new", len(landed), len(manifest))
+    pruned = prune_work(settings, run_id)
+    log.info("%d files in the landing zone, %d new; %d stale work folders removed", len(landed), len(manifest),
+             len(pruned))
     return {"landed": len(landed), "new": len(manifest)}
 
 
@@ -72,7 +75,8 @@ def _read_one(settings: Settings, entry: dict, units, work: WorkDir) -> dict:
         from pathlib import Path
 
         # The raw JSON of a row is only needed if the row is quarantined: it is built then (see _load_one).
-        result = read_submission(Path(entry["archived_path"]), kind, max_bytes=settings.max_file_bytes, raw=False)
+        result = read_submission(Path(entry["archived_path"]), kind, max_bytes=settings.max_file_bytes, raw=False,
+                                 max_unzipped_bytes=settings.max_unzipped_bytes)
     except RejectedFile as exc:
         out.update(status="rejected", reason=exc.reason)
         return out
@@ -81,6 +85,10 @@ def _read_one(settings: Settings, entry: dict, units, work: WorkDir) -> dict:
     frame["file_unit_code"] = resolved.unit_code
     frame["file_period"] = name.period
     _resolve_row_units(frame, resolved.unit_code, units, out["warnings"], kind)
+    disagreement = rows_disagree(kind, frame, resolved.unit_code, name.period)
+    if disagreement:
+        out.update(status="rejected", reason=disagreement)
+        return out
     work.write_frame(f"{entry['submission_id']}.parquet", frame)
     out.update(rows_received=result.rows_received, rows_ignored=len(result.ignored),
                ignored=[asdict(i) for i in result.ignored],

@@ -72,6 +72,10 @@ ENUM_LABELS_ZH: dict[str, dict[str, str]] = {name: {code: words[0] for code, wor
 
 TRUE_WORDS = ("是", "y", "yes", "true", "1")
 FALSE_WORDS = ("否", "n", "no", "false", "0")
+# The largest area (m²) or capacity a row may state: ten thousand km², beyond any building, base or province's
+# target, and far inside what the warehouse's DECIMAL(18, 2) columns hold (a larger value would abort the load).
+MAX_AREA = 1e10
+
 MISSING_WORDS = ("", "—", "-", "/", "无", "－", "——", "nan", "none", "null")
 
 KIND_FIELDS: dict[str, tuple[Field, ...]] = {
@@ -85,8 +89,8 @@ KIND_FIELDS: dict[str, tuple[Field, ...]] = {
         Field("start_date", "开工日期", "date", True, aliases=("开工时间",)),
         Field("building_use", "建筑类别", "enum", True, enum="building_use"),
         Field("structure_system", "结构体系", "enum", True, enum="structure_system"),
-        Field("total_floor_area_m2", "总建筑面积", "area", True, minimum=0),
-        Field("prefab_floor_area_m2", "装配式建筑面积", "area", True, minimum=0),
+        Field("total_floor_area_m2", "总建筑面积", "area", True, minimum=0, maximum=MAX_AREA),
+        Field("prefab_floor_area_m2", "装配式建筑面积", "area", True, minimum=0, maximum=MAX_AREA),
         Field("score_q1", "主体结构得分", "number", minimum=0, maximum=50),
         Field("score_q2", "围护墙和内隔墙得分", "number", minimum=0, maximum=20),
         Field("score_q3", "装修和设备管线得分", "number", minimum=0, maximum=30),
@@ -102,7 +106,7 @@ KIND_FIELDS: dict[str, tuple[Field, ...]] = {
         Field("unit_code", "填报单位代码", "code", True),
         Field("base_name", "基地名称", "text", True),
         Field("base_type", "基地类型", "enum", True, enum="base_type"),
-        Field("design_capacity", "设计产能", "number", minimum=0),
+        Field("design_capacity", "设计产能", "number", minimum=0, maximum=MAX_AREA),
         Field("capacity_unit", "产能单位", "enum", enum="capacity_unit"),
         Field("commissioned_on", "投产日期", "date", aliases=("投产时间",)),
         Field("status", "状态", "enum", True, enum="status"),
@@ -110,8 +114,8 @@ KIND_FIELDS: dict[str, tuple[Field, ...]] = {
     "targets": (
         Field("unit_code", "单位代码", "code", True, aliases=("填报单位代码",)),
         Field("year", "年度", "year", True, aliases=("年份",)),
-        Field("target_prefab_floor_area_m2", "新开工装配式建筑面积任务", "area", True, minimum=0),
-        Field("target_res_pub_floor_area_m2", "住宅和公共建筑装配式面积任务", "area", minimum=0),
+        Field("target_prefab_floor_area_m2", "新开工装配式建筑面积任务", "area", True, minimum=0, maximum=MAX_AREA),
+        Field("target_res_pub_floor_area_m2", "住宅和公共建筑装配式面积任务", "area", minimum=0, maximum=MAX_AREA),
         Field("target_prefab_share_pct", "装配式建筑占比目标", "percent", minimum=0, maximum=100),
     ),
 }

@@ -1,14 +1,18 @@
 """The run's work folder: what one stage hands to the next (manifests as JSON, row frames as Parquet).
 
 Airflow tasks pass only small manifests through XCom; rows stay on disk under
-`<PREFAB_DATA_DIR>/work/<run key>/`, removed when the run has loaded them.
+`<PREFAB_DATA_DIR>/work/<run key>/`, removed when the run has loaded them. A run killed before its load
+leaves its folder behind for a retry of the same run; `prune` removes such folders once they are older than
+`PREFAB_WORK_RETENTION_DAYS` (never the current run's).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -48,3 +52,34 @@ class WorkDir:
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _last_touched(path: Path) -> float:
+    """The latest modification time of a run folder or anything directly in it."""
+    times = [path.stat().st_mtime]
+    for child in path.iterdir():
+        with contextlib.suppress(FileNotFoundError):  # removed meanwhile
+            times.append(child.stat().st_mtime)
+    return max(times)
+
+
+def prune(settings: Settings, current_run_id: str, now: float | None = None) -> list[str]:
+    """Remove the work folders of other runs untouched for `settings.work_retention_days`; returns their
+    names. The current run's folder is kept whatever its age (a cleared task of an old run reuses it)."""
+    root = settings.data_dir / "work"
+    if not root.is_dir():
+        return []
+    cutoff = (time.time() if now is None else now) - settings.work_retention_days * 86400
+    keep = run_key(current_run_id)
+    removed = []
+    for folder in sorted(root.iterdir()):
+        if folder.name == keep or not folder.is_dir() or folder.is_symlink():
+            continue
+        try:
+            stale = _last_touched(folder) < cutoff
+        except FileNotFoundError:
+            continue
+        if stale:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    return removed

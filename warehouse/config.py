@@ -2,7 +2,9 @@
 
 `PREFAB_LANDING_DIR` (default `data/landing`) is where county submissions arrive; `PREFAB_DATA_DIR`
 (default `data`) holds the pipeline's `warehouse.duckdb`, the published `reporting.duckdb` and the
-archive of every file received.
+archive of every file received. `PREFAB_MAX_FILE_BYTES` (default 200 MiB) is the largest file read;
+`PREFAB_MAX_UNZIPPED_BYTES` (default 2 GiB) the most an XLSX workbook's parts may declare unpacked.
+`PREFAB_WORK_RETENTION_DAYS` (default 7): how long a killed run's work folder is kept for a retry.
 
 The steward web app (`make steward`, package `steward`) listens on 127.0.0.1, port `PREFAB_STEWARD_PORT`
 (default 8765). Its users are in `PREFAB_STEWARD_USERS_FILE` (default `PREFAB_DATA_DIR/steward_users`;
@@ -33,6 +35,8 @@ class Settings:
     landing_dir: Path
     data_dir: Path
     max_file_bytes: int
+    max_unzipped_bytes: int = 2 << 30  # what an XLSX file's parts may declare unpacked, in all
+    work_retention_days: float = 7  # a killed run's work folder is kept this long for a retry
     timezone: str = "Asia/Shanghai"
     steward_host: str = "127.0.0.1"
     steward_port: int = 8765
@@ -80,4 +84,6 @@ def settings() -> Settings:
         steward_users_file=_path("PREFAB_STEWARD_USERS_FILE", "") if os.environ.get("PREFAB_STEWARD_USERS_FILE")
         else None,
         steward_secret=os.environ.get("PREFAB_STEWARD_SECRET") or None,
+        max_unzipped_bytes=int(os.environ.get("PREFAB_MAX_UNZIPPED_BYTES", str(2 << 30))),
+        work_retention_days=float(os.environ.get("PREFAB_WORK_RETENTION_DAYS", "7")),
     )

@@ -6,8 +6,9 @@ any other submission. Two extra columns follow: `行号` (the row number in the 
 a column of that name) and `问题说明` (why the row was refused). Cells the county wrote under headers the
 template does not know are kept, after those, under their own headers.
 
-Untrusted text never becomes a formula (OWASP CSV/formula injection): a cell starting with = + - @, a tab or a
-carriage return is written as text with a leading apostrophe, and every cell is a plain string or integer.
+Untrusted text never becomes a formula (OWASP CSV/formula injection): every cell goes through
+`warehouse.spreadsheet.neutralise` (a leading apostrophe on text starting like a formula), and every cell is a
+plain string or integer.
 """
 
 from __future__ import annotations
@@ -20,15 +21,10 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
 from ingestion import normalise, template
+from warehouse.spreadsheet import neutralise
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 ROW_NUMBER_HEADER = "行号"
 REASONS_HEADER = "问题说明"
-
-
-def neutralise(text: str) -> str:
-    """The cell text, made inert for spreadsheet programs."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _columns(kind: str, raw_keys: Iterable[str]) -> tuple[list[str], dict[str, str], list[str]]:

@@ -11,6 +11,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# Property tests check behaviour, never speed: no per-example deadline (a loaded 2-core CI machine missed 200 ms).
+hypothesis_settings.register_profile("prefab", deadline=None)
+hypothesis_settings.load_profile("prefab")
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="prefab-airflow-"))
 from warehouse.airflow_env import airflow_env  # noqa: E402

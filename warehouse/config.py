@@ -2,7 +2,9 @@
 
 `PREFAB_LANDING_DIR` (default `data/landing`) is where county submissions arrive; `PREFAB_DATA_DIR`
 (default `data`) holds the pipeline's `warehouse.duckdb`, the published `reporting.duckdb` and the
-archive of every file received.
+archive of every file received. `PREFAB_DBT_PROJECT_DIR` (default the repository's `dbt_project`) is the dbt
+project that builds the warehouse; its seed `reporting_units.csv` is also the reference list ingestion checks
+unit codes against (the benchmarks point it at a copy with a synthetic national list).
 """
 
 from __future__ import annotations
@@ -28,6 +30,12 @@ class Settings:
     data_dir: Path
     max_file_bytes: int
     timezone: str = "Asia/Shanghai"
+    dbt_project_dir: Path = DBT_PROJECT_DIR
+
+    @property
+    def reporting_units_path(self) -> Path:
+        """The reference list of reporting units: the dbt project's seed."""
+        return self.dbt_project_dir / "seeds" / "reporting_units.csv"
 
     @property
     def warehouse_path(self) -> Path:
@@ -57,4 +65,5 @@ def settings() -> Settings:
         landing_dir=_path("PREFAB_LANDING_DIR", "data/landing"),
         data_dir=_path("PREFAB_DATA_DIR", "data"),
         max_file_bytes=int(os.environ.get("PREFAB_MAX_FILE_BYTES", str(200 * 1024 * 1024))),
+        dbt_project_dir=_path("PREFAB_DBT_PROJECT_DIR", str(DBT_PROJECT_DIR)),
     )

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import time
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
 
-from benchmarks import measure, queries, workload
-from warehouse.config import Settings
+from benchmarks import measure, queries, registry, workload
+from warehouse.config import Settings, settings
 
 STAGES = ("discover", "read", "check", "load")
 KEYS = ("ingest_ratio_vs_native", "files_per_second", "full_load_seconds", "incremental_seconds",
@@ -30,7 +33,34 @@ log = logging.getLogger("benchmarks")
 
 
 def _settings(landing: Path, data: Path) -> Settings:
-    return Settings(landing_dir=landing, data_dir=data, max_file_bytes=1 << 31)
+    """The settings in force (dbt project included), with the run's own folders."""
+    return replace(settings(), landing_dir=landing, data_dir=data, max_file_bytes=1 << 31)
+
+
+def national_project(work: Path) -> Path:
+    """A fresh copy of the configured dbt project under `work`, its unit list replaced by the synthetic one."""
+    project = work / "dbt_project"
+    shutil.rmtree(project, ignore_errors=True)
+    shutil.copytree(settings().dbt_project_dir, project,
+                    ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"))
+    registry.write_registry(project / "seeds" / "reporting_units.csv")
+    return project
+
+
+@contextmanager
+def dbt_project(scale: workload.Scale, work: Path):
+    """Point `PREFAB_DBT_PROJECT_DIR` (ingestion's unit list and dbt's project) at the scale's project while it
+    runs: the national scale's copy, else the one already configured."""
+    before = os.environ.get("PREFAB_DBT_PROJECT_DIR")
+    if scale.national_registry:
+        os.environ["PREFAB_DBT_PROJECT_DIR"] = str(national_project(work))
+    try:
+        yield settings().dbt_project_dir
+    finally:
+        if before is None:
+            os.environ.pop("PREFAB_DBT_PROJECT_DIR", None)
+        else:
+            os.environ["PREFAB_DBT_PROJECT_DIR"] = before
 
 
 def warm_imports() -> float:
@@ -146,6 +176,12 @@ def run_scale(name: str, repeat: int, work_root: Path) -> dict:
     scale = workload.SCALES[name]
     work = work_root / name
     work.mkdir(parents=True, exist_ok=True)
+    with dbt_project(scale, work):
+        return _run_scale(scale, repeat, work)
+
+
+def _run_scale(scale: workload.Scale, repeat: int, work: Path) -> dict:
+    name = scale.name
     started = time.perf_counter()
     doc = {"scale": name, "date": measure.now_iso(), "machine": measure.machine(), "repeat": repeat,
            "note": scale.note, "workload": {}, "runs": {}}
@@ -163,9 +199,11 @@ def run_scale(name: str, repeat: int, work_root: Path) -> dict:
                                             "rows": scale.xlsx_rows if k == "xlsx" else scale.big_rows}
                                         for k, p in sources.items()}
     if scale.units:
-        full, incr, desc = workload.many_file_landing(scale, work)
-        doc["workload"]["landing"] = desc | {"units": scale.units, "years": list(scale.years),
-                                             "buildings_per_month": scale.buildings_per_month}
+        units_path = settings().reporting_units_path
+        full, incr, desc = workload.many_file_landing(scale, work, units_path)
+        doc["workload"]["landing"] = desc | {
+            "units": scale.units, "unit_list": str(units_path), "years": list(scale.years),
+            "buildings_per_month": scale.buildings_per_month}
     doc["workload"]["generation_seconds"] = time.perf_counter() - gen_started
     big_runs, many_runs = [], []
     for i in range(repeat):

@@ -172,12 +172,18 @@ def bigfile_repeat(sources: dict[str, Path], work: Path, i: int) -> dict:
     return rec
 
 
-def run_scale(name: str, repeat: int, work_root: Path) -> dict:
+def run_scale(name: str, repeat: int, work_root: Path, units: int | None = None) -> dict:
+    """Run a scale; `units`: only the first that many reporting units of the scale's selection (a smoke of the
+    scale's set-up, in a work folder of its own: its figures are not the scale's)."""
     scale = workload.SCALES[name]
-    work = work_root / name
+    work = work_root / (name if units is None else f"{name}_{units}_units")
     work.mkdir(parents=True, exist_ok=True)
     with dbt_project(scale, work):
-        return _run_scale(scale, repeat, work)
+        if units is not None and scale.units:
+            scale = workload.first_units(scale, settings().reporting_units_path, units)
+        doc = _run_scale(scale, repeat, work)
+    doc["units_limit"] = units
+    return doc
 
 
 def _run_scale(scale: workload.Scale, repeat: int, work: Path) -> dict:

@@ -16,7 +16,7 @@ import multiprocessing
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ingestion import template
@@ -56,6 +56,14 @@ _FIELDS = ("unit_code", "period", "project_code", "project_name", "building_no",
            "full_decoration")
 _USES = ("居住建筑", "公共建筑", "居住建筑", "工业建筑")
 _SYSTEMS = ("装配式混凝土", "钢结构", "装配式混凝土", "混合结构")
+
+
+def first_units(scale: Scale, units_path: Path, n: int) -> Scale:
+    """The scale restricted to the first `n` reporting units (in code order) of its selection."""
+    from sample_data.units import load_units
+
+    codes = [u.code for u in load_units(units_path).reporting_units(scale.units)][:n]
+    return replace(scale, units=",".join(codes), note=f"first {len(codes)} units of the {scale.name} scale only")
 
 
 def _header() -> list[str]:

@@ -16,7 +16,8 @@ HERE = Path(__file__).resolve().parent
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--scale", choices=sorted(workload.SCALES), default="quick")
-    parser.add_argument("--repeat", type=int, default=None, help="runs to take medians over (default 3, quick 1)")
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="runs to take medians over (default 3, quick and national 1)")
     parser.add_argument("--out-dir", type=Path, default=HERE / "results", help="where <scale>.json is written")
     parser.add_argument("--work-dir", type=Path, default=HERE / "work", help="generated inputs and scratch data")
     parser.add_argument("--units", type=int, default=None,
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("great_expectations", "ingestion", "warehouse", "expectations"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    repeat = args.repeat or (1 if args.scale == "quick" else 3)
+    repeat = args.repeat or (1 if args.scale in ("quick", "national") else 3)  # national: ~3 h per repeat today
     doc = runner.run_scale(args.scale, repeat, args.work_dir, args.units)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     out = args.out_dir / (f"{args.scale}.json" if args.units is None else f"{args.scale}_{args.units}_units.json")

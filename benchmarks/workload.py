@@ -1,19 +1,28 @@
 """Synthetic landing zones for each scale.
 
-Many-file scales use the project's own generator (`sample_data.generate`, only real reporting units: about
-126 county-level units exist). The big-file scale writes one template CSV directly (Chinese headers of
-`ingestion.template`), re-encoded as GBK, plus a smaller XLSX. Everything is cached under the work folder
-and deterministic, so repeated invocations reuse it.
+Many-file scales use the project's own generator (`sample_data`), without its deliberately bad inputs: the
+quick and province scales on the real reporting units of the repository's list (126 county-level units), the
+national scale on the synthetic national list of `benchmarks.registry` (3,007 units). The files are written by
+one process per CPU, a group of units each (every unit-month is drawn from its own seed, so the files do not
+depend on the grouping). The big-file scale writes one template CSV directly (Chinese headers of
+`ingestion.template`), re-encoded as GBK, plus a smaller XLSX. Everything is cached under the work folder and
+deterministic, so repeated invocations reuse it.
 """
 
 from __future__ import annotations
 
+import json
+import multiprocessing
 import os
 import shutil
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ingestion import template
+
+SEED = 7
+UNITS_PER_TASK = 25
 
 
 @dataclass(frozen=True)
@@ -27,6 +36,7 @@ class Scale:
     xlsx_rows: int = 0
     query_city: str = "330400"
     query_year: int = 2021
+    national_registry: bool = False  # the synthetic national list of units instead of the repository's
     note: str = ""
 
 
@@ -35,10 +45,8 @@ SCALES = {
     "quick": Scale("quick", "jiaxing", (2021,), 3, 2022, big_rows=20_000, xlsx_rows=2_000, query_year=2021),
     # Issue: ~120 units x 24 months x ~40 buildings (~115k rows, ~2,900 files). All 126 real units are used.
     "province": Scale("province", "all", (2020, 2021), 40, 2022),
-    # Issue: ~3,000 units x 24 months (~2.9M rows, ~72k files). Only 126 real units exist, so this keeps the
-    # row count (126 x 24 x 960 buildings) but not the file count; see README.
-    "national": Scale("national", "all", (2020, 2021), 960, 2022,
-                      note="row volume of the national scale, but only ~3,000 files (126 real units)"),
+    # Issue: ~3,000 units x 24 months x ~40 buildings (~2.9M rows, ~72k files): the synthetic national list.
+    "national": Scale("national", "all", (2020, 2021), 40, 2022, query_city="160100", national_registry=True),
     "bigfile": Scale("bigfile", big_rows=1_000_000, xlsx_rows=100_000),
 }
 
@@ -48,6 +56,14 @@ _FIELDS = ("unit_code", "period", "project_code", "project_name", "building_no",
            "full_decoration")
 _USES = ("居住建筑", "公共建筑", "居住建筑", "工业建筑")
 _SYSTEMS = ("装配式混凝土", "钢结构", "装配式混凝土", "混合结构")
+
+
+def first_units(scale: Scale, units_path: Path, n: int) -> Scale:
+    """The scale restricted to the first `n` reporting units (in code order) of its selection."""
+    from sample_data.units import load_units
+
+    codes = [u.code for u in load_units(units_path).reporting_units(scale.units)][:n]
+    return replace(scale, units=",".join(codes), note=f"first {len(codes)} units of the {scale.name} scale only")
 
 
 def _header() -> list[str]:
@@ -104,28 +120,59 @@ def single_file_landing(root: Path, source: Path) -> Path:
     return landing
 
 
-def many_file_landing(scale: Scale, work: Path) -> tuple[Path, Path, dict]:
-    """(full landing, full + one new month landing, description); generated once per work folder."""
-    from sample_data import generate
+def _write_group(landing: Path, units_path: Path, selector: str, years: tuple[int, ...], buildings: int | None,
+                 months: tuple[int, ...] | None, kinds: tuple[str, ...]) -> int:
+    """One process's share: plan and write the files of some units (no truth frames); the number written."""
+    from sample_data.landing import plan_landing, write_plan
+    from sample_data.units import load_units
 
-    full, incr, extra = work / "landing_full", work / "landing_incremental", work / "landing_next_year"
-    if not (work / "landing.done").exists():
+    plan = plan_landing(SEED, years, selector, buildings, False, load_units(units_path), months, kinds)
+    return len(write_plan(landing, plan))
+
+
+def write_landing(landing: Path, units_path: Path, selector: str, years: tuple[int, ...], buildings: int | None,
+                  months: tuple[int, ...] | None = None, kinds: tuple[str, ...] = ("buildings", "production_bases",
+                                                                                   "targets")) -> int:
+    """The files `sample_data.generate(landing, seed=SEED, bad=False, ...)` writes, in parallel: buildings and
+    production bases by groups of units, targets (one file per province and year) in one more task."""
+    from sample_data.units import load_units
+
+    codes = [u.code for u in load_units(units_path).reporting_units(selector)]
+    tasks = [(",".join(codes[i:i + UNITS_PER_TASK]), tuple(k for k in kinds if k != "targets"))
+             for i in range(0, len(codes), UNITS_PER_TASK)]
+    if "targets" in kinds:
+        tasks.append((selector, ("targets",)))
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_write_group, landing, units_path, group, years, buildings, months, group_kinds)
+                   for group, group_kinds in tasks]
+        return sum(f.result() for f in futures)
+
+
+def many_file_landing(scale: Scale, work: Path, units_path: Path) -> tuple[Path, Path, dict]:
+    """(full landing, full + one new month landing, description); generated once per work folder and list of
+    units (`units_path`: the seed the pipeline will check unit codes against)."""
+    full, incr, extra = work / "landing_full", work / "landing_incremental", work / "landing_next_month"
+    done = work / "landing.json"
+    key = {"scale": asdict(scale), "seed": SEED, "units": units_path.read_text(encoding="utf-8")}
+    if not done.exists() or json.loads(done.read_text(encoding="utf-8")) != key:
+        done.unlink(missing_ok=True)
         for d in (full, incr, extra):
             shutil.rmtree(d, ignore_errors=True)
-        generate(full, seed=7, years=scale.years, units=scale.units,
-                 buildings_per_month=scale.buildings_per_month, bad=False)
-        generate(extra, seed=7, years=(scale.incremental_year,), units=scale.units,
-                 buildings_per_month=scale.buildings_per_month, bad=False)
+        write_landing(full, units_path, scale.units, scale.years, scale.buildings_per_month)
+        write_landing(extra, units_path, scale.units, (scale.incremental_year,), scale.buildings_per_month,
+                      months=(1,), kinds=("buildings",))
         for path in sorted(full.rglob("*")):
             if path.is_file():
                 target = incr / path.relative_to(full)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.link(path, target)
-                shutil.copystat(path, target)
-        for path in sorted((extra / "buildings").glob(f"*_{scale.incremental_year}-01*")):
-            shutil.copy2(path, incr / "buildings" / path.name)
-        (work / "landing.done").touch()
+        for path in sorted((extra / "buildings").glob("*")):
+            os.link(path, incr / "buildings" / path.name)
+        done.write_text(json.dumps(key), encoding="utf-8")
     files = sum(1 for p in full.rglob("*") if p.is_file())
     new = sum(1 for p in incr.rglob("*") if p.is_file()) - files
     size = sum(p.stat().st_size for p in full.rglob("*") if p.is_file())
-    return full, incr, {"files": files, "new_month_files": new, "bytes": size}
+    from sample_data.units import load_units
+
+    units = len(load_units(units_path).reporting_units(scale.units))
+    return full, incr, {"reporting_units": units, "files": files, "new_month_files": new, "bytes": size}

@@ -1,9 +1,9 @@
 """The reference list of reporting units (填报单位) and a resolver for the codes submissions carry.
 
-The list lives in the dbt seed `dbt_project/seeds/reporting_units.csv`: provinces, cities, county-level
-units (GB/T 2260 codes) and functional zones (statistical codes, no GB/T 2260 code). It is
-effective-dated: a code retired by an administrative-division change keeps its row, with `valid_to`
-(its last valid day) and `successor_code` (the code that replaced it).
+The list lives in the dbt seed `dbt_project/seeds/reporting_units.csv` (of the dbt project configured in
+`warehouse.config`): provinces, cities, county-level units (GB/T 2260 codes) and functional zones
+(statistical codes, no GB/T 2260 code). It is effective-dated: a code retired by an administrative-division
+change keeps its row, with `valid_to` (its last valid day) and `successor_code` (the code that replaced it).
 
     registry = load_units()
     res = registry.resolve("140421", date(2020, 1, 1))
@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from warehouse.config import DBT_PROJECT_DIR, settings
 
-DEFAULT_PATH = DBT_PROJECT_DIR / "seeds" / "reporting_units.csv"
+DEFAULT_PATH = DBT_PROJECT_DIR / "seeds" / "reporting_units.csv"  # the repository's list
 COLUMNS = (
     "unit_code",
     "unit_name_zh",
@@ -279,13 +279,14 @@ def read_units(path: Path) -> list[Unit]:
     return units
 
 
-@functools.lru_cache(maxsize=1)
-def _load_default() -> UnitRegistry:
-    return UnitRegistry(read_units(DEFAULT_PATH))
+@functools.lru_cache(maxsize=4)
+def _load_seed(path: Path) -> UnitRegistry:
+    return UnitRegistry(read_units(path))
 
 
 def load_units(path: Path | str | None = None) -> UnitRegistry:
-    """The registry from `path`, or from the dbt seed (loaded once and cached) when `path` is None."""
+    """The registry from `path`, or from the seed of the configured dbt project (`settings().reporting_units_path`,
+    loaded once per path and cached) when `path` is None."""
     if path is None:
-        return _load_default()
+        return _load_seed(settings().reporting_units_path)
     return UnitRegistry(read_units(Path(path)))

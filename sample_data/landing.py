@@ -86,8 +86,17 @@ def _unit_rank(units: UnitList) -> dict[str, int]:
     return {u.code: i for i, u in enumerate(u for u in units.units if u.reports_like_county)}
 
 
-def _periods(years: tuple[int, ...]) -> list[str]:
-    return [f"{y}-{m:02d}" for y in years for m in range(1, 13)]
+def _periods(years: tuple[int, ...], months: tuple[int, ...] | None = None) -> list[str]:
+    return [f"{y}-{m:02d}" for y in years for m in (months or range(1, 13))]
+
+
+def _province_rank(units: UnitList, province_code: str) -> int:
+    """Order of the provinces' target files in time: Zhejiang, Shanxi, then the others by code."""
+    named = list(PROVINCES.values())
+    if province_code in named:
+        return named.index(province_code)
+    others = sorted(u.code for u in units.units if u.level == "province" and u.code not in named)
+    return len(named) + others.index(province_code)
 
 
 def _at(year: int, month: int, day: int, hour: int, minutes: int = 0) -> datetime:
@@ -100,12 +109,15 @@ def _free_text(rng) -> str:
 
 
 def plan_landing(seed: int, years: tuple[int, ...], units_selector: str, buildings_per_month: int | None,
-                 bad: bool, units: UnitList) -> Plan:
+                 bad: bool, units: UnitList, months: tuple[int, ...] | None = None, kinds: tuple[str, ...] = KINDS
+                 ) -> Plan:
+    """Every file of the zone; `months` limits the buildings files to those months of each year, `kinds` the
+    kinds planned (a unit-month's rows do not depend on which other units, months or kinds are planned)."""
     selected = units.reporting_units(units_selector)
-    periods = _periods(years)
+    periods = _periods(years, months)
     rank = _unit_rank(units)
     plan = Plan(seed, units, selected, periods, [], {}, rate_mismatches=bad)
-    for unit in selected:
+    for unit in selected if "buildings" in kinds else ():
         city = units.city_of(unit.code)
         used = plan.used_codes.setdefault(unit.code, set())
         for period in periods:
@@ -122,7 +134,7 @@ def plan_landing(seed: int, years: tuple[int, ...], units_selector: str, buildin
                 "buildings", f"{unit.code}_{period}{_free_text(rng)}{ext}", unit.code, period, records, style,
                 _at(nxt.year, nxt.month, 5, 9, 2 * rank[unit.code]),
             ))
-    for province_code in sorted({u.province_code for u in selected}):
+    for province_code in sorted({u.province_code for u in selected}) if "targets" in kinds else ():
         province = units[province_code]
         cities = [u for u in units.units if u.parent_code == province_code and u.level == "city" and u.current]
         counties = [u for u in selected if u.province_code == province_code]
@@ -132,9 +144,9 @@ def plan_landing(seed: int, years: tuple[int, ...], units_selector: str, buildin
                 "targets", f"{province_code}_{year}.csv", province_code, str(year),
                 model.province_targets(seed, province, cities, counties, year),
                 render.target_style(rng, province.name_zh, year),
-                _at(year, 3, 1, 10, 60 * list(PROVINCES.values()).index(province_code)),
+                _at(year, 3, 1, 10, 60 * _province_rank(units, province_code)),
             ))
-    for unit in selected:
+    for unit in selected if "production_bases" in kinds else ():
         if not model.reports_bases(seed, unit):
             continue
         city = units.city_of(unit.code)
@@ -274,7 +286,15 @@ def _rate_warnings(f: PlannedFile) -> None:
             f.warnings.append("assembly_rate")
 
 
-# ---------------------------------------------------------------- entry point
+# ---------------------------------------------------------------- entry points
+
+
+def write_plan(landing: Path, plan: Plan) -> list[GeneratedFile]:
+    """Write the planned files into `landing` (with their mtimes) and describe them in order of receipt."""
+    for f in plan.files:
+        _rate_warnings(f)
+    contents = _write(Path(landing), plan.files)
+    return sorted((_describe(f, contents[id(f)]) for f in plan.files), key=lambda g: (g.received_at, g.path))
 
 
 def generate(landing: Path, *, seed: int = 42, years: tuple[int, ...] = (2020, 2021), units: str = "all",
@@ -294,10 +314,7 @@ def generate(landing: Path, *, seed: int = 42, years: tuple[int, ...] = (2020, 2
                 if path.is_file():
                     path.unlink()
     plan = plan_landing(seed, tuple(years), units, buildings_per_month, bad, unit_list)
-    for f in plan.files:
-        _rate_warnings(f)
-    contents = _write(landing, plan.files)
-    files = sorted((_describe(f, contents[id(f)]) for f in plan.files), key=lambda g: (g.received_at, g.path))
+    files = write_plan(landing, plan)
     b_frame, t_frame, p_frame = truth_frames(plan)
     return GeneratedLandingZone(landing, seed, tuple(years), [u.code for u in plan.selected], files,
                                 b_frame, t_frame, p_frame)

@@ -1,4 +1,5 @@
-"""The reporting units as the generator uses them (read through `ingestion.units`, from the dbt seed)."""
+"""The reporting units as the generator uses them (read through `ingestion.units`, from the dbt seed of the
+configured dbt project, or from any list in the seed's format)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ from datetime import date
 from pathlib import Path
 
 from ingestion.units import read_units
-from warehouse.config import DBT_PROJECT_DIR
+from warehouse.config import settings
 
-SEED_PATH = DBT_PROJECT_DIR / "seeds" / "reporting_units.csv"
 PROVINCES = {"jiaxing": "330000", "shanxi": "140000"}
 
 
@@ -71,14 +71,14 @@ class UnitList:
         return self.by_code.get(parent) if parent else None
 
     def reporting_units(self, selector: str) -> list[Unit]:
-        """Current county-level units and zones chosen by `jiaxing`, `shanxi`, `all` or comma-separated
-        codes (names may be mixed with codes: `jiaxing,140105`)."""
+        """Current county-level units and zones chosen by `jiaxing`, `shanxi`, `all` (every one of the list) or
+        comma-separated codes (names may be mixed with codes: `jiaxing,140105`)."""
         chosen: dict[str, Unit] = {}
         for token in (t.strip() for t in selector.split(",")):
             if not token:
                 continue
             if token == "all":
-                picked = [u for u in self.units if u.province_code in PROVINCES.values()]
+                picked = self.units
             elif token == "jiaxing":
                 picked = [u for u in self.units if u.parent_code == "330400"]
             elif token == "shanxi":
@@ -103,5 +103,5 @@ def load_units(path: Path | None = None) -> UnitList:
     return UnitList([
         Unit(code=u.unit_code, name_zh=u.unit_name_zh, name_en=u.unit_name_en, level=u.unit_level,
              parent_code=u.parent_code, valid_from=u.valid_from, valid_to=u.valid_to, successor_code=u.successor_code)
-        for u in read_units(path or SEED_PATH)
+        for u in read_units(path or settings().reporting_units_path)
     ])

@@ -5,6 +5,9 @@
 archive of every file received. `PREFAB_MAX_FILE_BYTES` (default 200 MiB) is the largest file read;
 `PREFAB_MAX_UNZIPPED_BYTES` (default 2 GiB) the most an XLSX workbook's parts may declare unpacked.
 `PREFAB_WORK_RETENTION_DAYS` (default 7): how long a killed run's work folder is kept for a retry.
+`PREFAB_DBT_PROJECT_DIR` (default the repository's `dbt_project`) is the dbt
+project that builds the warehouse; its seed `reporting_units.csv` is also the reference list ingestion checks
+unit codes against (the benchmarks point it at a copy with a synthetic national list).
 
 The steward web app (`make steward`, package `steward`) listens on 127.0.0.1, port `PREFAB_STEWARD_PORT`
 (default 8765). Its users are in `PREFAB_STEWARD_USERS_FILE` (default `PREFAB_DATA_DIR/steward_users`;
@@ -42,6 +45,12 @@ class Settings:
     steward_port: int = 8765
     steward_users_file: Path | None = None
     steward_secret: str | None = None
+    dbt_project_dir: Path = DBT_PROJECT_DIR
+
+    @property
+    def reporting_units_path(self) -> Path:
+        """The reference list of reporting units: the dbt project's seed."""
+        return self.dbt_project_dir / "seeds" / "reporting_units.csv"
 
     @property
     def warehouse_path(self) -> Path:
@@ -86,4 +95,5 @@ def settings() -> Settings:
         steward_secret=os.environ.get("PREFAB_STEWARD_SECRET") or None,
         max_unzipped_bytes=int(os.environ.get("PREFAB_MAX_UNZIPPED_BYTES", str(2 << 30))),
         work_retention_days=float(os.environ.get("PREFAB_WORK_RETENTION_DAYS", "7")),
+        dbt_project_dir=_path("PREFAB_DBT_PROJECT_DIR", str(DBT_PROJECT_DIR)),
     )

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from warehouse.config import DBT_PROJECT_DIR, Settings
+from warehouse.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +50,11 @@ def dbt_executable() -> str:
 
 
 def run_dbt(settings: Settings, *args: str) -> subprocess.CompletedProcess:
-    target = settings.data_dir / "dbt"
-    cmd = [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+    target, project = settings.data_dir / "dbt", settings.dbt_project_dir
+    cmd = [dbt_executable(), *args, "--project-dir", str(project), "--profiles-dir", str(project),
            "--target-path", str(target / "target"), "--log-path", str(target / "logs")]
     log.info("running %s", " ".join(cmd))
-    return subprocess.run(cmd, env=dbt_env(settings), capture_output=True, text=True, cwd=DBT_PROJECT_DIR)
+    return subprocess.run(cmd, env=dbt_env(settings), capture_output=True, text=True, cwd=project)
 
 
 def build(settings: Settings) -> DbtBuild:

@@ -76,10 +76,11 @@ def run_dbt(settings: Settings, *args: str) -> subprocess.CompletedProcess:
 
 def build(settings: Settings) -> DbtBuild:
     """`dbt build` (seeds, models, data tests and unit tests); never raises for failing tests."""
+    results_path = settings.data_dir / "dbt" / "target" / "run_results.json"
+    results_path.unlink(missing_ok=True)  # a build that dies must not leave the previous build's results to gate
     started = time.monotonic()
     proc = run_dbt(settings, "build")
     seconds = time.monotonic() - started
-    results_path = settings.data_dir / "dbt" / "target" / "run_results.json"
     nodes = read_run_results(results_path) if results_path.exists() else []
     tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
     if proc.returncode not in (0, 1) or not nodes:

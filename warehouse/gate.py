@@ -10,6 +10,7 @@ of them or, if the run dies, none.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,8 @@ from expectations.results import CheckResult, format_value
 from warehouse.config import Settings
 from warehouse.db import connect_warehouse
 from warehouse.dbt import DbtBuild, DbtNodeResult, last_build
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -228,6 +231,9 @@ def run_gate(settings: Settings, run_id: str, build: DbtBuild | None = None) -> 
                 c.detail = f"{c.detail} (waived by steward {c.waived_by})"
             record_check(con, run_id, c, now)
         con.execute("commit")
+    for c in gate.checks:
+        if c.status == "warn":
+            log.warning("gate warning %s (%s rows): %s", c.check_name, c.failing_rows, c.detail)
     return gate
 
 

@@ -235,8 +235,10 @@ def test_killed_task_then_rerun_publishes_as_an_uninterrupted_run(point, loaded,
     if task == "dbt_build":
         dbt_pid = int((s.data_dir / "dbt.pid").read_text())
         assert wait_until_gone(dbt_pid), "dbt outlived the task that started it and still writes the warehouse"
+        # The half-done build left no results for a gate to trust (and a dbt that outlived its task would
+        # have finished the build and written them).
         with pytest.raises(RuntimeError, match="run dbt build first"):
-            last_build(s)  # the half-done build left no results for a gate to trust
+            last_build(s)
     if point == "gate_mid_results":
         assert query(s.warehouse_path, "select count(*) from dq.check_results where run_id = 'crashed'") == [(0,)]
     if point == "publish_before_rename":

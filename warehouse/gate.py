@@ -209,7 +209,7 @@ def _candidate_checks(settings: Settings) -> list[CheckResult]:
         examples = [rule.example.format_map({k: format_value(v) for k, v in frame.iloc[i].items()})
                     for i in sorted(rows)[:MAX_EXAMPLES]]
         more = f"; and {len(rows) - MAX_EXAMPLES} more" if len(rows) > MAX_EXAMPLES else ""
-        found = f"{len(rows)} rows fail: " + "; ".join(examples) + more if rows else "; ".join(errors) or "failed"
+        found = f"{len(rows)} found: " + "; ".join(examples) + more if rows else "; ".join(errors) or "failed"
         checks.append(CheckResult(f"gx.{rule.name}", rule.severity, "fail" if rule.severity == "error" else "warn",
                                   len(rows), f"{found}. Check: {rule.meaning}"[:4000], url))
     return checks

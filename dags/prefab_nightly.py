@@ -24,7 +24,8 @@ Loads the county submissions that arrived in the landing zone (`PREFAB_LANDING_D
 3. **check**: Great Expectations submission checks, one batch per kind;
 4. **load**: ledger, quarantine and raw tables in one transaction (corrections replace their slice);
 5. **dbt_build**: staging -> intermediate -> marts, with contracts, data tests and unit tests;
-6. **gate**: dbt results and GX reconciliation recorded in `dq.check_results`; a blocking failure fails the run;
+6. **gate**: dbt results, GX reconciliation and the checks of `expectations/gate_rules.py` recorded in
+   `dq.check_results`; a blocking (`error`) failure fails the run, `warn` results are logged and never block;
 7. **publish**: a new reporting file is built and swapped in atomically;
 8. **summary**: what was loaded, rejected and published.
 """

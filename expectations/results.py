@@ -3,6 +3,7 @@ for the publication gate."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -15,3 +16,12 @@ class CheckResult:
     detail: str
     report_url: str | None = None
     waived_by: str | None = None  # gate only: the steward whose waiver lets this failure through
+
+
+def format_value(value: object) -> str:
+    """A value as a steward reads it in a reason or a check's detail: 1,250.5 / 12,000 / (empty)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "(empty)"
+    if isinstance(value, float):
+        return f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value):,}"
+    return str(value)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from expectations.gx_context import docs_index, gx_modules, run_suite
-from expectations.results import CheckResult
+from expectations.results import CheckResult, format_value
 from expectations.rules import INDEX_COLUMNS, RowRule, rules
 from ingestion.template import fields
 
@@ -45,20 +45,12 @@ def _prepare(kind: str, frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _fmt(value: object) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return "(empty)"
-    if isinstance(value, float):
-        return f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value):,}"
-    return str(value)
-
-
 def _reason(rule: RowRule, row: dict) -> str:
     class _Values(dict):
         def __missing__(self, key: str) -> str:
             return "(empty)"
 
-    return rule.reason.format_map(_Values({k: _fmt(v) for k, v in row.items()}))
+    return rule.reason.format_map(_Values({k: format_value(v) for k, v in row.items()}))
 
 
 def check_batch(kind: str, frame: pd.DataFrame, cell_errors: dict[RowKey, list[str]], gx_dir) -> CheckOutcome:

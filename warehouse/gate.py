@@ -2,20 +2,27 @@
 
 Blocking (`error`) failures stop publication unless a steward has waived that check since the last
 publication; `warn` results never block. Checks: every dbt node (models must build, data tests and
-unit tests pass) and the Great Expectations reconciliation of the marts against the accepted raw rows.
+unit tests pass; a node dbt skipped because something upstream failed says which), the Great Expectations
+reconciliation of the marts against the accepted raw rows, and the range, plausibility and anomaly checks
+of `expectations.gate_rules` on the candidate marts. A run's results are recorded in one transaction: all
+of them or, if the run dies, none.
 """
 
 from __future__ import annotations
 
+import logging
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 import pandas as pd
 
-from expectations.results import CheckResult
+from expectations.results import CheckResult, format_value
 from warehouse.config import Settings
 from warehouse.db import connect_warehouse
-from warehouse.dbt import DbtBuild, last_build
+from warehouse.dbt import DbtBuild, DbtNodeResult, last_build
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,7 +38,42 @@ class GateResult:
         return not self.blocking
 
 
+FAILED = ("error", "fail", "runtime error")
+MAX_EXAMPLES = 20  # failing rows named in a check's detail (all of them are counted)
+SKIPPED_PREFIX = "skipped: "
+
+
+def _check_name(n: DbtNodeResult) -> str:
+    return f"dbt.{n.resource_type}.{n.name}"
+
+
+def _ancestors(uid: str, parents: dict[str, list[str]]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(parents.get(uid, []))
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(parents.get(node, []))
+    return seen
+
+
+def _skip_causes(build: DbtBuild) -> dict[str, list[str]]:
+    """For each skipped node: the failed nodes that made dbt skip it (a failed ancestor, or a failed test
+    or unit test on the node itself or on an ancestor)."""
+    failed = [n for n in build.nodes if n.status in FAILED]
+    causes = {}
+    for n in build.nodes:
+        if n.status != "skipped":
+            continue
+        upstream = _ancestors(n.unique_id, build.parents) | {n.unique_id}
+        causes[n.unique_id] = [_check_name(f) for f in failed
+                               if f.unique_id in upstream or set(build.parents.get(f.unique_id, [])) & upstream]
+    return causes
+
+
 def _dbt_checks(build: DbtBuild) -> list[CheckResult]:
+    causes = _skip_causes(build)
     checks = []
     for n in build.nodes:
         if n.status in ("success", "pass"):
@@ -41,8 +83,13 @@ def _dbt_checks(build: DbtBuild) -> list[CheckResult]:
         else:
             status = "fail"
         detail = n.message or n.status
-        checks.append(CheckResult(f"dbt.{n.resource_type}.{n.name}", "warn" if status == "warn" else n.severity,
-                                status, n.failures, detail[:2000]))
+        if n.status == "skipped":
+            why = causes.get(n.unique_id)
+            detail = SKIPPED_PREFIX + (
+                f"dbt did not run it because {', '.join(why)} failed upstream; fix that and it runs again on the "
+                "next build (no separate action needed)" if why else "dbt did not run it (upstream cause unknown)")
+        checks.append(CheckResult(_check_name(n), "warn" if status == "warn" else n.severity,
+                                  status, n.failures, detail[:2000]))
     return checks
 
 
@@ -112,21 +159,87 @@ class GateBlocked(Exception):
     """Raised when blocking checks failed: the run ends failed and nothing is published."""
 
 
+def _candidate_checks(settings: Settings) -> list[CheckResult]:
+    """The range, plausibility and anomaly checks of `expectations.gate_rules`, one GX suite per frame."""
+    from expectations.gate_rules import FRAMES, RULES, expected_grade
+    from expectations.gx_context import docs_index, gx_modules, run_suite
+
+    _, gxe, column = gx_modules()
+    with connect_warehouse(settings, read_only=True) as con:
+        frames = {name: con.execute(sql).df() for name, sql in FRAMES.items()}
+    buildings = frames["buildings"]
+    buildings["expected_grade"] = [expected_grade(r, bool(ok)) for r, ok in
+                                   zip(buildings["assembly_rate_pct"], buildings["is_recognised_prefab"], strict=True)]
+    results: dict[str, tuple[bool, set[int], list[str]]] = {}
+    for frame_name, frame in frames.items():
+        rules = [r for r in RULES if r.frame == frame_name]
+        if frame.empty:
+            results |= {r.name: (True, set(), []) for r in rules}
+            continue
+        frame = frame.reset_index(drop=True)
+        frame["row_id"] = range(len(frame))
+        expectations = []
+        for rule in rules:
+            for e in rule.build(gxe, column):
+                e.meta = {"check": rule.name}
+                expectations.append(e)
+        suite = run_suite(settings.gx_dir, f"candidate_{frame_name}", f"gate_{frame_name}", expectations, frame,
+                          ["row_id"], meta={"stage": "gate"})
+        failing: dict[str, set[int]] = defaultdict(set)
+        errors: dict[str, list[str]] = defaultdict(list)
+        ok: dict[str, bool] = defaultdict(lambda: True)
+        for r in suite.results:
+            name = r.expectation_config.meta["check"]
+            ok[name] &= bool(r.success)
+            failing[name].update(int(i["row_id"]) for i in (r.result.get("unexpected_index_list") or []))
+            info = r.exception_info or {}
+            if info.get("raised_exception"):
+                errors[name].append(str(info.get("exception_message"))[:300])
+        for rule in rules:
+            results[rule.name] = (ok[rule.name], failing[rule.name], errors[rule.name])
+        frames[frame_name] = frame
+    url = docs_index(settings.gx_dir)
+    checks = []
+    for rule in RULES:
+        passed, rows, errors = results[rule.name]
+        if passed:
+            checks.append(CheckResult(f"gx.{rule.name}", rule.severity, "pass", 0, rule.meaning, url))
+            continue
+        frame = frames[rule.frame]
+        examples = [rule.example.format_map({k: format_value(v) for k, v in frame.iloc[i].items()})
+                    for i in sorted(rows)[:MAX_EXAMPLES]]
+        more = f"; and {len(rows) - MAX_EXAMPLES} more" if len(rows) > MAX_EXAMPLES else ""
+        found = f"{len(rows)} found: " + "; ".join(examples) + more if rows else "; ".join(errors) or "failed"
+        checks.append(CheckResult(f"gx.{rule.name}", rule.severity, "fail" if rule.severity == "error" else "warn",
+                                  len(rows), f"{found}. Check: {rule.meaning}"[:4000], url))
+    return checks
+
+
 def run_gate(settings: Settings, run_id: str, build: DbtBuild | None = None) -> GateResult:
     """Evaluate every gate check on the candidate (the last dbt build unless given) and record them."""
     gate = GateResult(_dbt_checks(build or last_build(settings)))
     if not any(c.status == "fail" and c.check_name.startswith("dbt.model.") for c in gate.checks):
         gate.checks += _reconciliation(settings)
+        gate.checks += _candidate_checks(settings)
     now = datetime.now(UTC).replace(tzinfo=None)
     with connect_warehouse(settings) as con:
         waivers = _waivers(con)
+        con.execute("begin")
         for c in gate.checks:
             if c.status == "fail" and c.check_name in waivers:
                 c.waived_by = waivers[c.check_name]
                 c.detail = f"{c.detail} (waived by steward {c.waived_by})"
-            con.execute("insert into dq.check_results values (?, ?, 'gate', ?, ?, ?, ?, ?, ?)",
-                        [run_id, c.check_name, c.severity, c.status, c.failing_rows, c.detail, now, c.report_url])
+            record_check(con, run_id, c, now)
+        con.execute("commit")
+    for c in gate.checks:
+        if c.status == "warn":
+            log.warning("gate warning %s (%s rows): %s", c.check_name, c.failing_rows, c.detail)
     return gate
+
+
+def record_check(con, run_id: str, c: CheckResult, checked_at: datetime) -> None:
+    con.execute("insert into dq.check_results values (?, ?, 'gate', ?, ?, ?, ?, ?, ?)",
+                [run_id, c.check_name, c.severity, c.status, c.failing_rows, c.detail, checked_at, c.report_url])
 
 
 def gate_summary(gate: GateResult) -> dict:
@@ -137,6 +250,11 @@ def gate_summary(gate: GateResult) -> dict:
 
 def enforce(gate: GateResult) -> None:
     if gate.blocking:
-        lines = [f"- {c.check_name}: {c.detail} ({c.failing_rows} failing rows)" for c in gate.blocking]
+        causes = [c for c in gate.blocking if not c.detail.startswith(SKIPPED_PREFIX)]
+        skipped = [c for c in gate.blocking if c.detail.startswith(SKIPPED_PREFIX)]
+        lines = [f"- {c.check_name}: {c.detail} ({c.failing_rows} failing rows)" for c in causes]
+        if skipped:
+            lines.append(f"- and {len(skipped)} dbt nodes skipped because of the failures above "
+                         f"({', '.join(c.check_name for c in skipped[:10])}{', ...' if len(skipped) > 10 else ''})")
         raise GateBlocked("publication blocked by failing checks (waive or fix them, then rerun):\n"
                           + "\n".join(lines))

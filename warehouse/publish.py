@@ -61,11 +61,14 @@ def _remove_stale_wal(path: Path) -> None:
 
 
 def publish(settings: Settings, run_id: str, checks_passed: int, checks_warned: int) -> Publication:
+    """Publish the candidate marts unless identical to the published data. Hold the warehouse lock (one
+    publisher at a time): leftovers of a publisher killed mid-way are cleaned up, and a swap whose log row
+    was never written is recorded, so a rerun after a crash at any point ends as an uninterrupted run."""
     target = settings.reporting_path
     _remove_stale_wal(target)  # before reading it: a stale WAL beside the published file makes every open fail
     live_checksum, live_rows = _live_publication(target)
     building = target.with_name(f".{target.name}.{os.getpid()}.building")
-    for stale in (building, building.with_name(building.name + ".wal")):
+    for stale in target.parent.glob(f".{target.name}.*.building*"):  # left by a publisher killed before its swap
         stale.unlink(missing_ok=True)
     with connect_warehouse(settings) as con:
         # A swap that happened just before a crash, whose log row was never written: record it now.

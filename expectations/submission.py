@@ -6,7 +6,9 @@ All new files of a kind are validated together, so a run pays GX's fixed cost on
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -28,42 +30,74 @@ class CheckOutcome:
 
 
 _NUMERIC = ("area", "number", "percent", "year")
-_CONTEXT = ("file_unit_code", "file_period", "unit_known", "unit_in_scope")
 
 
-def _prepare(kind: str, rows: pa.Table) -> pd.DataFrame:
-    """A validation frame built column by column from the work rows, without object columns: numbers as
-    float64 with NaN, text as pandas' Arrow-backed strings, dates as Arrow dates, plus the context columns
-    the rules compare against."""
-    out: dict[str, object] = {c: _column(rows[c]) for c in INDEX_COLUMNS}
-    for f in fields(kind):
-        if f.name not in rows.column_names:
-            out[f.name] = pd.Series(pa.nulls(rows.num_rows, pa.string()), dtype="str")
-        elif f.type in _NUMERIC:
-            out[f.name] = pc.cast(rows[f.name], pa.float64()).to_numpy()  # nulls become NaN
-        else:
-            out[f.name] = _column(rows[f.name])
-    for c in _CONTEXT:
-        if c in rows.column_names:
-            out[c] = _column(rows[c])
+def _strings(value: Any) -> set[str]:
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, dict):
+        return {s for v in value.values() for s in _strings(v)}
+    if isinstance(value, list | tuple):
+        return {s for v in value for s in _strings(v)}
+    return set()
+
+
+def _columns_used(rules_: list[RowRule], expectations: list[Any]) -> set[str]:
+    """Every column an expectation reads (its columns and row condition) or a reason shows."""
+    used = set(INDEX_COLUMNS)
+    for rule, exp in zip(rules_, expectations, strict=True):
+        used |= _strings(exp.configuration.kwargs)
+        used |= {name for _, name, _, _ in string.Formatter().parse(rule.reason) if name}
+    return used
+
+
+def _prepare(kind: str, rows: pa.Table, used: set[str], compared: set[str]) -> pd.DataFrame:
+    """A validation frame of the `used` columns, built column by column from the work rows without object
+    columns (GX fingerprints the whole frame before validating it, and hashing object or Arrow-backed
+    columns costs seconds per million rows): numbers as float64 with NaN, dates as datetime64, text as
+    categoricals; the text columns that rules compare with each other (`compared`) share one category set,
+    as pandas compares categoricals only then."""
+    derived = {}  # context columns the rules of a kind compare against
     if kind == "buildings":
-        out["start_month"] = _column(pc.strftime(rows["start_date"], format="%Y-%m"))
+        derived["start_month"] = lambda: pc.strftime(rows["start_date"], format="%Y-%m")
     if kind == "targets":
-        out["year_text"] = _column(pc.cast(rows["year"], pa.string()))
+        derived["year_text"] = lambda: pc.cast(rows["year"], pa.string())
+    types = {f.name: f.type for f in fields(kind)}
+    arrays: dict[str, pa.ChunkedArray] = {}
+    for c in used:
+        if c in derived:
+            arrays[c] = derived[c]()
+        elif c in rows.column_names:
+            arrays[c] = rows[c]
+        elif c in types:
+            arrays[c] = pa.chunked_array([pa.nulls(rows.num_rows, pa.string())])
+    shared = pa.chunked_array([a for c in sorted(compared & set(arrays)) if pa.types.is_string(arrays[c].type)
+                               for a in arrays[c].chunks], pa.string())
+    categories = pd.Index(pc.unique(pc.drop_null(shared)).to_pylist(), dtype=object)
+    out: dict[str, Any] = {}
+    for c in [*INDEX_COLUMNS, *sorted(set(arrays) - set(INDEX_COLUMNS))]:
+        values = arrays[c]
+        if types.get(c) in _NUMERIC:
+            out[c] = pc.cast(values, pa.float64()).to_numpy()  # nulls become NaN
+        elif pa.types.is_date(values.type):
+            out[c] = pc.cast(values, pa.timestamp("s")).to_numpy()  # nulls become NaT
+        elif pa.types.is_boolean(values.type):
+            out[c] = pd.array(values.to_pylist() if values.null_count else values.to_numpy(), dtype="boolean")
+        elif pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+            if c in compared:
+                out[c] = pd.Categorical(pd.Series(values, dtype="str"), categories=categories)
+            else:
+                out[c] = pd.Series(values.combine_chunks().dictionary_encode().to_pandas())
+        else:
+            out[c] = values.to_numpy()
     return pd.DataFrame(out)
 
 
-def _column(values: pa.ChunkedArray) -> pd.Series:
-    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-        return pd.Series(values, dtype="str")
-    if pa.types.is_boolean(values.type) and values.null_count == 0:
-        return pd.Series(values.to_numpy())
-    return values.to_pandas(types_mapper=pd.ArrowDtype) if pa.types.is_date(values.type) else values.to_pandas()
-
-
 def _fmt(value: object) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
         return "(empty)"
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
     if isinstance(value, float):
         return f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value):,}"
     return str(value)
@@ -92,7 +126,7 @@ def check_batch(kind: str, rows: pa.Table | None, cell_errors: dict[RowKey, list
         outcome.results = [CheckResult(f"{kind}.{r.name}", r.severity, "pass", 0, "no rows to check")
                            for r in kind_rules]
     else:
-        _validate(kind, kind_rules, _prepare(kind, rows), cell_errors, gx_dir, outcome)
+        _validate(kind, kind_rules, rows, cell_errors, gx_dir, outcome)
     parse_failures = list(cell_errors)
     outcome.results.append(CheckResult(
         f"{kind}.values_readable", "error", "fail" if parse_failures else "pass", len(parse_failures),
@@ -100,7 +134,7 @@ def check_batch(kind: str, rows: pa.Table | None, cell_errors: dict[RowKey, list
     return outcome
 
 
-def _validate(kind: str, kind_rules: list[RowRule], data: pd.DataFrame, cell_errors: dict[RowKey, list[str]],
+def _validate(kind: str, kind_rules: list[RowRule], rows: pa.Table, cell_errors: dict[RowKey, list[str]],
               gx_dir, outcome: CheckOutcome) -> None:
     _, gxe, column = gx_modules()
     expectations = []
@@ -108,6 +142,9 @@ def _validate(kind: str, kind_rules: list[RowRule], data: pd.DataFrame, cell_err
         exp = r.build(gxe, column)
         exp.meta = {"rule": r.name, "meaning": r.meaning, "severity": r.severity}
         expectations.append(exp)
+    compared = {c for e in expectations for c in (e.configuration.kwargs.get("column_A"),
+                                                  e.configuration.kwargs.get("column_B")) if c}
+    data = _prepare(kind, rows, _columns_used(kind_rules, expectations), compared)
     validation = run_suite(gx_dir, f"{kind}_rows", f"submission_{kind}", expectations, data, INDEX_COLUMNS,
                            meta={"stage": "submission", "kind": kind})
     url = docs_index(gx_dir)

@@ -53,6 +53,7 @@ _SUBTOTALS_RE = re.compile(r"(?i)(小\s*计|\bsub\s*-?\s*totals?\b)")
 _NOTE_PREFIX_RE = r"(?i)^\s*(?:注\s*\d*\s*[:：.、]|" + "|".join(
     "".join("[:：]" if ch in ":：" else re.escape(ch) for ch in p) for p in template.NOTE_PREFIXES) + ")"
 _NOTE_PY = re.compile(_NOTE_PREFIX_RE)
+_CANDIDATE_RE = f"(?m)(?:{_TOTALS_RE})|(?:{_NOTE_PREFIX_RE})"
 
 
 @dataclass
@@ -312,6 +313,7 @@ def _csv_grid(raw: bytes, kind: str) -> _Grid:
     return grid
 
 
+_THREADED_BYTES = 4 << 20
 _JSON_UNSAFE = bytes([*range(0, 32), ord('"'), ord("\\")])
 _JSON_SAFE_DELETE = bytes(b for b in range(256) if b not in _JSON_UNSAFE)
 
@@ -341,7 +343,9 @@ def _csv_fast(buf: bytes, data_start: int, delimiter: str, ncols: int, header_ro
     try:
         table = pa_csv.read_csv(
             pa.BufferReader(pa.py_buffer(memoryview(buf)[data_start:])),
-            read_options=pa_csv.ReadOptions(column_names=names, use_threads=True, block_size=1 << 22),
+            # threads only pay off on large files (a small file would wait for them to start)
+            read_options=pa_csv.ReadOptions(column_names=names, use_threads=end - data_start > _THREADED_BYTES,
+                                            block_size=1 << 22),
             parse_options=pa_csv.ParseOptions(delimiter=delimiter, quote_char='"', double_quote=True,
                                               escape_char=False, newlines_in_values=quotes,
                                               ignore_empty_lines=True, invalid_row_handler=on_invalid),
@@ -504,10 +508,13 @@ def _classify(grid: _Grid, key_col: int | None, index_cols: set[int]) -> tuple[n
     data = np.ones(n, dtype=bool)
     if n == 0:
         return data, [], []
-    cand = np.zeros(n, dtype=bool)
-    pattern = f"(?:{_TOTALS_RE})|(?:{_NOTE_PREFIX_RE})"
-    for k in range(min(3, len(grid.columns))):
-        cand |= _np_bool(pc.fill_null(pc.match_substring_regex(grid.columns[k], pattern), False))
+    # Candidates: a totals word or a note prefix in one of the first three cells, found with one regex over
+    # the three cells joined by line breaks ('^' then matches at each cell's start; a line break inside a
+    # cell can only add candidates, which are checked one by one below).
+    first = [pc.fill_null(c, "") for c in grid.columns[:3]]
+    joined = first[0] if len(first) == 1 else pc.binary_join_element_wise(*first, "\n")
+    cand = _np_bool(pc.fill_null(pc.match_substring_regex(joined, _CANDIDATE_RE), False)) if first \
+        else np.zeros(n, dtype=bool)
     # A blank row, and a totals or note row written further right, have an empty key column.
     k = key_col if key_col is not None else 0
     if k < len(grid.columns):

@@ -11,6 +11,11 @@ CSV reader with every column as text, then normalised column-wise (in two thread
 rows (more or fewer cells than the header, whitespace-only lines, blank lines in a file that also has
 quoted values, bare CR line ends) take an exact but slower path through the csv module.
 
+Many files: `read_batch(paths, kind)` does the per-file part (decoding, header, row classification) file
+by file and then normalises each field's cells of all the files in one vectorised pass, into one frame:
+a run of thousands of small files does not pay the normalisation's fixed cost per file.
+`read_submission` is a batch of one.
+
 Row numbers are those a spreadsheet user sees: 1-based, counting title lines, the header and blank lines
 (a quoted value with a line break stays one row). Blank rows (every cell empty, or only a 序号 number)
 are skipped and are not rows received.

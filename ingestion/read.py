@@ -297,6 +297,8 @@ def _csv_grid(raw: bytes, kind: str) -> _Grid:
                 truncated = True
                 break
             tries.append((_HeaderSearch(kind, [r for r, _ in records]), delimiter, records))
+            if tries[-1][0].index is not None:
+                break  # a full header with this delimiter: no other delimiter can score higher
         if truncated:
             size *= 4
             continue

@@ -138,8 +138,8 @@ def check_batch(kind: str, rows: pa.Table | None, cell_errors: dict[RowKey, list
     if rows is None or rows.num_rows == 0:
         outcome.results = [CheckResult(f"{kind}.{r.name}", r.severity, "pass", 0, "no rows to check")
                            for r in kind_rules]
-    else:
-        _validate(kind, kind_rules, rows, cell_errors, gx_dir, outcome)
+        return outcome
+    _validate(kind, kind_rules, rows, cell_errors, gx_dir, outcome)
     parse_failures = list(cell_errors)
     outcome.results.append(CheckResult(
         f"{kind}.values_readable", "error", "fail" if parse_failures else "pass", len(parse_failures),

@@ -134,7 +134,7 @@ def _resolve_row_units(table: pa.Table, units, outcomes: dict[str, dict]) -> pa.
     and codes outside the file's unit: once per distinct (row unit, file unit) pair of the batch."""
     code_idx, code_uniques = _factorize(table.column("unit_code"))
     file_idx, file_uniques = _factorize(table.column("file_unit_code"))
-    resolved: list[str | None] = []
+    resolved: list[str | None] = []  # the current code of each distinct code; None when unknown
     for code in code_uniques:
         try:
             res = units.resolve(str(code))
@@ -157,7 +157,9 @@ def _resolve_row_units(table: pa.Table, units, outcomes: dict[str, dict]) -> pa.
         if unit is not None:
             known[k] = True
             scope[k] = units.is_descendant_or_self(unit, str(file_uniques[p % max(len(file_uniques), 1)]))
-    new_codes = pc.take(pa.array(resolved + [None], pa.string()),
+    # an unknown code stays as written (the checks name it); a retired one becomes its successor
+    current = [r if r is not None else c for r, c in zip(resolved, code_uniques, strict=True)]
+    new_codes = pc.take(pa.array(current + [None], pa.string()),
                         pa.array(np.where(code_idx < 0, len(resolved), code_idx)))
     i = table.column_names.index("unit_code")
     table = table.set_column(i, "unit_code", new_codes)

@@ -45,9 +45,11 @@ def docs_index(gx_dir: Path) -> str | None:
 
 
 def run_suite(gx_dir: Path, asset_name: str, suite_name: str, expectations: list[Any], frame: Any,
-              index_columns: list[str], meta: dict | None = None) -> Any:
+              index_columns: list[str], meta: dict | None = None, docs_on_failure_only: bool = False) -> Any:
     """Validate `frame` against a suite (created or replaced from `expectations`); returns the
-    ExpectationSuiteValidationResult. Results are stored and the Data Docs site is updated."""
+    ExpectationSuiteValidationResult. Results are stored and the Data Docs site is updated (with
+    `docs_on_failure_only`, only when an expectation failed: rendering a page costs seconds, and a steward
+    reads the pages of failures)."""
     gx, _, _ = gx_modules()
     ctx = context(gx_dir)
     source = ctx.data_sources.add_or_update_pandas("prefab")
@@ -67,6 +69,9 @@ def run_suite(gx_dir: Path, asset_name: str, suite_name: str, expectations: list
         name=suite_name, validation_definitions=[definition],
         result_format={"result_format": "COMPLETE", "unexpected_index_column_names": index_columns,
                        "return_unexpected_index_query": False, "partial_unexpected_count": 0},
-        actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")]))
+        actions=[] if docs_on_failure_only else [gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")]))
     result = checkpoint.run(batch_parameters={"dataframe": frame})
-    return next(iter(result.run_results.values()))
+    identifier, validation = next(iter(result.run_results.items()))
+    if docs_on_failure_only and not validation.success:
+        ctx.build_data_docs(resource_identifiers=[identifier])
+    return validation

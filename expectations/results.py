@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import pandas as pd
+
 
 @dataclass
 class CheckResult:
@@ -20,8 +22,10 @@ class CheckResult:
 
 def format_value(value: object) -> str:
     """A value as a steward reads it in a reason or a check's detail: 1,250.5 / 12,000 / (empty)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return "(empty)"
+    if isinstance(value, pd.Timestamp):  # dates are validated as datetime64
+        return value.date().isoformat()
     if isinstance(value, float):
         return f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value):,}"
     return str(value)

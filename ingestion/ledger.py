@@ -1,7 +1,10 @@
 """Writes to the submission ledger, the quarantine and the raw tables, inside the load transaction.
 
 The ledger is append-only: a file's facts are inserted once (`dq.submission_files`); each status it takes
-(loaded, later superseded) is a new row of `dq.submission_status_log`.
+(loaded, later superseded) is a new row of `dq.submission_status_log`. Facts, statuses and quarantined rows
+are collected in memory and written with one statement per table (`flush`), and the accepted rows of all
+files of a kind with one INSERT ... SELECT (`insert_raw`): a run of thousands of small files does not pay a
+statement per file.
 """
 
 from __future__ import annotations
@@ -9,9 +12,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import duckdb
-import pandas as pd
+import pyarrow as pa
 
 from ingestion.discover import LandedFile
+from ingestion.template import DEFAULT_EVALUATION_STANDARD
 
 RAW_COLUMNS = {
     "buildings": ["unit_code", "period", "project_code", "project_name", "building_no", "permit_no", "start_date",
@@ -25,6 +29,32 @@ RAW_COLUMNS = {
 }
 
 
+# How each raw column is computed from the work rows (`r`, with the file's own context columns), where it
+# is not the column of the same name.
+RAW_EXPRESSIONS = {
+    "buildings": {"period": "cast(r.period || '-01' as date)", "assembly_rate_reported_pct": "r.assembly_rate_pct",
+                  "evaluation_standard": f"coalesce(r.evaluation_standard, '{DEFAULT_EVALUATION_STANDARD}')",
+                  "green_star": "coalesce(r.green_star, 'none')"},
+    "production_bases": {"year": "cast(r.file_period as integer)"},
+    "targets": {},
+}
+_FILE_COLUMNS = [("submission_id", pa.string()), ("kind", pa.string()), ("unit_code", pa.string()),
+                 ("period", pa.string()), ("file_name", pa.string()), ("landing_path", pa.string()),
+                 ("sha256", pa.string()), ("size_bytes", pa.int64()), ("received_at", pa.timestamp("us")),
+                 ("archived_path", pa.string()), ("rows_received", pa.int32()), ("rows_loaded", pa.int32()),
+                 ("rows_quarantined", pa.int32()), ("rows_ignored", pa.int32()),
+                 ("warnings", pa.list_(pa.string())), ("run_id", pa.string()), ("processed_at", pa.timestamp("us"))]
+_LOG_COLUMNS = [("submission_id", pa.string()), ("status", pa.string()), ("reason", pa.string()),
+                ("run_id", pa.string()), ("recorded_at", pa.timestamp("us"))]
+_QUARANTINE_COLUMNS = [("submission_id", pa.string()), ("row_number", pa.int32()), ("raw", pa.string()),
+                       ("reasons", pa.list_(pa.string())), ("run_id", pa.string()),
+                       ("quarantined_at", pa.timestamp("us"))]
+
+
+def _table(columns: list[tuple[str, pa.DataType]], rows: list[tuple]) -> pa.Table:
+    return pa.table({name: pa.array([r[i] for r in rows], type=t) for i, (name, t) in enumerate(columns)})
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -34,6 +64,9 @@ class Ledger:
         self.con, self.run_id = con, run_id
         self.statuses: dict[str, str] = {}
         self.rows_loaded = self.rows_quarantined = 0
+        self._files: list[tuple] = []
+        self._statuses: list[tuple] = []
+        self._quarantined: list[tuple] = []
         self._known = {r[0] for r in con.execute("select submission_id from dq.submission_files").fetchall()}
         self._shas = {tuple(r[:4]): (r[4], r[5]) for r in con.execute(
             "select sha256, kind, unit_code, period, min(submission_id), min(file_name) from dq.submission_files "
@@ -56,32 +89,37 @@ class Ledger:
     def record(self, landed: LandedFile, base: dict, status: str, reason: str | None,
                rows: tuple[int, int, int, int] = (0, 0, 0, 0)) -> None:
         sid = landed.submission_id
-        self.con.execute(
-            "insert into dq.submission_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [sid, base["kind"], base["unit_code"], base["period"], landed.file_name, landed.landing_path,
-             landed.sha256, landed.size_bytes, landed.received_at, base["archived_path"], *rows,
-             base["warnings"], self.run_id, _now()])
+        self._files.append((sid, base["kind"], base["unit_code"], base["period"], landed.file_name,
+                            landed.landing_path, landed.sha256, landed.size_bytes, landed.received_at,
+                            base["archived_path"], *rows, base["warnings"], self.run_id, _now()))
         self._log(sid, status, reason)
         self._known.add(sid)
         self._shas.setdefault((landed.sha256, base["kind"], base["unit_code"], base["period"]),
                               (sid, landed.file_name))
 
     def _log(self, submission_id: str, status: str, reason: str | None) -> None:
-        self.con.execute("insert into dq.submission_status_log values (?, ?, ?, ?, ?)",
-                         [submission_id, status, reason, self.run_id, _now()])
+        self._statuses.append((submission_id, status, reason, self.run_id, _now()))
         self.statuses[submission_id] = status
 
     def supersede(self, submission_id: str, reason: str) -> None:
         self._log(submission_id, "superseded", reason)
 
     def quarantine(self, submission_id: str, rows: list[tuple[int, str, list[str]]]) -> None:
-        frame = pd.DataFrame({"submission_id": submission_id, "row_number": [r[0] for r in rows],
-                              "raw": [r[1] for r in rows], "reasons": [r[2] for r in rows]})
-        self.con.register("quarantine_batch", frame)
-        self.con.execute("insert into dq.quarantine select submission_id, row_number, raw, reasons, ?, ? "
-                         "from quarantine_batch", [self.run_id, _now()])
-        self.con.unregister("quarantine_batch")
+        now = _now()
+        self._quarantined += [(submission_id, r[0], r[1], r[2], self.run_id, now) for r in rows]
         self.rows_quarantined += len(rows)
+
+    def flush(self) -> None:
+        """Write the collected facts, statuses and quarantined rows (inside the caller's transaction)."""
+        for table, columns, rows in (("dq.submission_files", _FILE_COLUMNS, self._files),
+                                     ("dq.submission_status_log", _LOG_COLUMNS, self._statuses),
+                                     ("dq.quarantine", _QUARANTINE_COLUMNS, self._quarantined)):
+            if not rows:
+                continue
+            self.con.register("ledger_batch", _table(columns, rows))
+            self.con.execute(f"insert into {table} select {', '.join(c for c, _ in columns)} from ledger_batch")
+            self.con.unregister("ledger_batch")
+            rows.clear()
 
     def take_slice(self, landed: LandedFile, kind: str, unit_code: str, period: str) -> bool:
         """Make this file the one loaded for (kind, unit, period) unless a later one already is; the rows
@@ -97,14 +135,37 @@ class Ledger:
         self._slices[key] = (landed.submission_id, landed.received_at)
         return True
 
-    def insert_raw(self, kind: str, rows: pd.DataFrame, received_at: datetime) -> None:
-        if rows.empty:
-            return
-        self.con.register("raw_batch", rows)
-        cols = ", ".join(["submission_id", "row_number", *RAW_COLUMNS[kind]])
-        self.con.execute(f"insert into raw.{kind} ({cols}, received_at, loaded_at) "
-                         f"select {cols}, ?, ? from raw_batch", [received_at, _now()])
-        self.con.unregister("raw_batch")
+    def slice_holder(self, key: tuple[str, str, str]) -> str | None:
+        """The submission whose rows are loaded for (kind, unit, period), as this transaction stands."""
+        current = self._slices.get(key)
+        return current[0] if current else None
+
+    def insert_raw(self, kind: str, rows: pa.Table, accepted: dict[str, datetime],
+                   rejected_rows: list[tuple[str, int]]) -> int:
+        """Insert the work rows of the `accepted` files (submission id -> received at) but the rejected
+        (quarantined) ones, with one statement; returns the number of rows inserted."""
+        if not accepted or rows.num_rows == 0:
+            return 0
+        files = pa.table({"submission_id": pa.array(list(accepted), pa.string()),
+                          "received_at": pa.array(list(accepted.values()), pa.timestamp("us"))})
+        bad = pa.table({"submission_id": pa.array([k[0] for k in rejected_rows], pa.string()),
+                        "row_number": pa.array([k[1] for k in rejected_rows], pa.int64())})
+        exprs = RAW_EXPRESSIONS[kind]
+        cols = ["submission_id", "row_number", *RAW_COLUMNS[kind]]
+        select = ", ".join(f"{exprs[c]} as {c}" if c in exprs else f"r.{c}" for c in cols)
+        for name, table in (("raw_batch", rows), ("raw_files", files), ("raw_rejected", bad)):
+            self.con.register(name, table)
+        try:
+            inserted = self.con.execute(
+                f"insert into raw.{kind} ({', '.join(cols)}, received_at, loaded_at) "
+                f"select {select}, f.received_at, ? from raw_batch r join raw_files f using (submission_id) "
+                "anti join raw_rejected q on q.submission_id = r.submission_id and q.row_number = r.row_number",
+                [_now()]).fetchone()[0]
+        finally:
+            for name in ("raw_batch", "raw_files", "raw_rejected"):
+                self.con.unregister(name)
+        self.rows_loaded += inserted
+        return inserted
 
     def record_checks(self, results: list[dict], stage: str) -> None:
         now = _now()

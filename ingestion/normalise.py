@@ -38,7 +38,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
@@ -157,6 +157,17 @@ def _header_index(kind: str) -> dict[str, str]:
 
 def match_header(kind: str, header: Any) -> str | None:
     """The canonical field name a single header stands for, or None."""
+    if isinstance(header, str):
+        return _match_text(kind, header)
+    return _match(kind, header)
+
+
+@lru_cache(maxsize=1 << 16)
+def _match_text(kind: str, header: str) -> str | None:
+    return _match(kind, header)  # every file of a kind repeats the same few headers
+
+
+def _match(kind: str, header: Any) -> str | None:
     index = _header_index(kind)
     key = fold_header(header)
     if not key:

@@ -11,6 +11,11 @@ CSV reader with every column as text, then normalised column-wise (in two thread
 rows (more or fewer cells than the header, whitespace-only lines, blank lines in a file that also has
 quoted values, bare CR line ends) take an exact but slower path through the csv module.
 
+Many files: `read_batch(paths, kind)` does the per-file part (decoding, header, row classification) file
+by file and then normalises each field's cells of all the files in one vectorised pass, into one frame:
+a run of thousands of small files does not pay the normalisation's fixed cost per file.
+`read_submission` is a batch of one.
+
 Row numbers are those a spreadsheet user sees: 1-based, counting title lines, the header and blank lines
 (a quoted value with a line break stays one row). Blank rows (every cell empty, or only a 序号 number)
 are skipped and are not rows received.
@@ -55,6 +60,7 @@ _SUBTOTALS_RE = re.compile(r"(?i)(小\s*计|\bsub\s*-?\s*totals?\b)")
 _NOTE_PREFIX_RE = r"(?i)^\s*(?:注\s*\d*\s*[:：.、]|" + "|".join(
     "".join("[:：]" if ch in ":：" else re.escape(ch) for ch in p) for p in template.NOTE_PREFIXES) + ")"
 _NOTE_PY = re.compile(_NOTE_PREFIX_RE)
+_CANDIDATE_RE = f"(?m)(?:{_TOTALS_RE})|(?:{_NOTE_PREFIX_RE})"
 
 
 @dataclass
@@ -136,19 +142,7 @@ def read_submission(path: Path, kind: str, max_bytes: int | None = None, *, raw:
     """
     if kind not in template.KIND_FIELDS:
         raise ValueError(f"unknown submission kind {kind!r}")
-    path = Path(path)
-    size = path.stat().st_size
-    if max_bytes is not None and size > max_bytes:
-        raise RejectedFile(f"file is {size} bytes, over the limit of {max_bytes}")
-    ext = path.suffix.lower()
-    if ext == ".csv":
-        grid = _csv_grid(path.read_bytes(), kind)
-    elif ext == ".xlsx":
-        check_workbook(path, max_unzipped_bytes)
-        grid = _xlsx_grid(path, kind)
-    else:
-        raise RejectedFile(f"file '{path.name}' has extension '{path.suffix}': expected .csv or .xlsx")
-    return _finish(grid, kind, raw)
+    return _finish(_grid(Path(path), kind, max_bytes, max_unzipped_bytes), kind, raw)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -309,6 +303,8 @@ def _csv_grid(raw: bytes, kind: str) -> _Grid:
                 truncated = True
                 break
             tries.append((_HeaderSearch(kind, [r for r, _ in records]), delimiter, records))
+            if tries[-1][0].index is not None:
+                break  # a full header with this delimiter: no other delimiter can score higher
         if truncated:
             size *= 4
             continue
@@ -330,6 +326,7 @@ def _csv_grid(raw: bytes, kind: str) -> _Grid:
     return grid
 
 
+_THREADED_BYTES = 4 << 20
 _JSON_UNSAFE = bytes([*range(0, 32), ord('"'), ord("\\")])
 _JSON_SAFE_DELETE = bytes(b for b in range(256) if b not in _JSON_UNSAFE)
 
@@ -359,7 +356,9 @@ def _csv_fast(buf: bytes, data_start: int, delimiter: str, ncols: int, header_ro
     try:
         table = pa_csv.read_csv(
             pa.BufferReader(pa.py_buffer(memoryview(buf)[data_start:])),
-            read_options=pa_csv.ReadOptions(column_names=names, use_threads=True, block_size=1 << 22),
+            # threads only pay off on large files (a small file would wait for them to start)
+            read_options=pa_csv.ReadOptions(column_names=names, use_threads=end - data_start > _THREADED_BYTES,
+                                            block_size=1 << 22),
             parse_options=pa_csv.ParseOptions(delimiter=delimiter, quote_char='"', double_quote=True,
                                               escape_char=False, newlines_in_values=quotes,
                                               ignore_empty_lines=True, invalid_row_handler=on_invalid),
@@ -522,10 +521,13 @@ def _classify(grid: _Grid, key_col: int | None, index_cols: set[int]) -> tuple[n
     data = np.ones(n, dtype=bool)
     if n == 0:
         return data, [], []
-    cand = np.zeros(n, dtype=bool)
-    pattern = f"(?:{_TOTALS_RE})|(?:{_NOTE_PREFIX_RE})"
-    for k in range(min(3, len(grid.columns))):
-        cand |= _np_bool(pc.fill_null(pc.match_substring_regex(grid.columns[k], pattern), False))
+    # Candidates: a totals word or a note prefix in one of the first three cells, found with one regex over
+    # the three cells joined by line breaks ('^' then matches at each cell's start; a line break inside a
+    # cell can only add candidates, which are checked one by one below).
+    first = [pc.fill_null(c, "") for c in grid.columns[:3]]
+    joined = first[0] if len(first) == 1 else pc.binary_join_element_wise(*first, "\n")
+    cand = _np_bool(pc.fill_null(pc.match_substring_regex(joined, _CANDIDATE_RE), False)) if first \
+        else np.zeros(n, dtype=bool)
     # A blank row, and a totals or note row written further right, have an empty key column.
     k = key_col if key_col is not None else 0
     if k < len(grid.columns):
@@ -623,17 +625,30 @@ class _RawSource:
         return out
 
 
-def _normalise_one(f: template.Field, cells: pa.ChunkedArray, factor: float | None
-                   ) -> tuple[pd.Series, np.ndarray | None, np.ndarray | None]:
-    """(values, errors or None, numbers in the column's own unit for area fields)."""
-    if f.type == "area":
-        v, _, errs = nz.parse_numbers(cells)
-        return nz._float_series(nz.scale_area(v, factor)), errs, v
-    values, errs = nz.normalise_cells(f, cells)
-    return values, errs, None
+@dataclass
+class _Layout:
+    """One file's grid after the per-file work (columns matched to fields, rows classified), before its
+    cells are normalised: the batch normalises the cells of many files in one pass per field."""
+
+    grid: _Grid
+    col_of: dict[str, int]  # field -> grid position
+    factors: dict[str, float]  # area field -> factor to m²
+    columns: list[pa.ChunkedArray]  # the data rows' cells, one per grid position
+    row_numbers: np.ndarray
+    data_mask: np.ndarray  # over the grid's rows
+    totals_pos: list[int]
+    ignored: list[IgnoredRow]
+    warnings: list[str]
+    errors: dict[int, list[str]]  # reasons found before normalisation (headerless cells, extra cells)
+    source: _RawSource
+
+    @property
+    def n(self) -> int:
+        return len(self.row_numbers)
 
 
-def _finish(grid: _Grid, kind: str, with_raw: bool = True) -> ReadResult:
+def _layout(grid: _Grid, kind: str) -> _Layout:
+    """The per-file part of reading: headers, units, row classification; raises RejectedFile."""
     fields = template.fields(kind)
     by_name = {f.name: f for f in fields}
     ncols = len(grid.headers)
@@ -682,55 +697,32 @@ def _finish(grid: _Grid, kind: str, with_raw: bool = True) -> ReadResult:
         newpos = np.cumsum(data_mask) - 1
         extras = {int(newpos[p]): v for p, v in grid.extras.items() if data_mask[p]}
     n = len(row_numbers)
-
     errors: dict[int, list[str]] = {}
-
-    def add_errors(errs: np.ndarray | None, prefix: str) -> None:
-        if errs is None:
-            return
-        for p in np.flatnonzero(pd.notna(errs)):
-            errors.setdefault(int(row_numbers[p]), []).append(f"{prefix}: {errs[p]}")
 
     # Raw JSON: header as written -> cell text as received.
     keys: list[tuple[int, str]] = []
     seen: set[str] = set()
+    filled_of: dict[int, np.ndarray] = {}
     for i, h in enumerate(grid.headers):
         if not h:
             if i not in headerless or n == 0:
                 continue
             t = pc.utf8_trim_whitespace(columns[i])
-            if not _np_bool(pc.fill_null(pc.greater(pc.binary_length(t), 0), False)).any():
+            filled = np.flatnonzero(_np_bool(pc.fill_null(pc.greater(pc.binary_length(t), 0), False)))
+            if not len(filled):
                 continue
+            filled_of[i] = filled
             key = f"column {i + 1}"
         else:
             key = h if h not in seen else f"{h} (column {i + 1})"
         seen.add(key)
         keys.append((i, key))
     source = _RawSource([columns[i] for i, _ in keys], [k for _, k in keys], grid.plain_json, extras)
-    # The raw JSON and the fields are built in two threads: arrow kernels release the GIL.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        raw_job = pool.submit(source.build) if with_raw else None
-        jobs = {f.name: pool.submit(_normalise_one, f, columns[col_of[f.name]], factors.get(f.name))
-                for f in fields if f.name in col_of}
-        out: dict[str, Any] = {}
-        own_unit: dict[str, np.ndarray] = {}
-        for f in fields:
-            if f.name not in col_of:
-                out[f.name] = nz.empty_column(f, n)
-                continue
-            out[f.name], errs, own = jobs[f.name].result()
-            if own is not None:
-                own_unit[f.name] = own
-            add_errors(errs, f"column '{grid.headers[col_of[f.name]]}' ({f.name})")
-        raw_column = raw_job.result() if raw_job is not None else None
-    for i in headerless:
-        t = pc.utf8_trim_whitespace(columns[i])
-        filled = np.flatnonzero(_np_bool(pc.fill_null(pc.greater(pc.binary_length(t), 0), False)))
-        if len(filled):
-            vals = t.take(pa.array(filled)).to_pylist()
-            for p, v in zip(filled, vals, strict=True):
-                errors.setdefault(int(row_numbers[p]), []).append(
-                    f"cell in column {i + 1} has no header: {nz._quote(v)} (the template has no such column)")
+    for i, filled in filled_of.items():
+        vals = pc.utf8_trim_whitespace(columns[i]).take(pa.array(filled)).to_pylist()
+        for p, v in zip(filled, vals, strict=True):
+            errors.setdefault(int(row_numbers[p]), []).append(
+                f"cell in column {i + 1} has no header: {nz._quote(v)} (the template has no such column)")
     for p, extra in sorted(extras.items()):
         # Every value stays in the row's raw JSON; the reason shows the first few.
         shown = ", ".join(nz._quote(v) for v in extra[:EXTRA_SHOWN])
@@ -738,20 +730,172 @@ def _finish(grid: _Grid, kind: str, with_raw: bool = True) -> ReadResult:
             shown = f"{len(extra):,} of them: {shown}, ..."
         errors.setdefault(int(row_numbers[p]), []).append(
             f"row has more cells than the header's {ncols} columns: extra values {shown}")
+    return _Layout(grid, col_of, factors, columns, row_numbers, data_mask, totals_pos, ignored, warnings, errors,
+                   source)
 
-    # Totals rows against the sum of the data rows.
-    if totals_pos and own_unit:
-        warnings.extend(_check_totals(grid, kind, totals_pos, data_mask, col_of, factors, own_unit))
 
-    head: dict[str, Any] = {"row_number": row_numbers.astype(np.int64)}
+@dataclass
+class FileRead:
+    """What reading one file of a batch found, besides its rows (which are in the batch's frame)."""
+
+    rows: int  # data rows in the batch frame
+    errors: dict[int, list[str]]
+    ignored: list[IgnoredRow]
+    warnings: list[str]
+    layout: _Layout = field(repr=False)
+
+    @property
+    def rows_received(self) -> int:
+        return self.rows + len(self.ignored)
+
+
+@dataclass
+class BatchRead:
+    """Many files of one kind read together: `frame` holds the data rows of every readable file, in input
+    order (`FileRead.rows` rows each); `files[i]` is the FileRead of input i, or the RejectedFile that
+    says why it cannot be read."""
+
+    kind: str
+    frame: pd.DataFrame
+    files: list[FileRead | RejectedFile]
+
+
+# Below this many rows the fields are normalised one after the other: threads cost more than they save.
+_THREADED_ROWS = 50_000
+
+
+def read_batch(paths: Iterable[Path], kind: str, max_bytes: int | None = None, *, raw: bool = False,
+               max_unzipped_bytes: int | None = None) -> BatchRead:
+    """Read many files of one kind: the per-file work (decoding, header, row classification) file by file,
+    then each field's cells of all files normalised in one vectorised pass, into one frame."""
+    layouts: list[_Layout | RejectedFile] = []
+    for path in paths:
+        try:
+            layouts.append(_layout(_grid(Path(path), kind, max_bytes, max_unzipped_bytes), kind))
+        except RejectedFile as exc:
+            layouts.append(exc)
+    ok = [x for x in layouts if isinstance(x, _Layout)]
+    frame, errors, own_unit = _normalise(ok, kind, raw)
+    files: list[FileRead | RejectedFile] = []
+    offset = 0
+    k = 0
+    for x in layouts:
+        if isinstance(x, RejectedFile):
+            files.append(x)
+            continue
+        file_errors = errors[k]
+        warnings = list(x.warnings)
+        if x.totals_pos and own_unit:
+            mine = {name: v[offset:offset + x.n] for name, v in own_unit.items() if name in x.col_of}
+            if mine:
+                warnings.extend(_check_totals(x.grid, kind, x.totals_pos, x.data_mask, x.col_of, x.factors, mine))
+        x.ignored.sort(key=lambda r: r.row_number)
+        files.append(FileRead(x.n, file_errors, x.ignored, warnings, x))
+        offset += x.n
+        k += 1
+    return BatchRead(kind, frame, files)
+
+
+def _grid(path: Path, kind: str, max_bytes: int | None, max_unzipped_bytes: int | None) -> _Grid:
+    size = path.stat().st_size
+    if max_bytes is not None and size > max_bytes:
+        raise RejectedFile(f"file is {size} bytes, over the limit of {max_bytes}")
+    ext = path.suffix.lower()
+    if ext == ".csv":
+        return _csv_grid(path.read_bytes(), kind)
+    if ext == ".xlsx":
+        check_workbook(path, max_unzipped_bytes)  # before any reader inflates it
+        return _xlsx_grid(path, kind)
+    raise RejectedFile(f"file '{path.name}' has extension '{path.suffix}': expected .csv or .xlsx")
+
+
+def _field_cells(layouts: list[_Layout], name: str) -> pa.ChunkedArray:
+    chunks: list[pa.Array] = []
+    for x in layouts:
+        if name in x.col_of:
+            chunks += x.columns[x.col_of[name]].chunks
+        elif x.n:
+            chunks.append(pa.nulls(x.n, pa.string()))
+    return pa.chunked_array(chunks, type=pa.string())
+
+
+def _normalise(layouts: list[_Layout], kind: str, with_raw: bool
+               ) -> tuple[pd.DataFrame, list[dict[int, list[str]]], dict[str, np.ndarray]]:
+    """(the batch frame, reasons per file, area numbers in their column's own unit)."""
+    fields = template.fields(kind)
+    counts = np.array([x.n for x in layouts], dtype=np.int64)
+    n = int(counts.sum())
+    file_of = np.repeat(np.arange(len(layouts)), counts)
+    row_numbers = (np.concatenate([x.row_numbers for x in layouts]) if layouts else np.zeros(0)).astype(np.int64)
+    errors = [dict(x.errors) for x in layouts]
+    present = [f for f in fields if any(f.name in x.col_of for x in layouts)]
+
+    def one(f: template.Field) -> tuple[pd.Series, np.ndarray | None, np.ndarray | None]:
+        cells = _field_cells(layouts, f.name)
+        if f.type == "area":
+            factor = np.repeat(np.array([x.factors.get(f.name, 1.0) for x in layouts]), counts)
+            v, _, errs = nz.parse_numbers(cells)
+            return nz._float_series(nz.scale_area(v, factor)), errs, v
+        values, errs = nz.normalise_cells(f, cells)
+        return values, errs, None
+
+    if n >= _THREADED_ROWS:
+        # Arrow kernels release the GIL: two fields at a time (and the raw JSON) on a large batch.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            raw_job = pool.submit(_raw_column, layouts) if with_raw else None
+            results = dict(zip([f.name for f in present], pool.map(one, present), strict=True))
+            raw_column = raw_job.result() if raw_job is not None else None
+    else:
+        results = {f.name: one(f) for f in present}
+        raw_column = _raw_column(layouts) if with_raw else None
+    out: dict[str, Any] = {}
+    own_unit: dict[str, np.ndarray] = {}
+    for f in fields:
+        if f.name not in results:
+            out[f.name] = nz.empty_column(f, n)
+            continue
+        out[f.name], errs, own = results[f.name]
+        if own is not None:
+            own_unit[f.name] = own
+        if errs is not None:
+            for p in np.flatnonzero(pd.notna(errs)):
+                x = layouts[file_of[p]]
+                header = x.grid.headers[x.col_of[f.name]] if f.name in x.col_of else f.name
+                errors[file_of[p]].setdefault(int(row_numbers[p]), []).append(f"column '{header}' ({f.name}): "
+                                                                             f"{errs[p]}")
+    for file_errors in errors:  # reasons in the order of the row's cells, as one file's reading gives them
+        for reasons in file_errors.values():
+            reasons.sort(key=_reason_order)
+    head: dict[str, Any] = {"row_number": row_numbers}
     if raw_column is not None:
         head["raw"] = pd.Series(raw_column, dtype=nz.STR_DTYPE)
-    frame = pd.DataFrame({**head, **out})
-    ignored.sort(key=lambda r: r.row_number)
-    return ReadResult(kind=kind, frame=frame, errors=errors, ignored=ignored, warnings=warnings,
+    return pd.DataFrame({**head, **out}), errors, own_unit
+
+
+def _reason_order(reason: str) -> int:
+    # field reasons first (in field order: the sort is stable), then headerless cells, then extra cells
+    return 2 if reason.startswith("row has more cells") else 1 if reason.startswith("cell in column") else 0
+
+
+def _raw_column(layouts: list[_Layout]) -> pa.ChunkedArray:
+    chunks: list[pa.Array] = []
+    for x in layouts:
+        chunks += x.source.build().chunks
+    return pa.chunked_array(chunks, type=pa.string())
+
+
+def _finish(grid: _Grid, kind: str, with_raw: bool = True) -> ReadResult:
+    layout = _layout(grid, kind)
+    frame, errors, own_unit = _normalise([layout], kind, with_raw)
+    warnings = list(layout.warnings)
+    if layout.totals_pos and own_unit:
+        warnings.extend(_check_totals(grid, kind, layout.totals_pos, layout.data_mask, layout.col_of,
+                                      layout.factors, own_unit))
+    layout.ignored.sort(key=lambda r: r.row_number)
+    return ReadResult(kind=kind, frame=frame, errors=errors[0], ignored=layout.ignored, warnings=warnings,
                       encoding=grid.encoding, sheet=grid.sheet, header_row=grid.header_row,
-                      headers={name: grid.headers[i] for name, i in col_of.items()}, unit_factors=factors,
-                      _raw_source=None if with_raw else source)
+                      headers={name: grid.headers[i] for name, i in layout.col_of.items()},
+                      unit_factors=layout.factors, _raw_source=None if with_raw else layout.source)
 
 
 def _check_totals(grid: _Grid, kind: str, totals_pos: list[int], data_mask: np.ndarray, col_of: dict[str, int],

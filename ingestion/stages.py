@@ -14,15 +14,17 @@ from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
 
-import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ingestion.archive import archive
 from ingestion.discover import LandedFile, scan_landing
 from ingestion.errors import RejectedFile
-from ingestion.ledger import RAW_COLUMNS, Ledger
+from ingestion.ledger import Ledger
 from ingestion.naming import parse_file_name, rows_disagree
-from ingestion.read import read_submission
+from ingestion.read import read_batch, read_submission
 from ingestion.units import UnknownUnit, load_units
 from ingestion.workdir import WorkDir
 from ingestion.workdir import prune as prune_work
@@ -55,76 +57,180 @@ def _period_start(kind: str, period: str) -> date:
     return date.fromisoformat(f"{period}-01" if len(period) == 7 else f"{period}-01-01")
 
 
-def _read_one(settings: Settings, entry: dict, units, work: WorkDir) -> dict:
-    """Read one file; returns its outcome (and writes its rows to the work folder)."""
-    out = {"submission_id": entry["submission_id"], "status": "read", "reason": None, "warnings": [],
-           "unit_code": None, "period": None, "rows_received": 0, "rows_ignored": 0, "cell_errors": {}}
+# A read batch holds at most this many input bytes (the rows of one batch are in memory at once).
+BATCH_BYTES = 64 << 20
+BATCH_FILES = 5000
+
+
+def _batches(entries: list[dict]) -> list[list[dict]]:
+    batches: list[list[dict]] = []
+    size = 0
+    for e in entries:
+        if not batches or size + e["size_bytes"] > BATCH_BYTES or len(batches[-1]) >= BATCH_FILES:
+            batches.append([])
+            size = 0
+        batches[-1].append(e)
+        size += e["size_bytes"]
+    return batches
+
+
+def _outcome(entry: dict) -> dict:
+    return {"submission_id": entry["submission_id"], "kind": entry["kind"], "status": "read", "reason": None,
+            "warnings": [], "unit_code": None, "period": None, "rows_received": 0, "rows_ignored": 0, "rows": 0,
+            "cell_errors": {}}
+
+
+def _name_and_unit(entry: dict, units, out: dict) -> bool:
+    """Check the file name and its unit; False (and the outcome rejected) when the file cannot be read."""
     try:
         if entry["problem"]:
             raise RejectedFile(entry["problem"])
-        kind = entry["kind"]
-        name = parse_file_name(kind, entry["file_name"])
+        name = parse_file_name(entry["kind"], entry["file_name"])
         out["period"] = name.period
         try:
-            resolved = units.resolve(name.unit_code, _period_start(kind, name.period))
+            resolved = units.resolve(name.unit_code, _period_start(entry["kind"], name.period))
         except UnknownUnit as exc:
             raise RejectedFile(str(exc)) from exc
-        out["unit_code"] = resolved.unit_code
-        if resolved.warning:
-            out["warnings"].append(resolved.warning)
-        from pathlib import Path
-
-        # The raw JSON of a row is only needed if the row is quarantined: it is built then (see _load_one).
-        result = read_submission(Path(entry["archived_path"]), kind, max_bytes=settings.max_file_bytes, raw=False,
-                                 max_unzipped_bytes=settings.max_unzipped_bytes)
     except RejectedFile as exc:
         out.update(status="rejected", reason=exc.reason)
-        return out
-    frame = result.frame.copy()
-    frame.insert(0, "submission_id", entry["submission_id"])
-    frame["file_unit_code"] = resolved.unit_code
-    frame["file_period"] = name.period
-    _resolve_row_units(frame, resolved.unit_code, units, out["warnings"], kind)
-    disagreement = rows_disagree(kind, frame, resolved.unit_code, name.period)
-    if disagreement:
-        out.update(status="rejected", reason=disagreement)
-        return out
-    work.write_frame(f"{entry['submission_id']}.parquet", frame)
-    out.update(rows_received=result.rows_received, rows_ignored=len(result.ignored),
-               ignored=[asdict(i) for i in result.ignored],
-               warnings=out["warnings"] + list(result.warnings),
-               cell_errors={str(k): v for k, v in result.errors.items()})
-    return out
+        return False
+    out["unit_code"] = resolved.unit_code
+    if resolved.warning:
+        out["warnings"].append(resolved.warning)
+    return True
 
 
-def _resolve_row_units(frame: pd.DataFrame, file_unit: str, units, warnings: list[str], kind: str) -> None:
-    """Map retired codes on rows to their successors (with a warning) and mark unknown ones."""
-    known, scope = {}, {}
-    for code in frame["unit_code"].dropna().unique():
+def _read_batch(settings: Settings, kind: str, entries: list[dict], outcomes: dict[str, dict], units,
+                work: WorkDir, name: str) -> None:
+    """Read a batch of files of one kind; write their rows (with the files' context columns) to `name`."""
+    # The raw JSON of a row is only needed if the row is quarantined: it is built then (see load).
+    batch = read_batch([Path(e["archived_path"]) for e in entries], kind, settings.max_file_bytes, raw=False,
+                       max_unzipped_bytes=settings.max_unzipped_bytes)
+    sids, counts = [], []
+    for entry, res in zip(entries, batch.files, strict=True):
+        out = outcomes[entry["submission_id"]]
+        if isinstance(res, RejectedFile):
+            out.update(status="rejected", reason=res.reason)
+            continue
+        out.update(rows_received=res.rows_received, rows_ignored=len(res.ignored), rows=res.rows,
+                   ignored=[asdict(i) for i in res.ignored], warnings=out["warnings"] + list(res.warnings),
+                   cell_errors={str(k): v for k, v in res.errors.items()})
+        sids.append(entry["submission_id"])
+        counts.append(res.rows)
+    file_of = pa.array(np.repeat(np.arange(len(sids)), counts))
+    table = pa.Table.from_pandas(batch.frame, preserve_index=False)
+    context = {"submission_id": sids, "file_unit_code": [outcomes[s]["unit_code"] for s in sids],
+               "file_period": [outcomes[s]["period"] for s in sids]}
+    for i, (column, values) in enumerate(context.items()):
+        table = table.add_column(i, column, pc.take(pa.array(values, pa.string()), file_of))
+    del batch
+    table = _resolve_row_units(table, units, outcomes)
+    work.write_table(name, _reject_disagreeing(kind, table, outcomes))
+
+
+def _factorize(column: pa.ChunkedArray) -> tuple[np.ndarray, list]:
+    """(code per row, -1 for null; the distinct values)."""
+    encoded = column.combine_chunks().dictionary_encode()
+    return pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int64), encoded.dictionary.to_pylist()
+
+
+def _resolve_row_units(table: pa.Table, units, outcomes: dict[str, dict]) -> pa.Table:
+    """Map retired codes on rows to their successors (with a warning to the file) and mark unknown codes
+    and codes outside the file's unit: once per distinct (row unit, file unit) pair of the batch."""
+    code_idx, code_uniques = _factorize(table.column("unit_code"))
+    file_idx, file_uniques = _factorize(table.column("file_unit_code"))
+    resolved: list[str | None] = []  # the current code of each distinct code; None when unknown
+    for code in code_uniques:
         try:
             res = units.resolve(str(code))
         except UnknownUnit:
-            known[code], scope[code] = False, False
+            resolved.append(None)
             continue
+        resolved.append(res.unit_code)
         if res.warning:
-            warnings.append(f"rows: {res.warning}")
-        known[code] = True
-        scope[code] = units.is_descendant_or_self(res.unit_code, file_unit)
-        frame.loc[frame["unit_code"] == code, "unit_code"] = res.unit_code
-        scope[res.unit_code] = scope[code]
-        known[res.unit_code] = True
-    frame["unit_known"] = frame["unit_code"].map(known).fillna(False).astype(bool)
-    frame["unit_in_scope"] = frame["unit_code"].map(scope).fillna(False).astype(bool)
+            rows = np.flatnonzero(code_idx == len(resolved) - 1)
+            for sid in pc.unique(table.column("submission_id").take(pa.array(rows))).to_pylist():
+                outcomes[sid]["warnings"].append(f"rows: {res.warning}")
+    pair = np.where(code_idx < 0, -1, code_idx.astype(np.int64) * max(len(file_uniques), 1) + file_idx)
+    pairs, inverse = np.unique(pair, return_inverse=True)
+    known = np.zeros(len(pairs), dtype=bool)
+    scope = np.zeros(len(pairs), dtype=bool)
+    for k, p in enumerate(pairs):
+        if p < 0:
+            continue
+        unit = resolved[p // max(len(file_uniques), 1)]
+        if unit is not None:
+            known[k] = True
+            scope[k] = units.is_descendant_or_self(unit, str(file_uniques[p % max(len(file_uniques), 1)]))
+    # an unknown code stays as written (the checks name it); a retired one becomes its successor
+    current = [r if r is not None else c for r, c in zip(resolved, code_uniques, strict=True)]
+    new_codes = pc.take(pa.array(current + [None], pa.string()),
+                        pa.array(np.where(code_idx < 0, len(resolved), code_idx)))
+    i = table.column_names.index("unit_code")
+    table = table.set_column(i, "unit_code", new_codes)
+    table = table.append_column("unit_known", pa.array(known[inverse]))
+    return table.append_column("unit_in_scope", pa.array(scope[inverse]))
+
+
+def _reject_disagreeing(kind: str, table: pa.Table, outcomes: dict[str, dict]) -> pa.Table:
+    """Reject the files whose rows all disagree with their name (`ingestion.naming.rows_disagree`) and drop
+    their rows. Vectorised over the batch: only files where no stated unit, period or year agrees with the
+    name are looked at one by one, for their reason."""
+    if table.num_rows == 0:
+        return table
+    columns = ["submission_id", "file_unit_code", "file_period", "unit_code", "period", "year", "unit_in_scope"]
+    f = table.select([c for c in columns if c in table.column_names]).to_pandas()
+    sid = f["submission_id"]
+
+    def no_row_agrees(stated: pd.Series, agrees: pd.Series) -> set[str]:
+        stated = stated.fillna(False).astype(bool)
+        agrees = agrees.fillna(False).astype(bool) & stated
+        by_file = pd.DataFrame({"sid": sid, "stated": stated, "agrees": agrees}).groupby("sid", sort=False).any()
+        return set(by_file.index[by_file["stated"] & ~by_file["agrees"]])
+
+    if kind == "targets":
+        year = pd.to_numeric(f["year"], errors="coerce")
+        suspects = no_row_agrees(year.notna(), year == pd.to_numeric(f["file_period"], errors="coerce"))
+        suspects |= no_row_agrees(f["unit_code"].notna(), f["unit_in_scope"])
+    else:
+        suspects = no_row_agrees(f["unit_code"].notna(), f["unit_code"] == f["file_unit_code"])
+        if kind == "buildings":
+            suspects |= no_row_agrees(f["period"].notna(), f["period"] == f["file_period"])
+    rejected = []
+    for s in sorted(suspects):
+        out = outcomes[s]
+        why = rows_disagree(kind, f[sid == s], out["unit_code"], out["period"])
+        if why:
+            out.update(status="rejected", reason=why, rows_received=0, rows_ignored=0, rows=0, ignored=[],
+                       cell_errors={})
+            rejected.append(s)
+    if not rejected:
+        return table
+    return table.filter(pc.invert(pc.is_in(table.column("submission_id"), pa.array(rejected, pa.string()))))
 
 
 def read(settings: Settings, run_id: str) -> dict:
-    """Read and normalise every new file of the run."""
+    """Read and normalise every new file of the run, in batches per kind (see `ingestion.read.read_batch`)."""
     work = WorkDir(settings, run_id)
-    units = load_units()
-    outcomes = [_read_one(settings, e, units, work) for e in work.read_json("manifest.json", [])]
-    work.write_json("read.json", outcomes)
-    counts = Counter(o["status"] for o in outcomes)
+    for name in work.names("rows_"):
+        (work.path / name).unlink()
+    units = load_units(settings.reporting_units_path)
+    manifest = work.read_json("manifest.json", [])
+    outcomes = {e["submission_id"]: _outcome(e) for e in manifest}
+    readable = [e for e in manifest if _name_and_unit(e, units, outcomes[e["submission_id"]])]
+    for kind in SUBMISSION_KINDS:
+        entries = [e for e in readable if e["kind"] == kind]
+        for i, batch in enumerate(_batches(entries)):
+            _read_batch(settings, kind, batch, outcomes, units, work, f"rows_{kind}_{i:04d}.arrow")
+    work.write_json("read.json", list(outcomes.values()))
+    counts = Counter(o["status"] for o in outcomes.values())
     return {"read": counts.get("read", 0), "rejected": counts.get("rejected", 0)}
+
+
+def _rows(work: WorkDir, kind: str) -> pa.Table | None:
+    """All rows of a kind that the read stage wrote, or None."""
+    tables = [work.read_table(n) for n in work.names(f"rows_{kind}_")]
+    return pa.concat_tables(tables) if tables else None
 
 
 def check(settings: Settings, run_id: str) -> dict:
@@ -132,18 +238,16 @@ def check(settings: Settings, run_id: str) -> dict:
     from expectations.submission import check_batch
 
     work = WorkDir(settings, run_id)
-    manifest = {e["submission_id"]: e for e in work.read_json("manifest.json", [])}
     outcomes = work.read_json("read.json", [])
     verdicts: dict[str, dict] = {}
     results = []
     for kind in SUBMISSION_KINDS:
-        readable = [o for o in outcomes if o["status"] == "read" and manifest[o["submission_id"]]["kind"] == kind]
-        frames = [work.read_frame(f"{o['submission_id']}.parquet") for o in readable]
-        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-            columns=["submission_id", "row_number"])
+        rows = _rows(work, kind)
+        readable = [o for o in outcomes if o["status"] == "read" and o["kind"] == kind]
         cell_errors = {(o["submission_id"], int(r)): errs for o in readable
                        for r, errs in o["cell_errors"].items()}
-        outcome = check_batch(kind, frame, cell_errors, settings.gx_dir)
+        outcome = check_batch(kind, rows, cell_errors, settings.gx_dir)
+        del rows
         for o in readable:
             verdicts[o["submission_id"]] = {"quarantined": {}, "row_warnings": {}}
         for (sid, row), reasons in outcome.reasons.items():
@@ -157,24 +261,12 @@ def check(settings: Settings, run_id: str) -> dict:
             "rows_quarantined": sum(len(v["quarantined"]) for v in verdicts.values())}
 
 
-def _raw_rows(kind: str, frame: pd.DataFrame, file_period: str) -> pd.DataFrame:
-    """The accepted rows of one file, shaped like the raw table (defaults applied)."""
-    rows = frame.copy()
-    if kind == "buildings":
-        rows["period"] = pd.to_datetime(rows["period"] + "-01").dt.date
-        rows["assembly_rate_reported_pct"] = rows["assembly_rate_pct"]
-        rows["evaluation_standard"] = rows["evaluation_standard"].fillna("GB/T 51129-2017")
-        rows["green_star"] = rows["green_star"].fillna("none")
-    if kind == "production_bases":
-        rows["year"] = int(file_period)
-    return rows[["submission_id", "row_number", *RAW_COLUMNS[kind]]]
-
-
 def load(settings: Settings, run_id: str) -> dict:
     """Record every new file in the ledger and load the accepted rows, all in one transaction.
 
     Duplicates (bytes already received) are recorded, not loaded. For each kind, unit and period the
-    latest received file wins: the rows of the file it supersedes are removed from the raw table.
+    latest received file wins: the rows of the file it supersedes are removed from the raw table. The
+    accepted rows of all files of a kind are inserted with one statement.
     """
     work = WorkDir(settings, run_id)
     manifest = work.read_json("manifest.json", [])
@@ -184,10 +276,22 @@ def load(settings: Settings, run_id: str) -> dict:
         con.execute("begin transaction")
         try:
             ledger = Ledger(con, run_id)
+            pending: dict[str, tuple] = {}  # submission id -> (slice key, received at): rows to insert
+            rejected_rows: list[tuple[str, int]] = []
             for entry in manifest:
                 landed = LandedFile(**{k: entry[k] for k in LandedFile.__dataclass_fields__}
                                     | {"received_at": datetime.fromisoformat(entry["received_at"])})
-                _load_one(con, ledger, landed, entry, outcomes[entry["submission_id"]], checks["verdicts"], work)
+                _load_one(ledger, landed, entry, outcomes[entry["submission_id"]], checks["verdicts"], pending,
+                          rejected_rows)
+            ledger.flush()
+            for kind in SUBMISSION_KINDS:
+                # a file superseded by a later one of the same run is recorded, its rows are not inserted
+                accepted = {sid: received for sid, (key, received) in pending.items()
+                            if key[0] == kind and ledger.slice_holder(key) == sid}
+                rows = _rows(work, kind) if accepted else None
+                if rows is not None:
+                    ledger.insert_raw(kind, rows, accepted, rejected_rows)
+                del rows
             ledger.record_checks(checks["results"], stage="submission")
             con.execute("commit")
         except BaseException:
@@ -198,8 +302,8 @@ def load(settings: Settings, run_id: str) -> dict:
     return dict(counts) | {"rows_loaded": ledger.rows_loaded, "rows_quarantined": ledger.rows_quarantined}
 
 
-def _load_one(con: duckdb.DuckDBPyConnection, ledger, landed: LandedFile, entry: dict, outcome: dict,
-              verdicts: dict, work: WorkDir) -> None:
+def _load_one(ledger: Ledger, landed: LandedFile, entry: dict, outcome: dict, verdicts: dict,
+              pending: dict[str, tuple], rejected_rows: list[tuple[str, int]]) -> None:
     sid = landed.submission_id
     if ledger.known(sid):
         return  # accounted for by an earlier (interrupted) run
@@ -215,21 +319,20 @@ def _load_one(con: duckdb.DuckDBPyConnection, ledger, landed: LandedFile, entry:
         ledger.record(landed, base, status="rejected", reason=outcome["reason"],
                       rows=(outcome["rows_received"], 0, 0, outcome["rows_ignored"]))
         return
-    frame = work.read_frame(f"{sid}.parquet")
     verdict = verdicts.get(sid, {"quarantined": {}, "row_warnings": {}})
     bad = {int(r): reasons for r, reasons in verdict["quarantined"].items()}
-    good = frame[~frame["row_number"].isin(bad)]
     for r, reasons in verdict["row_warnings"].items():
         base["warnings"].append(f"row {r}: " + "; ".join(reasons))
     if bad:
         raw = read_submission(Path(entry["archived_path"]), landed.kind, raw=False).raw_json(bad)
         ledger.quarantine(sid, [(r, raw[r], reasons) for r, reasons in sorted(bad.items())])
-    winner = ledger.take_slice(landed, base["kind"], outcome["unit_code"], outcome["period"])
+        rejected_rows += [(sid, r) for r in bad]
+    good = outcome["rows"] - len(bad)
+    key = (base["kind"], outcome["unit_code"], outcome["period"])
+    winner = ledger.take_slice(landed, *key)
     if winner:
-        rows = _raw_rows(base["kind"], good, outcome["period"])
-        ledger.insert_raw(base["kind"], rows, landed.received_at)
+        pending[sid] = (key, landed.received_at)
     ledger.record(landed, base, status="loaded", reason=None,
-                  rows=(outcome["rows_received"], len(good), len(bad), outcome["rows_ignored"]))
+                  rows=(outcome["rows_received"], good, len(bad), outcome["rows_ignored"]))
     if not winner:
         ledger.supersede(sid, "a later file for the same kind, unit and period was already loaded")
-    ledger.rows_loaded += len(good)

@@ -1,4 +1,4 @@
-"""The run's work folder: what one stage hands to the next (manifests as JSON, row frames as Parquet).
+"""The run's work folder: what one stage hands to the next (manifests as JSON, rows as Arrow IPC files).
 
 Airflow tasks pass only small manifests through XCom; rows stay on disk under
 `<PREFAB_DATA_DIR>/work/<run key>/`, removed when the run has loaded them. A run killed before its load
@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import pyarrow as pa
+import pyarrow.feather as feather
 
 from warehouse.config import Settings
 
@@ -42,13 +43,20 @@ class WorkDir:
         p = self.path / name
         return json.loads(p.read_text(encoding="utf-8")) if p.exists() else default
 
-    def write_frame(self, name: str, frame: pd.DataFrame) -> None:
+    def write_table(self, name: str, table: pa.Table) -> None:
+        """Rows as an uncompressed Arrow IPC file: the next stage maps it into memory without parsing."""
         tmp = self._p(name + ".tmp")
-        frame.to_parquet(tmp, index=False)
+        feather.write_feather(table, tmp, compression="uncompressed")
         tmp.replace(self._p(name))
 
-    def read_frame(self, name: str) -> pd.DataFrame:
-        return pd.read_parquet(self.path / name)
+    def read_table(self, name: str) -> pa.Table:
+        return feather.read_table(self.path / name, memory_map=True)
+
+    def names(self, prefix: str) -> list[str]:
+        """The files written under names starting with `prefix`, in name order."""
+        if not self.path.exists():
+            return []
+        return sorted(p.name for p in self.path.iterdir() if p.name.startswith(prefix) and not p.name.endswith(".tmp"))
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)

@@ -68,8 +68,9 @@ KILL_POINTS = [
     "after_discover",  # files archived, nothing in the ledger
     "after_read",
     "after_check",
-    "load_insert_raw_2",  # ledger, quarantine and raw rows of the 1st file written, 2nd file's raw rows written
-    "load_insert_raw_4",  # the correction: old rows deleted, old file superseded, new rows inserted
+    # inside the load transaction, after every ledger row, the quarantined row, the correction's superseding
+    # and the one batched insert of the buildings' accepted rows
+    "load_insert_raw_1",
     "load_committed",  # after the commit, before the work folder is removed
 ]
 
@@ -79,8 +80,9 @@ def make_settings(root: Path) -> Settings:
 
 
 def make_landing(s: Settings) -> None:
-    """Five files in received order. insert_raw is called for 330402 (1), 330424 (2), 330411 (3, no rows), the
-    correction (4); 999999 is rejected before loading."""
+    """Five files in received order: 330402, 330424, 330411 (no rows), 999999 (rejected before loading) and
+    the correction of 330402, which supersedes it in the same run. The load inserts the accepted rows of all
+    buildings files with one insert_raw call."""
     land(s, "330402_2020-03.csv", HEADER + row("330402", "2020-03", "P1", "1#", "2020-03-05", "1000", "600")
          + row("330402", "2020-03", "P1", "2#", "2020-03-06", "2000", "2500"), T0)  # 2nd row: prefab > total
     land(s, "330424_2020-03.csv", HEADER + row("330424", "2020-03", "P9", "1#", "2020-03-09", "500", "100"), T0 + 1,

@@ -117,3 +117,17 @@ def test_unknown_unit_and_bad_name_rejected_with_reason(data_env):
     assert "999999" in got["999999_2020-03.csv"][5]
     assert "does not follow" in got["330402-2020-03.csv"][5]
     assert len(got) == 3
+
+
+def test_unknown_unit_code_on_a_row_is_named_in_its_reason(data_env):
+    s = data_env
+    land(s, "330402_2020-03.csv", HEADER + row("330499", "2020-03", "P1", "1#", "2020-03-05", "1000", "600")
+         + row("330402", "2020-03", "P1", "2#", "2020-03-06", "2000", "600"), 1_600_000_000)
+    run(s, "r1")
+    assert ledger(s)["330402_2020-03.csv"][:5] == ("loaded", 2, 1, 1, 0)
+    con = duckdb.connect(str(s.warehouse_path), read_only=True)
+    try:
+        reasons = con.execute("select row_number, reasons from dq.quarantine").fetchall()
+    finally:
+        con.close()
+    assert reasons == [(2, ["填报单位代码 unit_code is 330499; the file name says 330402"])]

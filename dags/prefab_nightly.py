@@ -12,7 +12,8 @@ from warehouse.alerts import notify_failure
 from warehouse.config import settings
 from warehouse.lock import warehouse_lock
 
-REPORTING = Asset(name="prefab_reporting", uri=settings().reporting_path.resolve().as_uri())
+# A logical URI: where the file lives (PREFAB_DATA_DIR) may change without the asset becoming another one.
+REPORTING = Asset(name="prefab_reporting", uri="prefab://reporting/reporting.duckdb")
 
 DOC = """
 ### prefab_nightly

@@ -196,16 +196,22 @@ def copy(s: Settings, root: Path) -> Settings:
     return replace(s, data_dir=root / "data")
 
 
-def wait_until_gone(pid: int, seconds: float = 30) -> bool:
-    """True once `pid` no longer runs (gone or a zombie); a bounded wait for the kernel, not a timing check."""
+def wait_until_gone(pid: int, warehouse: Path, seconds: float = 60) -> bool:
+    """True once `pid` no longer runs and its file lock on `warehouse` is released; a bounded wait for the
+    kernel, not a timing check. (A killed multi-threaded process shows as a zombie while its other threads are
+    still exiting, and its files, with DuckDB's lock, are closed only when the last one has.)"""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            status = Path(f"/proc/{pid}/status").read_text()
+            gone = "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text()
         except FileNotFoundError:
-            return True
-        if "\nState:\tZ" in status:
-            return True
+            gone = True
+        if gone:
+            try:
+                duckdb.connect(str(warehouse), read_only=True).close()
+                return True
+            except duckdb.IOException:
+                pass
         time.sleep(0.1)
     return False
 
@@ -234,7 +240,8 @@ def test_killed_task_then_rerun_publishes_as_an_uninterrupted_run(point, loaded,
                                                     f"{child.stderr[-3000:]}"
     if task == "dbt_build":
         dbt_pid = int((s.data_dir / "dbt.pid").read_text())
-        assert wait_until_gone(dbt_pid), "dbt outlived the task that started it and still writes the warehouse"
+        assert wait_until_gone(dbt_pid, s.warehouse_path), \
+            "dbt outlived the task that started it and still writes the warehouse"
         # The half-done build left no results for a gate to trust (and a dbt that outlived its task would
         # have finished the build and written them).
         with pytest.raises(RuntimeError, match="run dbt build first"):

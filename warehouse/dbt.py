@@ -5,9 +5,9 @@ dbt runs in its own process: it holds the warehouse's write lock only while it r
 
 Builds are incremental (the incremental models recompute only what the ledger changed since their last
 build) while the dbt project is the one the warehouse was last fully built with; when the project changes
-(a model, macro, seed, test or setting: its fingerprint) the build is a `--full-refresh`. Unit tests check
-the models' SQL on fixed inputs, not the data: they run whenever the project differs from the one whose unit
-tests last passed, and are left out of the nightly builds in between. The fingerprints are kept in
+(a model, macro, seed, test or setting, or the dbt version: its fingerprint) the build is a `--full-refresh`.
+Unit tests check the models' SQL on fixed inputs, not the data: they run whenever the project differs from the
+one whose unit tests last passed, and are left out of the nightly builds in between. The fingerprints are kept in
 `<data dir>/dbt/state.json`, beside dbt's target folder (whose saved manifest makes parsing partial).
 """
 
@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 from warehouse.config import DBT_PROJECT_DIR, Settings
@@ -71,8 +72,11 @@ def run_dbt(settings: Settings, *args: str, target_path: Path | None = None) -> 
 
 
 def project_fingerprint() -> str:
-    """sha256 over the dbt project's own files (paths and contents): what a build's models were made with."""
+    """sha256 over the dbt project's own files (paths and contents) and the dbt versions: what a build's
+    models were made with."""
     digest = hashlib.sha256()
+    for package in ("dbt-core", "dbt-duckdb"):
+        digest.update(f"{package}=={metadata.version(package)}\0".encode())
     for name in PROJECT_FILES:
         root = DBT_PROJECT_DIR / name
         paths = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]

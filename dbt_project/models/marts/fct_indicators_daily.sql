@@ -17,17 +17,19 @@
 -- is much cheaper than DECIMAL(38, x) on millions of rows.
 --
 -- Incremental: a build recomputes only the (unit, year) slices that what the ledger loaded or superseded
--- since the model's last build can have changed, and replaces them (delete+insert on unit_code, year);
--- every other slice is kept. A changed building (a new row, or a row of a superseded file) marks every
--- unit-year where any version of that building sits, rolled up to its city and province, and the next
--- year (its previous-year columns); a new or replaced target marks its own unit-year; a superseded
--- targets file or a year new to the calendar marks that year for every unit; years no longer in the
--- calendar are deleted. The post-hook records the latest change taken in (indicators_watermark());
--- with none recorded, or with `--full-refresh`, everything is built: the result is the same.
+-- since the model's last build can have changed, and replaces them; every other slice is kept. A changed
+-- building (a new row, or a row of a superseded file) marks every unit-year where any version of that
+-- building sits, rolled up to its city and province, and the next year (its previous-year columns); a new
+-- or replaced target marks its own unit-year; a superseded targets file or a year new to the calendar
+-- marks that year for every unit; years no longer in the calendar are deleted. The post-hook records the
+-- latest change taken in (indicators_watermark()); with none recorded, or with `--full-refresh`,
+-- everything is built: the result is the same. The delete+insert key is (unit_code, as_of_date): a
+-- recomputed slice has every day of its year, and a key unique in the new rows keeps the delete a 1:1
+-- join (keyed on unit_code, year, each old row matched 365 new ones: 17.5 s at province scale).
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
-    unique_key=['unit_code', 'year'],
+    unique_key=['unit_code', 'as_of_date'],
     on_schema_change='fail',
     pre_hook=[
         "create table if not exists " ~ indicators_watermark() ~ " (changes_seen_until timestamp)",

@@ -291,6 +291,10 @@ calendar as (
     affected_units as (
         select distinct unit_code from affected
     ),
+
+    affected_slices as (
+        select distinct unit_code || '|' || cast(year as varchar) as slice_key from affected
+    ),
 {%- endif %}
 
 -- The units whose figures are (re)computed: all of them unless the build is incremental.
@@ -340,13 +344,13 @@ spine as (
         cast(calendar.day - interval 1 year as date) as prev_as_of_date
     from units
     cross join calendar
-    {%- if changes_only %}
-        inner join affected
-            on
-                units.unit_code = affected.unit_code
-                and year(calendar.day) = affected.year
-    {%- endif %}
-    where {{ date_filter }}
+    where
+        {{ date_filter }}
+        {%- if changes_only %}
+            -- one key: joined on unit_code and year, DuckDB planned the ASOF joins below 15x slower
+            and units.unit_code || '|' || cast(year(calendar.day) as varchar)
+            in (select affected_slices.slice_key from affected_slices)
+        {%- endif %}
 ),
 
 -- Each spine day takes the running sums of the latest day with data on or before it, in the same

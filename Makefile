@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 PY := .venv/bin/python
 
-.PHONY: install demo test test-fast lint steward browser bench clean
+.PHONY: install demo test test-fast lint steward browser bench clean dbt-docs
 
 install: .venv/.installed
 
@@ -47,6 +47,10 @@ test-fast: install
 lint: install
 	.venv/bin/ruff check .
 	.venv/bin/sqlfluff lint dbt_project/models
+
+# dbt docs of the warehouse in PREFAB_DATA_DIR (default data/; run after a build): data/dbt/docs/static_index.html
+dbt-docs: install
+	$(PY) -m warehouse.dbt docs
 
 SCALE ?= quick
 

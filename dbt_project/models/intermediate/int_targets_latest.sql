@@ -23,6 +23,7 @@ select
     target_res_pub_floor_area_m2,
     target_prefab_share_pct,
     submission_id,
-    received_at
+    received_at,
+    loaded_at
 from ranked
 where version_rank = 1

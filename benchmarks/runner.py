@@ -127,6 +127,7 @@ def warehouse_run(settings: Settings, run_id: str) -> dict:
     if gate.passed:
         sec["publish"], pub = measure.timed(publish, settings, run_id, len(gate.checks), 0)
         out["published"] = pub.published
+        sec["publish_swap"] = pub.swap_seconds
     else:
         sec["publish"], out["published"] = None, False
     sec["pipeline"] = sec["total"] + sec["dbt_build"] + sec["gate"] + (sec["publish"] or 0)
@@ -266,6 +267,7 @@ def summarise(big: list[dict], many: list[dict]) -> dict:
         out["dbt_node_seconds"] = _med(many, "full", "dbt_nodes")
         out["dbt_rebuild_no_change_seconds"] = _med(many, "dbt_rebuild_seconds")
         out["publish_seconds"] = _med(many, "full", "publish")
+        out["publish_swap_seconds"] = _med(many, "full", "publish_swap")
         all_ms = [ms for r in many for v in r.get("queries_ms", {}).values() for ms in v]
         out["query_p95_ms"] = measure.percentile(all_ms, 95)
         per_query = {}

@@ -9,6 +9,7 @@ holding it open never blocks a run. A candidate identical to what is published i
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +40,7 @@ class Publication:
     content_checksum: str
     path: Path
     reason: str
+    swap_seconds: float | None = None  # the rename of the closed new file over the published one
 
 
 def content_checksum(con: duckdb.DuckDBPyConnection, schema: str) -> str:
@@ -116,6 +118,9 @@ def publish(settings: Settings, run_id: str, checks_passed: int, checks_warned: 
             con.execute("detach candidate_file")
         _remove_stale_wal(building)
         _remove_stale_wal(target)
+        started = time.perf_counter()
         os.replace(building, target)
+        swap_seconds = time.perf_counter() - started
         con.execute("insert into dq.publication_log values (?, ?, ?, ?, ?, ?, ?, ?)", new_row)
-    return Publication(True, publication_id, checksum, target, f"published publication {publication_id}")
+    return Publication(True, publication_id, checksum, target, f"published publication {publication_id}",
+                       swap_seconds)

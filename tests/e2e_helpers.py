@@ -4,11 +4,31 @@ pipeline (plain pandas and Decimal arithmetic over the generator's own records).
 from __future__ import annotations
 
 import hashlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+
+
+@contextmanager
+def pipeline_env(root: Path, **extra: str) -> Iterator[None]:
+    """PREFAB_LANDING_DIR and PREFAB_DATA_DIR under `root` (plus any `extra` variables) while the block runs,
+    for module-scoped fixtures (pytest's monkeypatch is function-scoped); the environment is restored after."""
+    env = {"PREFAB_LANDING_DIR": str(root / "landing"), "PREFAB_DATA_DIR": str(root / "data"), **extra}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def run_nightly():

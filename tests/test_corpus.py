@@ -21,7 +21,7 @@ import pytest
 
 from ingestion.discover import sha256_of
 from tests.corpus.build import Case, land_corpus, load_cases
-from tests.e2e_helpers import query, run_nightly
+from tests.e2e_helpers import pipeline_env, query, run_nightly
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("airflow")]
 
@@ -47,11 +47,7 @@ def corpus(tmp_path_factory, airflow_db):
     from warehouse.config import settings
 
     root = tmp_path_factory.mktemp("corpus")
-    env = {"PREFAB_LANDING_DIR": str(root / "landing"), "PREFAB_DATA_DIR": str(root / "data"),
-           "PREFAB_MAX_FILE_BYTES": str(MAX_FILE_BYTES)}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with pipeline_env(root, PREFAB_MAX_FILE_BYTES=str(MAX_FILE_BYTES)):
         land_corpus(root / "landing", root / "outside")
         first = run_nightly()
         s = settings()
@@ -60,12 +56,6 @@ def corpus(tmp_path_factory, airflow_db):
         yield {"settings": s, "first": first, "second": second, "after_first": after_first,
                "after_second": _snapshot(s.warehouse_path),
                "ledger": query(s.warehouse_path, "select * from dq.submission_ledger").set_index("landing_path")}
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 # ---------------------------------------------------------------------------------------------------------

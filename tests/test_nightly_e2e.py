@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.e2e_helpers import area_sum, pct, query, run_nightly, sha256_file
+from tests.e2e_helpers import area_sum, pct, pipeline_env, query, run_nightly, sha256_file
 from warehouse.config import PROJECT_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("airflow")]
@@ -20,16 +20,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("airflow")]
 @pytest.fixture(scope="module")
 def nightly(tmp_path_factory, airflow_db):
     """One generated landing zone (Jiaxing, two years, with bad files), run through the DAG twice."""
-    import os
-
     from sample_data import generate
     from warehouse.config import settings
 
     root = tmp_path_factory.mktemp("e2e")
-    old = {k: os.environ.get(k) for k in ("PREFAB_LANDING_DIR", "PREFAB_DATA_DIR")}
-    os.environ["PREFAB_LANDING_DIR"] = str(root / "landing")
-    os.environ["PREFAB_DATA_DIR"] = str(root / "data")
-    try:
+    with pipeline_env(root):
         gen = generate(root / "landing", seed=7, years=(2020, 2021), units="jiaxing", buildings_per_month=3)
         first = run_nightly()
         s = settings()
@@ -38,12 +33,6 @@ def nightly(tmp_path_factory, airflow_db):
         second = run_nightly()
         yield {"gen": gen, "settings": s, "first": first, "second": second,
                "reporting_sha_first": reporting_after_first, "ledger_first": ledger_after_first}
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def test_both_runs_succeed(nightly):

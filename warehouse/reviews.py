@@ -233,6 +233,16 @@ def _decision_args(args: argparse.Namespace) -> tuple[str, str, str] | None:
     }.get(args.command, lambda: None)()
 
 
+def _print_rows(rows: list[dict], as_json: bool, empty: str, line) -> None:
+    """Rows for the operator: as JSON, or one line each (`line(row)`), or `empty` when there are none."""
+    if as_json:
+        print(json.dumps(rows, default=str, ensure_ascii=False, indent=2))
+    elif not rows:
+        print(empty)
+    for r in [] if as_json else rows:
+        print(line(r))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)  # exits 2 on invalid usage
@@ -245,24 +255,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"recorded {verb} on {target_type} {target_id} as review {review_id}")
             return 0
         if args.command == "history":
-            rows = history(s, args.target_type, args.target_id)
-            if args.json:
-                print(json.dumps(rows, default=str, ensure_ascii=False, indent=2))
-            elif not rows:
-                print("no steward decisions recorded")
-            for r in [] if args.json else rows:
-                print(f"{r['reviewed_at']:%Y-%m-%d %H:%M:%S}  {r['reviewer']}  {r['decision']}  "
-                      f"{r['target_type']} {r['target_id']}  -- {r['note']}")
+            _print_rows(history(s, args.target_type, args.target_id), args.json, "no steward decisions recorded",
+                        lambda r: f"{r['reviewed_at']:%Y-%m-%d %H:%M:%S}  {r['reviewer']}  {r['decision']}  "
+                                  f"{r['target_type']} {r['target_id']}  -- {r['note']}")
             return 0
         if args.command == "resubmission-requests":
-            rows = resubmission_requests(s)
-            if args.json:
-                print(json.dumps(rows, default=str, ensure_ascii=False, indent=2))
-            elif not rows:
-                print("no resubmission requests outstanding")
-            for r in [] if args.json else rows:
-                print(f"{r['unit_code']} {r['period']} {r['kind']}: {r['file_name']} ({r['submission_id']}), "
-                      f"requested by {r['reviewer']} {r['reviewed_at']:%Y-%m-%d %H:%M} -- {r['note']}")
+            _print_rows(resubmission_requests(s), args.json, "no resubmission requests outstanding",
+                        lambda r: f"{r['unit_code']} {r['period']} {r['kind']}: {r['file_name']} "
+                                  f"({r['submission_id']}), requested by {r['reviewer']} "
+                                  f"{r['reviewed_at']:%Y-%m-%d %H:%M} -- {r['note']}")
             return 0
         result = open_failures(s)
         if args.json:

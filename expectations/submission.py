@@ -1,12 +1,14 @@
 """Submission checks: validate the rows of a batch of files of one kind with Great Expectations and turn
 every failure into a steward-readable reason on the row (its submission and spreadsheet row number).
 
-All new files of a kind are validated together, so a run pays GX's fixed cost once per kind, not per file.
+The new files of a kind are validated in the read stage's batches (many files each), so a run pays GX's fixed
+cost once per batch, not per file, and holds one batch in memory at a time.
 """
 
 from __future__ import annotations
 
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,9 +116,12 @@ def _reason(rule: RowRule, row: dict) -> str:
     return rule.reason.format_map(_Values({k: format_value(v) for k, v in row.items()}))
 
 
-def check_batch(kind: str, rows: pa.Table | None, cell_errors: dict[RowKey, list[str]], gx_dir) -> CheckOutcome:
-    """Run the kind's row rules over `rows` (all new files of that kind, as the read stage wrote them:
-    submission_id, row_number, the template's fields and the context columns) and collect reasons per row.
+def check_batch(kind: str, batches: Iterable[pa.Table], cell_errors: dict[RowKey, list[str]],
+                gx_dir) -> CheckOutcome:
+    """Run the kind's row rules over the read stage's `batches` of rows (submission_id, row_number, the
+    template's fields and the context columns; a file's rows are all in one batch) and collect reasons per
+    row. One batch is in memory at a time: each is validated on its own, and the rules' results are summed
+    over the batches.
 
     `cell_errors` are the reader's reasons (a value that could not be parsed); a rule about the same field
     does not repeat them.
@@ -125,20 +130,31 @@ def check_batch(kind: str, rows: pa.Table | None, cell_errors: dict[RowKey, list
     for key, errs in cell_errors.items():
         outcome.reasons.setdefault(key, []).extend(errs)
     kind_rules = rules(kind)
-    if rows is None or rows.num_rows == 0:
-        outcome.results = [CheckResult(f"{kind}.{r.name}", r.severity, "pass", 0, "no rows to check")
-                           for r in kind_rules]
-        return outcome
-    _validate(kind, kind_rules, rows, cell_errors, gx_dir, outcome)
-    parse_failures = list(cell_errors)
-    outcome.results.append(CheckResult(
-        f"{kind}.values_readable", "error", "fail" if parse_failures else "pass", len(parse_failures),
-        "every value can be read as its field's type (number, date, yes/no, code)", None))
+    failing: dict[str, set[RowKey]] = {r.name: set() for r in kind_rules}
+    checked = 0
+    for rows in batches:
+        if rows.num_rows:
+            _validate(kind, kind_rules, rows, cell_errors, gx_dir, outcome, failing)
+            checked += rows.num_rows
+    url = docs_index(gx_dir) if checked else None
+    for rule in kind_rules:
+        keys = failing[rule.name]
+        files = len({k[0] for k in keys})
+        status = "pass" if not keys else ("fail" if rule.severity == "error" else "warn")
+        detail = (rule.meaning if checked else "no rows to check") if not keys else \
+            f"{rule.meaning}: {len(keys)} rows in {files} files fail"
+        outcome.results.append(CheckResult(f"{kind}.{rule.name}", rule.severity, status, len(keys), detail, url))
+    if checked:
+        parse_failures = list(cell_errors)
+        outcome.results.append(CheckResult(
+            f"{kind}.values_readable", "error", "fail" if parse_failures else "pass", len(parse_failures),
+            "every value can be read as its field's type (number, date, yes/no, code)", None))
     return outcome
 
 
 def _validate(kind: str, kind_rules: list[RowRule], rows: pa.Table, cell_errors: dict[RowKey, list[str]],
-              gx_dir, outcome: CheckOutcome) -> None:
+              gx_dir, outcome: CheckOutcome, failing: dict[str, set[RowKey]]) -> None:
+    """Validate one batch; add its failing rows to `failing` (per rule) and their reasons to `outcome`."""
     _, gxe, column = gx_modules()
     expectations = []
     for r in kind_rules:
@@ -150,7 +166,6 @@ def _validate(kind: str, kind_rules: list[RowRule], rows: pa.Table, cell_errors:
     data = _prepare(kind, rows, _columns_used(kind_rules, expectations), compared)
     validation = run_suite(gx_dir, f"{kind}_rows", f"submission_{kind}", expectations, data, INDEX_COLUMNS,
                            meta={"stage": "submission", "kind": kind}, docs_on_failure_only=True)
-    url = docs_index(gx_dir)
     by_rule = {r.name: r for r in kind_rules}
     failing_keys: dict[str, list[RowKey]] = {}
     for result in validation.results:
@@ -158,23 +173,20 @@ def _validate(kind: str, kind_rules: list[RowRule], rows: pa.Table, cell_errors:
         if result.exception_info and result.exception_info.get("raised_exception"):
             raise RuntimeError(f"submission check {kind}.{rule.name} could not run: "
                                f"{result.exception_info.get('exception_message')}")
-        failing = result.result.get("unexpected_index_list") or []
-        failing_keys[rule.name] = sorted({(item["submission_id"], int(item["row_number"])) for item in failing})
+        unexpected = result.result.get("unexpected_index_list") or []
+        failing_keys[rule.name] = sorted({(item["submission_id"], int(item["row_number"])) for item in unexpected})
     # The values of the failing rows only (for the reasons), looked up once.
     wanted = sorted({k for keys in failing_keys.values() for k in keys})
     values = _row_values(data, wanted)
     for rule in kind_rules:
         keys = failing_keys[rule.name]
+        failing[rule.name].update(keys)
         target = outcome.reasons if rule.severity == "error" else outcome.warnings
         for key in keys:
             already = cell_errors.get(key, [])
             if any(e.startswith(rule.field) or f" {rule.field}" in e or f"({rule.field})" in e for e in already):
                 continue  # the reader already said what is wrong with this field
             target.setdefault(key, []).append(_reason(rule, values[key]))
-        files = len({k[0] for k in keys})
-        status = "pass" if not keys else ("fail" if rule.severity == "error" else "warn")
-        detail = rule.meaning if not keys else f"{rule.meaning}: {len(keys)} rows in {files} files fail"
-        outcome.results.append(CheckResult(f"{kind}.{rule.name}", rule.severity, status, len(keys), detail, url))
 
 
 def _row_values(data: pd.DataFrame, keys: list[RowKey]) -> dict[RowKey, dict]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
@@ -227,14 +228,14 @@ def read(settings: Settings, run_id: str) -> dict:
     return {"read": counts.get("read", 0), "rejected": counts.get("rejected", 0)}
 
 
-def _rows(work: WorkDir, kind: str) -> pa.Table | None:
-    """All rows of a kind that the read stage wrote, or None."""
-    tables = [work.read_table(n) for n in work.names(f"rows_{kind}_")]
-    return pa.concat_tables(tables) if tables else None
+def _row_batches(work: WorkDir, kind: str) -> Iterator[pa.Table]:
+    """The batches of rows of a kind that the read stage wrote, one at a time (memory-mapped)."""
+    for name in work.names(f"rows_{kind}_"):
+        yield work.read_table(name)
 
 
 def check(settings: Settings, run_id: str) -> dict:
-    """Run the submission checks over all new files, one batch per kind."""
+    """Run the submission checks over all new files, kind by kind, one read batch at a time."""
     from expectations.submission import check_batch
 
     work = WorkDir(settings, run_id)
@@ -242,12 +243,10 @@ def check(settings: Settings, run_id: str) -> dict:
     verdicts: dict[str, dict] = {}
     results = []
     for kind in SUBMISSION_KINDS:
-        rows = _rows(work, kind)
         readable = [o for o in outcomes if o["status"] == "read" and o["kind"] == kind]
         cell_errors = {(o["submission_id"], int(r)): errs for o in readable
                        for r, errs in o["cell_errors"].items()}
-        outcome = check_batch(kind, rows, cell_errors, settings.gx_dir)
-        del rows
+        outcome = check_batch(kind, _row_batches(work, kind), cell_errors, settings.gx_dir)
         for o in readable:
             verdicts[o["submission_id"]] = {"quarantined": {}, "row_warnings": {}}
         for (sid, row), reasons in outcome.reasons.items():
@@ -266,7 +265,7 @@ def load(settings: Settings, run_id: str) -> dict:
 
     Duplicates (bytes already received) are recorded, not loaded. For each kind, unit and period the
     latest received file wins: the rows of the file it supersedes are removed from the raw table. The
-    accepted rows of all files of a kind are inserted with one statement.
+    accepted rows of a kind are inserted with one statement per read batch.
     """
     work = WorkDir(settings, run_id)
     manifest = work.read_json("manifest.json", [])
@@ -288,10 +287,8 @@ def load(settings: Settings, run_id: str) -> dict:
                 # a file superseded by a later one of the same run is recorded, its rows are not inserted
                 accepted = {sid: received for sid, (key, received) in pending.items()
                             if key[0] == kind and ledger.slice_holder(key) == sid}
-                rows = _rows(work, kind) if accepted else None
-                if rows is not None:
+                for rows in _row_batches(work, kind) if accepted else ():
                     ledger.insert_raw(kind, rows, accepted, rejected_rows)
-                del rows
             ledger.record_checks(checks["results"], stage="submission")
             con.execute("commit")
         except BaseException:

@@ -3,6 +3,7 @@ conservation and idempotence (the stage functions, as the DAG's tasks call them)
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import duckdb
@@ -131,3 +132,36 @@ def test_unknown_unit_code_on_a_row_is_named_in_its_reason(data_env):
     finally:
         con.close()
     assert reasons == [(2, ["填报单位代码 unit_code is 330499; the file name says 330402"])]
+
+
+def _outcome_of_run(settings) -> tuple:
+    """Ledger, raw rows, quarantined rows with reasons and submission check results of a data folder."""
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        quarantined = con.execute("select f.file_name, q.row_number, q.reasons from dq.quarantined_rows q "
+                                  "join dq.submission_files f using (submission_id) order by all").fetchall()
+        checks = con.execute("select check_name, severity, status, failing_rows, detail from dq.check_results "
+                             "where stage = 'submission' order by all").fetchall()
+    finally:
+        con.close()
+    return ledger(settings), raw_buildings(settings), quarantined, checks
+
+
+def test_files_checked_and_loaded_in_several_batches_give_the_same_outcome(landing, tmp_path, monkeypatch):
+    """The read stage splits a kind's files into batches (memory stays bounded); checks and loads per batch
+    must add up to the outcome of one batch: the same ledger, rows, quarantine reasons and check counts."""
+    land(landing, "330481_2020-03.csv", HEADER + row("330481", "2020-03", "P5", "1#", "2020-04-02", "900", "100")
+         + row("330481", "2020-03", "P5", "1#", "2020-03-02", "900", "100"), 1_600_000_010)  # 2 bad rows
+    run(landing, "one_batch")
+    expected = _outcome_of_run(landing)
+    assert any(status == "fail" and failing == 2 for _, _, status, failing, _ in expected[3])  # a rule fails twice
+
+    split = dataclasses.replace(landing, data_dir=tmp_path / "data_split")
+    monkeypatch.setattr(stages, "BATCH_FILES", 1)
+    seen = []
+    real = stages.WorkDir.read_table
+    monkeypatch.setattr(stages.WorkDir, "read_table", lambda self, name: seen.append(name) or real(self, name))
+    run(split, "split")
+    files = len(list((landing.landing_dir / "buildings").iterdir()))
+    assert len({n for n in seen if n.startswith("rows_buildings_")}) == files  # a batch per file
+    assert _outcome_of_run(split) == expected

@@ -1,7 +1,8 @@
 """The row rules of each submission kind, as a steward reads them.
 
-Each rule has a name, a meaning, a severity and the Great Expectations expectation that enforces it, plus
-a reason template filled with the offending row's values. Rules that follow from the template's field
+Each rule has a name, a meaning, a severity and the Great Expectations expectation that enforces it (declared
+as data: the expectation's class, its arguments and an optional row condition), plus a reason template filled
+with the offending row's values. Rules that follow from the template's field
 list (required, enumeration, range) are derived from `ingestion.template`; the rest are written out.
 Severity `error` quarantines the row; `warn` loads it and tells the steward.
 
@@ -12,13 +13,24 @@ date), `unit_in_scope` (the row's unit is the file's unit or one of its subordin
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import operator
+from dataclasses import dataclass, field
 from typing import Any
 
 from ingestion.template import ENUMS, Field, fields
 
 INDEX_COLUMNS = ["submission_id", "row_number"]
+
+
+# The row conditions rules use: a rule applies only to the rows where `column <operator> value`.
+OPERATORS = {">": operator.gt, ">=": operator.ge, "==": operator.eq}
+
+
+@dataclass(frozen=True)
+class When:
+    column: str
+    operator: str  # a key of OPERATORS
+    value: Any
 
 
 @dataclass(frozen=True)
@@ -28,7 +40,22 @@ class RowRule:
     severity: str  # error | warn
     field: str  # the field a steward should look at first
     reason: str  # str.format template over the row's values
-    build: Callable[[Any, Any], Any]  # (gxe, Column) -> Expectation
+    expectation: str  # the Great Expectations expectation class, e.g. "ExpectColumnValuesToNotBeNull"
+    kwargs: dict[str, Any] = field(default_factory=dict)  # its arguments
+    when: When | None = None  # its row condition
+
+    def build(self, gxe: Any, column: Any) -> Any:
+        """The rule as a GX expectation (`gxe`: great_expectations.expectations; `column`: row_conditions.Column)."""
+        kwargs = dict(self.kwargs)
+        if self.when is not None:
+            kwargs["row_condition"] = OPERATORS[self.when.operator](column(self.when.column), self.when.value)
+        return getattr(gxe, self.expectation)(**kwargs)
+
+    def columns(self) -> list[str]:
+        """The columns the rule reads (its condition's included)."""
+        named = [self.kwargs[k] for k in ("column", "column_A", "column_B") if k in self.kwargs]
+        named += self.kwargs.get("column_list", [])
+        return named + ([self.when.column] if self.when else [])
 
 
 def _label(f: Field) -> str:
@@ -47,14 +74,14 @@ def _derived(kind: str) -> list[RowRule]:
             rules.append(RowRule(
                 f"{f.name}_present", f"{label} is required", "error", f.name,
                 f"{label} is missing; it is required",
-                lambda gxe, C, c=f.name: gxe.ExpectColumnValuesToNotBeNull(column=c)))
+                "ExpectColumnValuesToNotBeNull", {"column": f.name}))
         if f.type == "enum":
             allowed = list(ENUMS[f.enum])
             words = " / ".join(f"{spellings[0]} {code}" for code, spellings in ENUMS[f.enum].items())
             rules.append(RowRule(
                 f"{f.name}_known", f"{label} is one of: {words}", "error", f.name,
                 f"{label} is '{{{f.name}}}'; expected one of {words}",
-                lambda gxe, C, c=f.name, a=allowed: gxe.ExpectColumnValuesToBeInSet(column=c, value_set=a)))
+                "ExpectColumnValuesToBeInSet", {"column": f.name, "value_set": allowed}))
         if f.minimum is not None or f.maximum is not None:
             strict_max = f.name == "score_q4"  # Q4 < 100, or the assembly rate divides by zero
             bounds = f"{_bound(f.minimum)} to {'below ' if strict_max else ''}{_bound(f.maximum)}" \
@@ -62,24 +89,32 @@ def _derived(kind: str) -> list[RowRule]:
             rules.append(RowRule(
                 f"{f.name}_in_range", f"{label} is {bounds}", "error", f.name,
                 f"{label} is {{{f.name}}}; expected {bounds}",
-                lambda gxe, C, c=f.name, lo=f.minimum, hi=f.maximum, sm=strict_max:
-                    gxe.ExpectColumnValuesToBeBetween(column=c, min_value=lo, max_value=hi, strict_max=sm)))
+                "ExpectColumnValuesToBeBetween",
+                {"column": f.name, "min_value": f.minimum, "max_value": f.maximum, "strict_max": strict_max}))
     return rules
+
+
+def _equal(a: str, b: str) -> tuple[str, dict[str, Any]]:
+    """(expectation, arguments): column a equals column b where both are given."""
+    return "ExpectColumnPairValuesToBeEqual", {"column_A": a, "column_B": b, "ignore_row_if": "either_value_is_missing"}
+
+
+def _unique(*columns: str) -> tuple[str, dict[str, Any]]:
+    """(expectation, arguments): the columns' values appear once per file."""
+    return "ExpectCompoundColumnsToBeUnique", {"column_list": ["submission_id", *columns]}
 
 
 def _same_unit_and_period(kind: str, period_field: str | None) -> list[RowRule]:
     rules = [RowRule(
         "unit_code_matches_file", "填报单位代码 unit_code equals the unit in the file name", "error", "unit_code",
         "填报单位代码 unit_code is {unit_code}; the file name says {file_unit_code}",
-        lambda gxe, C: gxe.ExpectColumnPairValuesToBeEqual(
-            column_A="unit_code", column_B="file_unit_code", ignore_row_if="either_value_is_missing"))]
+        *_equal("unit_code", "file_unit_code"))]
     if period_field:
         label = next(_label(f) for f in fields(kind) if f.name == period_field)
         rules.append(RowRule(
             f"{period_field}_matches_file", f"{label} equals the period in the file name", "error",
             period_field, f"{label} is {{{period_field}}}; the file name says {{file_period}}",
-            lambda gxe, C: gxe.ExpectColumnPairValuesToBeEqual(
-                column_A=period_field, column_B="file_period", ignore_row_if="either_value_is_missing")))
+            *_equal(period_field, "file_period")))
     return rules
 
 
@@ -87,38 +122,33 @@ def _buildings() -> list[RowRule]:
     scores = [
         RowRule(f"score_q{i}_present_when_prefab", f"{zh} score_q{i} is required when prefab area > 0", "error",
                 f"score_q{i}", f"{zh} score_q{i} is missing; it is required when 装配式建筑面积 > 0",
-                lambda gxe, C, c=f"score_q{i}": gxe.ExpectColumnValuesToNotBeNull(
-                    column=c, row_condition=C("prefab_floor_area_m2") > 0))
+                "ExpectColumnValuesToNotBeNull", {"column": f"score_q{i}"}, When("prefab_floor_area_m2", ">", 0))
         for i, zh in ((1, "主体结构得分"), (2, "围护墙和内隔墙得分"), (3, "装修和设备管线得分"))
     ]
     return [
         *_same_unit_and_period("buildings", "period"),
         RowRule("start_date_in_period", "开工日期 start_date falls inside the file's month", "error", "start_date",
                 "开工日期 start_date is {start_date}; it must fall in {file_period}",
-                lambda gxe, C: gxe.ExpectColumnPairValuesToBeEqual(
-                    column_A="start_month", column_B="file_period", ignore_row_if="either_value_is_missing")),
+                *_equal("start_month", "file_period")),
         RowRule("total_floor_area_positive", "总建筑面积 total_floor_area_m2 is greater than 0", "error",
                 "total_floor_area_m2", "总建筑面积 total_floor_area_m2 is {total_floor_area_m2}; expected > 0",
-                lambda gxe, C: gxe.ExpectColumnValuesToBeBetween(
-                    column="total_floor_area_m2", min_value=0, strict_min=True)),
+                "ExpectColumnValuesToBeBetween", {"column": "total_floor_area_m2", "min_value": 0, "strict_min": True}),
         RowRule("prefab_not_above_total", "装配式建筑面积 does not exceed 总建筑面积", "error", "prefab_floor_area_m2",
                 "装配式建筑面积 prefab_floor_area_m2 {prefab_floor_area_m2} exceeds 总建筑面积 total_floor_area_m2 "
                 "{total_floor_area_m2}",
-                lambda gxe, C: gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                    column_A="total_floor_area_m2", column_B="prefab_floor_area_m2", or_equal=True,
-                    ignore_row_if="either_value_is_missing")),
+                "ExpectColumnPairValuesAToBeGreaterThanB",
+                {"column_A": "total_floor_area_m2", "column_B": "prefab_floor_area_m2", "or_equal": True,
+                 "ignore_row_if": "either_value_is_missing"}),
         RowRule("cast_in_place_has_no_prefab_area", "a 现浇 cast_in_place building has 装配式建筑面积 0", "error",
                 "prefab_floor_area_m2",
                 "结构体系 is 现浇 cast_in_place but 装配式建筑面积 prefab_floor_area_m2 is {prefab_floor_area_m2}; "
                 "expected 0",
-                lambda gxe, C: gxe.ExpectColumnValuesToBeInSet(
-                    column="prefab_floor_area_m2", value_set=[0.0],
-                    row_condition=C("structure_system") == "cast_in_place")),
+                "ExpectColumnValuesToBeInSet", {"column": "prefab_floor_area_m2", "value_set": [0.0]},
+                When("structure_system", "==", "cast_in_place")),
         *scores,
         RowRule("building_unique_in_file", "(项目代码, 单体编号) appears once in a file", "error", "building_no",
                 "项目代码 {project_code} 单体编号 {building_no} appears more than once in this file",
-                lambda gxe, C: gxe.ExpectCompoundColumnsToBeUnique(
-                    column_list=["submission_id", "project_code", "building_no"])),
+                *_unique("project_code", "building_no")),
     ]
 
 
@@ -127,11 +157,10 @@ def _production_bases() -> list[RowRule]:
         *_same_unit_and_period("production_bases", None),
         RowRule("capacity_unit_given_with_capacity", "产能单位 capacity_unit is given where 设计产能 is", "error",
                 "capacity_unit", "设计产能 design_capacity is {design_capacity} but 产能单位 capacity_unit is missing",
-                lambda gxe, C: gxe.ExpectColumnValuesToNotBeNull(
-                    column="capacity_unit", row_condition=C("design_capacity") >= 0)),
+                "ExpectColumnValuesToNotBeNull", {"column": "capacity_unit"}, When("design_capacity", ">=", 0)),
         RowRule("base_unique_in_file", "基地名称 base_name appears once in a file", "error", "base_name",
                 "基地名称 {base_name} appears more than once in this file",
-                lambda gxe, C: gxe.ExpectCompoundColumnsToBeUnique(column_list=["submission_id", "base_name"])),
+                *_unique("base_name")),
     ]
 
 
@@ -139,20 +168,18 @@ def _targets() -> list[RowRule]:
     return [
         RowRule("unit_code_known", "单位代码 unit_code is a known reporting unit", "error", "unit_code",
                 "单位代码 unit_code {unit_code} is not a known reporting unit",
-                lambda gxe, C: gxe.ExpectColumnValuesToBeInSet(column="unit_known", value_set=[True])),
+                "ExpectColumnValuesToBeInSet", {"column": "unit_known", "value_set": [True]}),
         RowRule("unit_code_in_scope", "单位代码 unit_code is the file's unit or one of its subordinate units",
                 "error", "unit_code",
                 "单位代码 unit_code {unit_code} is not {file_unit_code} or one of its subordinate units",
-                lambda gxe, C: gxe.ExpectColumnValuesToBeInSet(
-                    column="unit_in_scope", value_set=[True], row_condition=C("unit_known") == True)),  # noqa: E712
+                "ExpectColumnValuesToBeInSet", {"column": "unit_in_scope", "value_set": [True]},
+                When("unit_known", "==", True)),
         RowRule("year_matches_file", "年度 year equals the year in the file name", "error", "year",
                 "年度 year is {year}; the file name says {file_period}",
-                lambda gxe, C: gxe.ExpectColumnPairValuesToBeEqual(
-                    column_A="year_text", column_B="file_period", ignore_row_if="either_value_is_missing")),
+                *_equal("year_text", "file_period")),
         RowRule("target_unique_in_file", "a unit has one target row per year in a file", "error", "unit_code",
                 "单位代码 {unit_code} has more than one target row for {year} in this file",
-                lambda gxe, C: gxe.ExpectCompoundColumnsToBeUnique(
-                    column_list=["submission_id", "unit_code", "year"])),
+                *_unique("unit_code", "year")),
     ]
 
 

@@ -1,8 +1,10 @@
-"""Submission checks: validate the rows of a batch of files of one kind with Great Expectations and turn
-every failure into a steward-readable reason on the row (its submission and spreadsheet row number).
+"""Submission checks: the row rules of a kind (`expectations.rules`) over the new files' rows, every failure
+turned into a steward-readable reason on the row (its submission and spreadsheet row number).
 
-The new files of a kind are validated in the read stage's batches (many files each), so a run pays GX's fixed
-cost once per batch, not per file, and holds one batch in memory at a time.
+The new files of a kind are checked in the read stage's batches (many files each), holding one batch in memory
+at a time. Each batch is screened with Arrow kernels (`expectations.screen`); a batch where a rule fails is
+validated by Great Expectations, the validator of record (its result is stored and rendered as Data Docs), and
+GX's verdict must equal the screen's. A clean batch costs the screen only.
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from expectations import screen
 from expectations.gx_context import docs_index, gx_modules, run_suite
 from expectations.results import CheckResult, format_value
 from expectations.rules import INDEX_COLUMNS, RowRule, rules
+from ingestion.normalise import empty_column
 from ingestion.template import fields
 
 RowKey = tuple[str, int]
@@ -34,45 +39,55 @@ class CheckOutcome:
 _NUMERIC = ("area", "number", "percent", "year")
 
 
-def _strings(value: Any) -> set[str]:
-    if isinstance(value, str):
-        return {value}
-    if isinstance(value, dict):
-        return {s for v in value.values() for s in _strings(v)}
-    if isinstance(value, list | tuple):
-        return {s for v in value for s in _strings(v)}
-    return set()
-
-
-def _columns_used(rules_: list[RowRule], expectations: list[Any]) -> set[str]:
-    """Every column an expectation reads (its columns and row condition) or a reason shows."""
+def _columns_used(rules_: list[RowRule]) -> set[str]:
+    """Every column a rule reads (its columns and row condition) or its reason shows."""
     used = set(INDEX_COLUMNS)
-    for rule, exp in zip(rules_, expectations, strict=True):
-        used |= _strings(exp.configuration.kwargs)
+    for rule in rules_:
+        used |= set(rule.columns())
         used |= {name for _, name, _, _ in string.Formatter().parse(rule.reason) if name}
     return used
 
 
-def _prepare(kind: str, rows: pa.Table, used: set[str], compared: set[str]) -> pd.DataFrame:
+class _Batch:
+    """The columns of a batch of work rows that the rules read: the rows' own, and the context columns derived
+    from them (`start_month` of a building, `year_text` of a target), each built once."""
+
+    def __init__(self, kind: str, rows: pa.Table) -> None:
+        self.kind, self.rows, self.n = kind, rows, rows.num_rows
+        self.fields = {f.name: f for f in fields(kind)}
+        self.types = {name: f.type for name, f in self.fields.items()}
+        self._columns: dict[str, pa.Array | None] = {}
+
+    def column(self, name: str) -> pa.Array | None:
+        """The column as one array (derived ones dictionary-encoded); None if the batch has no such column."""
+        if name not in self._columns:
+            self._columns[name] = self._build(name)
+        return self._columns[name]
+
+    def plain(self, name: str) -> pa.Array:
+        values = self.column(name)
+        return values.dictionary_decode() if pa.types.is_dictionary(values.type) else values
+
+    def _build(self, name: str) -> pa.Array | None:
+        if self.kind == "buildings" and name == "start_month":
+            return _encoded(self.rows["start_date"], lambda d: pc.strftime(d, format="%Y-%m"))
+        if self.kind == "targets" and name == "year_text":
+            return _encoded(self.rows["year"], lambda d: pc.cast(d, pa.string()))
+        if name in self.rows.column_names:
+            return self.rows[name].combine_chunks()
+        if name in self.fields:  # a field no file of the batch has: all missing, of the field's type
+            return pa.array(empty_column(self.fields[name], self.n))
+        return None
+
+
+def _prepare(batch: _Batch, used: set[str], compared: set[str]) -> pd.DataFrame:
     """A validation frame of the `used` columns, built column by column from the work rows without object
     columns (GX fingerprints the whole frame before validating it, and hashing object or Arrow-backed
     columns costs seconds per million rows): numbers as float64 with NaN, dates as datetime64, text as
     categoricals; the text columns that rules compare with each other (`compared`) share one category set,
     as pandas compares categoricals only then."""
-    derived = {}  # context columns the rules of a kind compare against
-    if kind == "buildings":
-        derived["start_month"] = lambda: _encoded(rows["start_date"], lambda d: pc.strftime(d, format="%Y-%m"))
-    if kind == "targets":
-        derived["year_text"] = lambda: _encoded(rows["year"], lambda d: pc.cast(d, pa.string()))
-    types = {f.name: f.type for f in fields(kind)}
-    arrays: dict[str, pa.Array] = {}
-    for c in used:
-        if c in derived:
-            arrays[c] = derived[c]()
-        elif c in rows.column_names:
-            arrays[c] = rows[c].combine_chunks()
-        elif c in types:
-            arrays[c] = pa.nulls(rows.num_rows, pa.string())
+    types = batch.types
+    arrays = {c: batch.column(c) for c in used if batch.column(c) is not None}
     for c, values in arrays.items():
         if types.get(c) not in _NUMERIC and _is_text(values.type):
             arrays[c] = values.dictionary_encode()
@@ -154,27 +169,21 @@ def check_batch(kind: str, batches: Iterable[pa.Table], cell_errors: dict[RowKey
 
 def _validate(kind: str, kind_rules: list[RowRule], rows: pa.Table, cell_errors: dict[RowKey, list[str]],
               gx_dir, outcome: CheckOutcome, failing: dict[str, set[RowKey]]) -> None:
-    """Validate one batch; add its failing rows to `failing` (per rule) and their reasons to `outcome`."""
-    _, gxe, column = gx_modules()
-    expectations = []
-    for r in kind_rules:
-        exp = r.build(gxe, column)
-        exp.meta = {"rule": r.name, "meaning": r.meaning, "severity": r.severity}
-        expectations.append(exp)
-    compared = {c for e in expectations for c in (e.configuration.kwargs.get("column_A"),
-                                                  e.configuration.kwargs.get("column_B")) if c}
-    data = _prepare(kind, rows, _columns_used(kind_rules, expectations), compared)
-    validation = run_suite(gx_dir, f"{kind}_rows", f"submission_{kind}", expectations, data, INDEX_COLUMNS,
-                           meta={"stage": "submission", "kind": kind}, docs_on_failure_only=True)
-    by_rule = {r.name: r for r in kind_rules}
-    failing_keys: dict[str, list[RowKey]] = {}
-    for result in validation.results:
-        rule = by_rule[result.expectation_config.meta["rule"]]
-        if result.exception_info and result.exception_info.get("raised_exception"):
-            raise RuntimeError(f"submission check {kind}.{rule.name} could not run: "
-                               f"{result.exception_info.get('exception_message')}")
-        unexpected = result.result.get("unexpected_index_list") or []
-        failing_keys[rule.name] = sorted({(item["submission_id"], int(item["row_number"])) for item in unexpected})
+    """Validate one batch; add its failing rows to `failing` (per rule) and their reasons to `outcome`.
+
+    The Arrow pre-screen (`expectations.screen`) runs first; a batch with a failing row is then validated by
+    Great Expectations, the validator of record, whose verdict must be the screen's."""
+    batch = _Batch(kind, rows)
+    keys = (batch.column("submission_id").to_numpy(zero_copy_only=False),
+            batch.column("row_number").to_numpy(zero_copy_only=False))
+    screened = {r.name: _keys(keys, screen.failing(r, batch.plain, batch.n)) for r in kind_rules}
+    if not any(screened.values()):
+        return
+    failing_keys, data = _validate_with_gx(kind, kind_rules, batch, gx_dir)
+    disagree = [name for name in failing_keys if failing_keys[name] != screened[name]]
+    if disagree:
+        raise RuntimeError(f"submission checks of {kind}: the pre-screen and Great Expectations disagree on "
+                           f"{', '.join(disagree)}; this is a bug in expectations/screen.py")
     # The values of the failing rows only (for the reasons), looked up once.
     wanted = sorted({k for keys in failing_keys.values() for k in keys})
     values = _row_values(data, wanted)
@@ -187,6 +196,37 @@ def _validate(kind: str, kind_rules: list[RowRule], rows: pa.Table, cell_errors:
             if any(e.startswith(rule.field) or f" {rule.field}" in e or f"({rule.field})" in e for e in already):
                 continue  # the reader already said what is wrong with this field
             target.setdefault(key, []).append(_reason(rule, values[key]))
+
+
+def _keys(keys: tuple[np.ndarray, np.ndarray], mask: np.ndarray) -> list[RowKey]:
+    sids, numbers = keys
+    return sorted({(str(s), int(r)) for s, r in zip(sids[mask], numbers[mask], strict=True)})
+
+
+def _validate_with_gx(kind: str, kind_rules: list[RowRule], batch: _Batch, gx_dir
+                      ) -> tuple[dict[str, list[RowKey]], pd.DataFrame]:
+    """(rule -> its failing rows, the validation frame) from a GX checkpoint run over the batch; the run is
+    stored and its Data Docs page built."""
+    _, gxe, column = gx_modules()
+    expectations = []
+    for r in kind_rules:
+        exp = r.build(gxe, column)
+        exp.meta = {"rule": r.name, "meaning": r.meaning, "severity": r.severity}
+        expectations.append(exp)
+    compared = {c for r in kind_rules for c in (r.kwargs.get("column_A"), r.kwargs.get("column_B")) if c}
+    data = _prepare(batch, _columns_used(kind_rules), compared)
+    validation = run_suite(gx_dir, f"{kind}_rows", f"submission_{kind}", expectations, data, INDEX_COLUMNS,
+                           meta={"stage": "submission", "kind": kind}, docs_on_failure_only=True)
+    by_rule = {r.name: r for r in kind_rules}
+    failing_keys: dict[str, list[RowKey]] = {}
+    for result in validation.results:
+        rule = by_rule[result.expectation_config.meta["rule"]]
+        if result.exception_info and result.exception_info.get("raised_exception"):
+            raise RuntimeError(f"submission check {kind}.{rule.name} could not run: "
+                               f"{result.exception_info.get('exception_message')}")
+        unexpected = result.result.get("unexpected_index_list") or []
+        failing_keys[rule.name] = sorted({(item["submission_id"], int(item["row_number"])) for item in unexpected})
+    return failing_keys, data
 
 
 def _row_values(data: pd.DataFrame, keys: list[RowKey]) -> dict[RowKey, dict]:

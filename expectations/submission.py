@@ -174,11 +174,10 @@ def _validate(kind: str, kind_rules: list[RowRule], rows: pa.Table, cell_errors:
     The Arrow pre-screen (`expectations.screen`) runs first; a batch with a failing row is then validated by
     Great Expectations, the validator of record, whose verdict must be the screen's."""
     batch = _Batch(kind, rows)
-    keys = (batch.column("submission_id").to_numpy(zero_copy_only=False),
-            batch.column("row_number").to_numpy(zero_copy_only=False))
-    screened = {r.name: _keys(keys, screen.failing(r, batch.plain, batch.n)) for r in kind_rules}
-    if not any(screened.values()):
+    masks = {r.name: screen.failing(r, batch.plain, batch.n) for r in kind_rules}
+    if not any(mask.any() for mask in masks.values()):
         return
+    screened = {name: _keys(batch, mask) for name, mask in masks.items()}
     failing_keys, data = _validate_with_gx(kind, kind_rules, batch, gx_dir)
     disagree = [name for name in failing_keys if failing_keys[name] != screened[name]]
     if disagree:
@@ -198,9 +197,12 @@ def _validate(kind: str, kind_rules: list[RowRule], rows: pa.Table, cell_errors:
             target.setdefault(key, []).append(_reason(rule, values[key]))
 
 
-def _keys(keys: tuple[np.ndarray, np.ndarray], mask: np.ndarray) -> list[RowKey]:
-    sids, numbers = keys
-    return sorted({(str(s), int(r)) for s, r in zip(sids[mask], numbers[mask], strict=True)})
+def _keys(batch: _Batch, mask: np.ndarray) -> list[RowKey]:
+    """The (submission, row number) of the rows of `mask`, in order."""
+    where = pa.array(np.flatnonzero(mask))
+    sids = batch.column("submission_id").take(where).to_pylist()
+    numbers = batch.column("row_number").take(where).to_pylist()
+    return sorted({(str(s), int(r)) for s, r in zip(sids, numbers, strict=True)})
 
 
 def _validate_with_gx(kind: str, kind_rules: list[RowRule], batch: _Batch, gx_dir

@@ -1,17 +1,27 @@
 """The immutable archive: every file received is copied here, addressed by its hash, before anything else.
 
 `<archive>/<sha[:2]>/<sha>/<file name>`: writing the same bytes twice is a no-op, and a copy is written
-to a temporary name, checked against its hash and renamed, so a crash never leaves a half-written copy
-under a final name.
+to a temporary name, its bytes hashed as they are copied and checked against the landed hash, then renamed,
+so a crash never leaves a half-written copy under a final name.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-import shutil
 from pathlib import Path
 
-from ingestion.discover import LandedFile, sha256_of
+from ingestion.discover import HASH_CHUNK, LandedFile, sha256_of
+
+
+def _copy_hashing(source: Path, target: Path) -> str:
+    """Copy `source` to `target`; the sha256 of the bytes copied (one pass over the file)."""
+    h = hashlib.sha256()
+    with source.open("rb") as src, target.open("wb") as dst:
+        while chunk := src.read(HASH_CHUNK):
+            h.update(chunk)
+            dst.write(chunk)
+    return h.hexdigest()
 
 
 def archive_path(archive_dir: Path, landed: LandedFile) -> Path:
@@ -30,8 +40,7 @@ def archive(landing_dir: Path, archive_dir: Path, landed: LandedFile) -> Path:
         # Keep what was received (the link itself), never what it points to.
         tmp.write_text(os.readlink(source), encoding="utf-8")
     else:
-        shutil.copyfile(source, tmp)
-        if sha256_of(tmp) != landed.sha256:
+        if _copy_hashing(source, tmp) != landed.sha256:
             tmp.unlink()
             raise RuntimeError(f"{landed.landing_path} changed while it was being archived; it will be "
                                "picked up by the next run")

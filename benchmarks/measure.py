@@ -47,12 +47,17 @@ def percentile(values: list[float], pct: float) -> float | None:
     return ordered[int(rank) - 1]
 
 
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process and of its largest waited-for child (dbt, query runners), MB."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def peak_rss_parts_mb() -> dict[str, float]:
+    """High-water marks of resident memory so far, MB: this process's (`self`) and its largest waited-for
+    child's (`children`: dbt, query runners)."""
     factor = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
-    return max(own, children) * factor / 2**20
+    return {"self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * factor / 2**20,
+            "children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * factor / 2**20}
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process and of its largest waited-for child, MB."""
+    return max(peak_rss_parts_mb().values())
 
 
 def machine() -> dict:

@@ -78,13 +78,14 @@ def ingest(settings: Settings, run_id: str) -> dict:
     """discover -> read -> check -> load; per-stage seconds and the stages' summaries."""
     from ingestion import stages
 
-    out = {"seconds": {}, "cpu_seconds": {}, "summary": {}}
+    out = {"seconds": {}, "cpu_seconds": {}, "summary": {}, "peak_rss_mb_after": {}}
     for step in STAGES:
         cpu = time.process_time()
         seconds, summary = measure.timed(getattr(stages, step), settings, run_id)
         out["cpu_seconds"][step] = time.process_time() - cpu
         out["seconds"][step] = seconds
         out["summary"][step] = summary
+        out["peak_rss_mb_after"][step] = measure.peak_rss_parts_mb()  # which step raised the high-water mark
     out["seconds"]["total"] = sum(out["seconds"][s] for s in STAGES)
     out["cpu_seconds"]["total"] = sum(out["cpu_seconds"][s] for s in STAGES)
     return out
@@ -119,15 +120,19 @@ def warehouse_run(settings: Settings, run_id: str) -> dict:
 
     out = ingest(settings, run_id)
     sec = out["seconds"]
+    rss = out["peak_rss_mb_after"]
     sec["dbt_build"], result = measure.timed(build, settings)
+    rss["dbt_build"] = measure.peak_rss_parts_mb()
     sec["dbt_nodes"] = _dbt_node_seconds(settings)
     sec["gate"], gate = measure.timed(run_gate, settings, run_id, result)
+    rss["gate"] = measure.peak_rss_parts_mb()
     out["gate_passed"] = gate.passed
     out["gate_blocking"] = [c.check_name for c in gate.blocking][:10]
     if gate.passed:
         sec["publish"], pub = measure.timed(publish, settings, run_id, len(gate.checks), 0)
         out["published"] = pub.published
         sec["publish_swap"] = pub.swap_seconds
+        rss["publish"] = measure.peak_rss_parts_mb()
     else:
         sec["publish"], out["published"] = None, False
     sec["pipeline"] = sec["total"] + sec["dbt_build"] + sec["gate"] + (sec["publish"] or 0)
@@ -140,7 +145,7 @@ def many_files_repeat(scale: workload.Scale, full: Path, incr: Path, files: int,
     shutil.rmtree(data, ignore_errors=True)
     first = warehouse_run(_settings(full, data), "bench_full")
     rec = {"full": first["seconds"], "gate_passed": first["gate_passed"], "gate_blocking": first["gate_blocking"],
-           "ingest_summary": first["summary"]}
+           "ingest_summary": first["summary"], "peak_rss_mb_after": first["peak_rss_mb_after"]}
     rec["files_per_second"] = files / first["seconds"]["total"]
     # this process's CPU time (all its threads): a figure less sensitive to other load on a shared machine
     rec["ingest_cpu_seconds"] = first["cpu_seconds"]
@@ -228,6 +233,7 @@ def _run_scale(scale: workload.Scale, repeat: int, work: Path) -> dict:
     doc["runs"] = {"bigfile": big_runs, "many_files": many_runs}
     doc.update(summarise(big_runs, many_runs))
     doc["peak_rss_mb"] = measure.peak_rss_mb()
+    doc["peak_rss_mb_parts"] = measure.peak_rss_parts_mb()
     doc["wall_seconds"] = time.perf_counter() - started
     return doc
 

@@ -71,6 +71,7 @@ def _die_with_parent() -> None:
 
 def dbt_env(settings: Settings) -> dict[str, str]:
     return os.environ | {"PREFAB_DATA_DIR": str(settings.data_dir.resolve()),
+                         "PREFAB_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
                          "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
 
 

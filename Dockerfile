@@ -41,14 +41,8 @@ COPY dags ./dags
 # DBT_PROJECT_DIR is /opt/prefab/dbt_project -- the path docker-compose.yml bind-mounts ./dbt_project to.
 RUN uv sync --locked --no-dev
 
-# PostgreSQL driver for the Airflow metadata DB. It is NOT in uv.lock (the project itself only uses
-# DuckDB; local runs use Airflow's SQLite default). Airflow 3.3 needs a sync AND an async driver for
-# PostgreSQL: either psycopg2-binary + asyncpg (its defaults), or psycopg 3 for both, with
-# AIRFLOW__DATABASE__SQL_ALCHEMY_CONN and AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC both set to
-# postgresql+psycopg://... (docker-compose.yml does the latter). Pinned explicitly, and installed AFTER
-# the last `uv sync`, because `uv sync` is exact and would uninstall anything that is not in the lock.
-# TODO: add psycopg[binary] to pyproject.toml/uv.lock (e.g. an optional "postgres" extra) and drop this line.
-RUN uv pip install --python /opt/venv/bin/python "psycopg[binary]==3.3.9"
+# The PostgreSQL driver of the Airflow metadata DB (psycopg 3, for both the sync and the async engine, as
+# docker-compose.yml sets them) comes from uv.lock with everything else: nothing is installed beside the lock.
 
 ENV PATH="/opt/venv/bin:${PATH}" \
     VIRTUAL_ENV=/opt/venv \

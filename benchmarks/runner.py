@@ -177,8 +177,9 @@ def bigfile_repeat(sources: dict[str, Path], work: Path, i: int) -> dict:
         shutil.rmtree(data, ignore_errors=True)
         landing = workload.single_file_landing(root, source)
         res = ingest(_settings(landing, data), f"bench_{label}")
-        loaded = res["summary"]["load"].get("rows_loaded")
-        rec[label] = res["seconds"] | {"rows_loaded": loaded}
+        load = res["summary"]["load"]
+        rec[label] = res["seconds"] | {"rows_loaded": load.get("rows_loaded"),
+                                       "rows_quarantined": load.get("rows_quarantined")}
         shutil.rmtree(data, ignore_errors=True)
     rec["native_read_csv"] = native_read_csv(sources["csv_utf8"], work)
     return rec
@@ -210,12 +211,15 @@ def _run_scale(scale: workload.Scale, repeat: int, work: Path) -> dict:
         sources["csv_utf8"] = workload.big_csv(work / "inputs" / f"big_{scale.big_rows}.csv", scale.big_rows)
         sources["csv_gbk"] = workload.big_csv(work / "inputs" / f"big_{scale.big_rows}_gbk.csv", scale.big_rows,
                                               "gbk")
+        sources["csv_failing"] = workload.big_csv(work / "inputs" / f"big_{scale.big_rows}_failing.csv",
+                                                  scale.big_rows, failing_every=workload.BIG_FAILING_EVERY)
     if scale.xlsx_rows:
         sources["xlsx"] = workload.big_xlsx(work / "inputs" / f"big_{scale.xlsx_rows}.xlsx", scale.xlsx_rows)
     if sources:
         doc["workload"]["big_files"] = {k: {"bytes": p.stat().st_size,
                                             "rows": scale.xlsx_rows if k == "xlsx" else scale.big_rows}
                                         for k, p in sources.items()}
+        doc["workload"]["big_files"]["csv_failing"]["failing_every"] = workload.BIG_FAILING_EVERY
     if scale.units:
         units_path = settings().reporting_units_path
         full, incr, desc = workload.many_file_landing(scale, work, units_path)
@@ -256,11 +260,12 @@ def summarise(big: list[dict], many: list[dict]) -> dict:
         out["ingest_ratio_vs_native"] = measure.median([r["csv_utf8"]["total"] / r["native_read_csv"] for r in big])
         out["native_read_csv_seconds"] = native
         out["bigfile_ingest_seconds"] = ingest_s
-        for label in ("csv_utf8", "csv_gbk", "xlsx"):
+        for label in ("csv_utf8", "csv_gbk", "csv_failing", "xlsx"):
             if label in big[0]:
                 stages[f"bigfile_{label}"] = {s: _med(big, label, s) for s in (*STAGES, "total")}
-        if "csv_gbk" in big[0]:
-            out["gbk_ratio_vs_native"] = measure.median([r["csv_gbk"]["total"] / r["native_read_csv"] for r in big])
+        for label, key in (("csv_gbk", "gbk_ratio_vs_native"), ("csv_failing", "failing_ratio_vs_native")):
+            if label in big[0]:
+                out[key] = measure.median([r[label]["total"] / r["native_read_csv"] for r in big])
         if "xlsx" in big[0]:
             out["xlsx_ingest_seconds"] = _med(big, "xlsx", "total")
     if many:

@@ -5,8 +5,8 @@ quick and province scales on the real reporting units of the repository's list (
 national scale on the synthetic national list of `benchmarks.registry` (3,007 units). The files are written by
 one process per CPU, a group of units each (every unit-month is drawn from its own seed, so the files do not
 depend on the grouping). The big-file scale writes one template CSV directly (Chinese headers of
-`ingestion.template`), re-encoded as GBK, plus a smaller XLSX. Everything is cached under the work folder and
-deterministic, so repeated invocations reuse it.
+`ingestion.template`), re-encoded as GBK, a copy with 1 row in 100 failing a check, and a smaller XLSX.
+Everything is cached under the work folder and deterministic, so repeated invocations reuse it.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ SCALES = {
 }
 
 BIG_UNIT, BIG_PERIOD = "330402", "2021-03"
+BIG_FAILING_EVERY = 100  # the failing copy of the big CSV: 1 row in 100 breaks a rule
 _FIELDS = ("unit_code", "period", "project_code", "project_name", "building_no", "start_date", "building_use",
            "structure_system", "total_floor_area_m2", "prefab_floor_area_m2", "score_q1", "score_q2", "score_q3",
            "full_decoration")
@@ -71,22 +72,24 @@ def _header() -> list[str]:
     return [zh[f] + ("(m2)" if f.endswith("_m2") else "") for f in _FIELDS]
 
 
-def big_rows(n: int) -> list[list[str]]:
-    """n valid, distinct buildings of one unit and month (20 buildings per project)."""
+def big_rows(n: int, failing_every: int | None = None) -> list[list[str]]:
+    """n distinct buildings of one unit and month (20 buildings per project), all valid; with `failing_every`
+    k, every k-th has a prefab area above its total (a row the checks quarantine)."""
     rows = []
     for i in range(n):
         total = 1000 + (i * 37) % 9000
+        prefab = total * 2 if failing_every and i % failing_every == failing_every - 1 else total * 6 // 10
         rows.append([BIG_UNIT, BIG_PERIOD, f"P{i // 20:07d}", f"项目{i // 20}", f"{i % 20 + 1}#",
                      f"{BIG_PERIOD}-{i % 28 + 1:02d}", _USES[i % 4], _SYSTEMS[i % 4], str(total),
-                     str(total * 6 // 10), "30", "15", "20", "是" if i % 3 else "否"])
+                     str(prefab), "30", "15", "20", "是" if i % 3 else "否"])
     return rows
 
 
-def big_csv(path: Path, n: int, encoding: str = "utf-8") -> Path:
+def big_csv(path: Path, n: int, encoding: str = "utf-8", failing_every: int | None = None) -> Path:
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [",".join(_header())] + [",".join(r) for r in big_rows(n)]
+    lines = [",".join(_header())] + [",".join(r) for r in big_rows(n, failing_every)]
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(("\n".join(lines) + "\n").encode(encoding))
     tmp.replace(path)
@@ -153,7 +156,9 @@ def many_file_landing(scale: Scale, work: Path, units_path: Path) -> tuple[Path,
     units (`units_path`: the seed the pipeline will check unit codes against)."""
     full, incr, extra = work / "landing_full", work / "landing_incremental", work / "landing_next_month"
     done = work / "landing.json"
+    # as JSON gives it back (tuples become lists), or the cache would never match
     key = {"scale": asdict(scale), "seed": SEED, "units": units_path.read_text(encoding="utf-8")}
+    key = json.loads(json.dumps(key))
     if not done.exists() or json.loads(done.read_text(encoding="utf-8")) != key:
         done.unlink(missing_ok=True)
         for d in (full, incr, extra):

@@ -23,6 +23,12 @@ def test_quick_scale_produces_every_figure(tmp_path):
         assert key in doc, key
         assert doc[key] is None or isinstance(doc[key], int | float), (key, doc[key])
     assert {"cpu_count", "platform", "python"} <= set(doc["machine"])
+    rows = doc["workload"]["big_files"]["csv_utf8"]["rows"]
+    (big,) = doc["runs"]["bigfile"]
+    assert (big["csv_utf8"]["rows_loaded"], big["csv_utf8"]["rows_quarantined"]) == (rows, 0)
+    bad = rows // doc["workload"]["big_files"]["csv_failing"]["failing_every"]
+    assert (big["csv_failing"]["rows_loaded"], big["csv_failing"]["rows_quarantined"]) == (rows - bad, bad)
+    assert isinstance(doc["failing_ratio_vs_native"], float)
     assert doc["date"]
     assert "| figure | median |" in proc.stdout
     for key in KEYS:

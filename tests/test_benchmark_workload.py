@@ -134,3 +134,19 @@ def test_a_new_month_alone_is_the_month_of_the_whole_year(tmp_path, units):
     assert sorted(k.split("/")[1][:6] for k in january) == sorted(selector.split(","))  # one file per unit
     assert _listing(tmp_path / "month") == january
     assert len(year.buildings[year.buildings["period"] == "2022-01"]) == 3 * 5
+
+
+def test_landing_zones_are_generated_once_per_scale_and_unit_list(tmp_path, monkeypatch):
+    """A second run of a scale reuses the cached landing zones; another unit list regenerates them."""
+    scale = workload.Scale("tiny", "330402,330411", (2021,), 2, 2022)
+    first = workload.many_file_landing(scale, tmp_path, DEFAULT_PATH)
+    listing = _listing(first[1])
+    calls = []
+    real = workload.write_landing
+    monkeypatch.setattr(workload, "write_landing", lambda *a, **k: calls.append(a) or real(*a, **k))
+    assert workload.many_file_landing(scale, tmp_path, DEFAULT_PATH) == first
+    assert calls == [] and _listing(first[1]) == listing
+    other = tmp_path / "units.csv"
+    other.write_text(DEFAULT_PATH.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    workload.many_file_landing(scale, tmp_path, other)
+    assert len(calls) == 2  # the full landing and the new month, written again

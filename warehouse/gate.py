@@ -130,7 +130,7 @@ def _reconciliation(settings: Settings) -> list[CheckResult]:
                                             meta={"check": "reconciliation_prefab_floor_area"}),
     ]
     result = run_suite(settings.gx_dir, "candidate_reconciliation", "gate_reconciliation", expectations, frame,
-                       ["row_key"], meta={"stage": "gate"})
+                       ["row_key"], meta={"stage": "gate"}, docs_on_failure_only=True)
     url = docs_index(settings.gx_dir)
     checks = []
     for r in result.results:
@@ -161,58 +161,73 @@ class GateBlocked(Exception):
 
 def _candidate_checks(settings: Settings) -> list[CheckResult]:
     """The range, plausibility and anomaly checks of `expectations.gate_rules`, one GX suite per frame."""
-    from expectations.gate_rules import FRAMES, RULES, expected_grade
-    from expectations.gx_context import docs_index, gx_modules, run_suite
+    from expectations.gate_rules import FRAMES, RULES
+    from expectations.gx_context import docs_index
+
+    with connect_warehouse(settings, read_only=True) as con:  # open throughout: DETAILS look rows up by rowid
+        results: dict[str, tuple[bool, set[int], list[str]]] = {}
+        frames = {}
+        for frame_name, sql in FRAMES.items():
+            rules = [r for r in RULES if r.frame == frame_name]
+            frame = con.execute(sql).df()
+            if frame.empty:
+                results |= {r.name: (True, set(), []) for r in rules}
+                continue
+            if "row_id" not in frame:
+                frame["row_id"] = range(len(frame))
+            frames[frame_name] = frame
+            results |= _validate_frame(settings, frame_name, frame, rules)
+        url = docs_index(settings.gx_dir)
+        checks = []
+        for rule in RULES:
+            passed, rows, errors = results[rule.name]
+            if passed:
+                checks.append(CheckResult(f"gx.{rule.name}", rule.severity, "pass", 0, rule.meaning, url))
+                continue
+            examples = [rule.example.format_map({k: format_value(v) for k, v in row.items()})
+                        for row in _example_rows(con, rule.frame, frames[rule.frame], rows)]
+            more = f"; and {len(rows) - MAX_EXAMPLES} more" if len(rows) > MAX_EXAMPLES else ""
+            found = f"{len(rows)} found: " + "; ".join(examples) + more if rows else "; ".join(errors) or "failed"
+            checks.append(CheckResult(f"gx.{rule.name}", rule.severity, "fail" if rule.severity == "error" else "warn",
+                                      len(rows), f"{found}. Check: {rule.meaning}"[:4000], url))
+    return checks
+
+
+def _validate_frame(settings: Settings, frame_name: str, frame: pd.DataFrame, rules: list
+                    ) -> dict[str, tuple[bool, set[int], list[str]]]:
+    """One GX suite over a frame: per rule, (passed, the row_ids failing it, errors raised)."""
+    from expectations.gx_context import gx_modules, run_suite
 
     _, gxe, column = gx_modules()
-    with connect_warehouse(settings, read_only=True) as con:
-        frames = {name: con.execute(sql).df() for name, sql in FRAMES.items()}
-    buildings = frames["buildings"]
-    buildings["expected_grade"] = [expected_grade(r, bool(ok)) for r, ok in
-                                   zip(buildings["assembly_rate_pct"], buildings["is_recognised_prefab"], strict=True)]
-    results: dict[str, tuple[bool, set[int], list[str]]] = {}
-    for frame_name, frame in frames.items():
-        rules = [r for r in RULES if r.frame == frame_name]
-        if frame.empty:
-            results |= {r.name: (True, set(), []) for r in rules}
-            continue
-        frame = frame.reset_index(drop=True)
-        frame["row_id"] = range(len(frame))
-        expectations = []
-        for rule in rules:
-            for e in rule.build(gxe, column):
-                e.meta = {"check": rule.name}
-                expectations.append(e)
-        suite = run_suite(settings.gx_dir, f"candidate_{frame_name}", f"gate_{frame_name}", expectations, frame,
-                          ["row_id"], meta={"stage": "gate"})
-        failing: dict[str, set[int]] = defaultdict(set)
-        errors: dict[str, list[str]] = defaultdict(list)
-        ok: dict[str, bool] = defaultdict(lambda: True)
-        for r in suite.results:
-            name = r.expectation_config.meta["check"]
-            ok[name] &= bool(r.success)
-            failing[name].update(int(i["row_id"]) for i in (r.result.get("unexpected_index_list") or []))
-            info = r.exception_info or {}
-            if info.get("raised_exception"):
-                errors[name].append(str(info.get("exception_message"))[:300])
-        for rule in rules:
-            results[rule.name] = (ok[rule.name], failing[rule.name], errors[rule.name])
-        frames[frame_name] = frame
-    url = docs_index(settings.gx_dir)
-    checks = []
-    for rule in RULES:
-        passed, rows, errors = results[rule.name]
-        if passed:
-            checks.append(CheckResult(f"gx.{rule.name}", rule.severity, "pass", 0, rule.meaning, url))
-            continue
-        frame = frames[rule.frame]
-        examples = [rule.example.format_map({k: format_value(v) for k, v in frame.iloc[i].items()})
-                    for i in sorted(rows)[:MAX_EXAMPLES]]
-        more = f"; and {len(rows) - MAX_EXAMPLES} more" if len(rows) > MAX_EXAMPLES else ""
-        found = f"{len(rows)} found: " + "; ".join(examples) + more if rows else "; ".join(errors) or "failed"
-        checks.append(CheckResult(f"gx.{rule.name}", rule.severity, "fail" if rule.severity == "error" else "warn",
-                                  len(rows), f"{found}. Check: {rule.meaning}"[:4000], url))
-    return checks
+    expectations = []
+    for rule in rules:
+        for e in rule.build(gxe, column):
+            e.meta = {"check": rule.name}
+            expectations.append(e)
+    suite = run_suite(settings.gx_dir, f"candidate_{frame_name}", f"gate_{frame_name}", expectations, frame,
+                      ["row_id"], meta={"stage": "gate"}, docs_on_failure_only=True)
+    failing: dict[str, set[int]] = defaultdict(set)
+    errors: dict[str, list[str]] = defaultdict(list)
+    ok: dict[str, bool] = defaultdict(lambda: True)
+    for r in suite.results:
+        name = r.expectation_config.meta["check"]
+        ok[name] &= bool(r.success)
+        failing[name].update(int(i["row_id"]) for i in (r.result.get("unexpected_index_list") or []))
+        info = r.exception_info or {}
+        if info.get("raised_exception"):
+            errors[name].append(str(info.get("exception_message"))[:300])
+    return {rule.name: (ok[rule.name], failing[rule.name], errors[rule.name]) for rule in rules}
+
+
+def _example_rows(con, frame_name: str, frame: pd.DataFrame, rows: set[int]) -> list[dict]:
+    """The first MAX_EXAMPLES failing rows of a frame, with the columns its examples show."""
+    from expectations.gate_rules import DETAILS
+
+    if frame_name in DETAILS:
+        found = con.execute(f"{DETAILS[frame_name]} limit {MAX_EXAMPLES}", {"rows": sorted(rows)}).df()
+        return found.to_dict("records")
+    by_id = frame.set_index("row_id", drop=False)
+    return [by_id.loc[i].to_dict() for i in sorted(rows)[:MAX_EXAMPLES]]
 
 
 def run_gate(settings: Settings, run_id: str, build: DbtBuild | None = None) -> GateResult:

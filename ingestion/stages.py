@@ -37,9 +37,12 @@ log = logging.getLogger(__name__)
 
 def discover(settings: Settings, run_id: str) -> dict:
     """Archive every landed file the ledger has not accounted for; write the run's manifest."""
-    landed = scan_landing(settings.landing_dir)
     with connect_warehouse(settings, read_only=True) as con:
-        known = {r[0] for r in con.execute("select submission_id from dq.submission_files").fetchall()}
+        files = con.execute("select submission_id, landing_path, size_bytes, received_at, sha256 "
+                            "from dq.submission_files").fetchall()
+    known = {r[0] for r in files}
+    hashes = {} if settings.rehash_landing else {(path, size, at): sha for _, path, size, at, sha in files}
+    landed = scan_landing(settings.landing_dir, hashes)
     manifest = []
     for f in landed:
         if f.submission_id in known:

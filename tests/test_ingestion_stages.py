@@ -165,3 +165,35 @@ def test_files_checked_and_loaded_in_several_batches_give_the_same_outcome(landi
     files = len(list((landing.landing_dir / "buildings").iterdir()))
     assert len({n for n in seen if n.startswith("rows_buildings_")}) == files  # a batch per file
     assert _outcome_of_run(split) == expected
+
+
+def test_files_the_ledger_holds_unchanged_are_not_read_again(landing, monkeypatch):
+    """Discover hashes only what is new by path, size or modification time (as rsync's quick check); a
+    re-upload of the same size still counts as new. PREFAB_REHASH_LANDING hashes everything."""
+    import ingestion.discover as discover
+
+    run(landing, "r1")
+    hashed: list[str] = []
+    real = discover.sha256_of
+    monkeypatch.setattr(discover, "sha256_of", lambda path: hashed.append(path.name) or real(path))
+    land(landing, "330481_2020-03.csv", HEADER + row("330481", "2020-03", "P5", "1#", "2020-03-02", "900", "100"),
+         1_700_000_000)
+    resent = landing.landing_dir / "buildings" / "330424_2020-03.csv"
+    before = resent.read_bytes()
+    resent.write_bytes(before.replace(b",500,", b",600,"))  # new bytes, same size, new mtime
+    os.utime(resent, (1_700_000_100, 1_700_000_100))
+    assert resent.stat().st_size == len(before)
+    assert run(landing, "r2")["discover"] == {"landed": 6, "new": 2}
+    assert sorted(hashed) == ["330424_2020-03.csv", "330481_2020-03.csv"]
+    con = duckdb.connect(str(landing.warehouse_path), read_only=True)
+    try:  # the re-upload replaced its slice
+        totals = con.execute("select unit_code, total_floor_area_m2::double from raw.buildings "
+                             "where unit_code in ('330424', '330481') order by 1").fetchall()
+    finally:
+        con.close()
+    assert totals == [("330424", 600.0), ("330481", 900.0)]
+
+    hashed.clear()
+    rehash = dataclasses.replace(landing, rehash_landing=True)
+    assert run(rehash, "r3")["discover"] == {"landed": 6, "new": 0}
+    assert len(hashed) == 6

@@ -18,6 +18,7 @@ from benchmarks import measure, queries, registry, workload
 from warehouse.config import Settings, settings
 
 STAGES = ("discover", "read", "check", "load")
+INGEST = ("read", "check", "load")  # the issue's "read + normalise + check + load" (read normalises)
 KEYS = ("ingest_ratio_vs_native", "files_per_second", "full_load_seconds", "incremental_seconds",
         "dbt_fixed_seconds", "publish_seconds", "query_p95_ms", "peak_rss_mb")
 # figure -> (target as text, predicate on the median); None: no target
@@ -178,7 +179,8 @@ def bigfile_repeat(sources: dict[str, Path], work: Path, i: int) -> dict:
         landing = workload.single_file_landing(root, source)
         res = ingest(_settings(landing, data), f"bench_{label}")
         load = res["summary"]["load"]
-        rec[label] = res["seconds"] | {"rows_loaded": load.get("rows_loaded"),
+        rec[label] = res["seconds"] | {"ingest": sum(res["seconds"][s] for s in INGEST),
+                                       "rows_loaded": load.get("rows_loaded"),
                                        "rows_quarantined": load.get("rows_quarantined")}
         shutil.rmtree(data, ignore_errors=True)
     rec["native_read_csv"] = native_read_csv(sources["csv_utf8"], work)
@@ -255,19 +257,23 @@ def summarise(big: list[dict], many: list[dict]) -> dict:
     out = {k: None for k in KEYS}
     stages = {}
     if big:
-        native = _med(big, "native_read_csv")
-        ingest_s = _med(big, "csv_utf8", "total")
-        out["ingest_ratio_vs_native"] = measure.median([r["csv_utf8"]["total"] / r["native_read_csv"] for r in big])
-        out["native_read_csv_seconds"] = native
-        out["bigfile_ingest_seconds"] = ingest_s
+        # The issue's ingest: read (and normalise) + check + load. `discover` (scan, hash, archive copy) is
+        # reported beside it, in `ingest_with_archive_ratio_vs_native` and the stage lines.
+        def ratio(label: str, stages_: tuple[str, ...] = INGEST) -> float | None:
+            return measure.median([sum(r[label][s] for s in stages_) / r["native_read_csv"] for r in big])
+
+        out["ingest_ratio_vs_native"] = ratio("csv_utf8")
+        out["ingest_with_archive_ratio_vs_native"] = ratio("csv_utf8", STAGES)
+        out["native_read_csv_seconds"] = _med(big, "native_read_csv")
+        out["bigfile_ingest_seconds"] = _med(big, "csv_utf8", "ingest")
         for label in ("csv_utf8", "csv_gbk", "csv_failing", "xlsx"):
             if label in big[0]:
-                stages[f"bigfile_{label}"] = {s: _med(big, label, s) for s in (*STAGES, "total")}
+                stages[f"bigfile_{label}"] = {s: _med(big, label, s) for s in (*STAGES, "ingest", "total")}
         for label, key in (("csv_gbk", "gbk_ratio_vs_native"), ("csv_failing", "failing_ratio_vs_native")):
             if label in big[0]:
-                out[key] = measure.median([r[label]["total"] / r["native_read_csv"] for r in big])
+                out[key] = ratio(label)
         if "xlsx" in big[0]:
-            out["xlsx_ingest_seconds"] = _med(big, "xlsx", "total")
+            out["xlsx_ingest_seconds"] = _med(big, "xlsx", "ingest")
     if many:
         out["files_per_second"] = _med(many, "files_per_second")
         out["files_per_cpu_second"] = _med(many, "files_per_cpu_second")
@@ -311,7 +317,8 @@ def table(doc: dict) -> str:
     """The figures (medians) with baseline, target and verdict, as a Markdown table."""
     baseline = {
         "ingest_ratio_vs_native": f"native read_csv {_fmt(doc.get('native_read_csv_seconds'))} s, "
-                                  f"ingest {_fmt(doc.get('bigfile_ingest_seconds'))} s",
+                                  f"read+check+load {_fmt(doc.get('bigfile_ingest_seconds'))} s "
+                                  f"({_fmt(doc.get('ingest_with_archive_ratio_vs_native'))}x with discover)",
         "files_per_second": f"ingest of {doc['workload'].get('landing', {}).get('files', '-')} files "
                             f"({_fmt(doc.get('files_per_cpu_second'))} per CPU-second)",
         "incremental_seconds": f"full load {_fmt(doc.get('full_load_seconds'))} s",

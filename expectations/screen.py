@@ -91,19 +91,19 @@ def _codes(values: pa.Array) -> tuple[np.ndarray, int]:
     """(a code per row, missing values sharing one code; the number of codes)."""
     if pa.types.is_floating(values.type):
         values = pc.if_else(pc.is_nan(values), pa.scalar(None, values.type), values)
-    encoded = values.dictionary_encode() if not isinstance(values, pa.ChunkedArray) else \
-        values.combine_chunks().dictionary_encode()
+    encoded = values.dictionary_encode()
     size = len(encoded.dictionary)
     return pc.fill_null(encoded.indices, size).to_numpy(zero_copy_only=False).astype(np.int64), size + 1
 
 
 def _compound_unique(kw: dict, column: Columns, n: int) -> np.ndarray:
+    if n == 0:
+        return np.zeros(0, dtype=bool)
     combined, _ = _codes(column(kw["column_list"][0]))
     for name in kw["column_list"][1:]:
         codes, size = _codes(column(name))
         _, combined = np.unique(combined * size + codes, return_inverse=True)
-    counts = np.bincount(combined, minlength=1) if n else np.zeros(0, dtype=np.int64)
-    return counts[combined] > 1 if n else np.zeros(0, dtype=bool)
+    return np.bincount(combined)[combined] > 1
 
 
 _EXPECTATIONS: dict[str, Callable[[dict, Columns, int], np.ndarray]] = {

@@ -28,16 +28,19 @@ RUN uv sync --locked --no-dev --no-install-project
 
 # Then the project itself. Directories are copied one by one (there is no .dockerignore, and the
 # developer's .venv, data/ and .git must not end up in the image). Keep this list in step with
-# [tool.hatch.build.targets.wheel].packages in pyproject.toml (tests/test_docker_compose.py checks it).
+# [tool.hatch.build.targets.wheel].packages in pyproject.toml (tests/deployment/test_docker_compose.py checks it).
 COPY README.md ./
-COPY warehouse ./warehouse
+COPY foundation ./foundation
 COPY ingestion ./ingestion
 COPY expectations ./expectations
-COPY sample_data ./sample_data
+COPY publishing ./publishing
+COPY pipeline ./pipeline
 COPY steward ./steward
+COPY demo ./demo
+COPY sample_data ./sample_data
 COPY dbt_project ./dbt_project
 COPY dags ./dags
-# Editable install (uv's default): warehouse.config.PROJECT_ROOT then resolves to /opt/prefab, so
+# Editable install (uv's default): foundation.config.PROJECT_ROOT then resolves to /opt/prefab, so
 # DBT_PROJECT_DIR is /opt/prefab/dbt_project -- the path docker-compose.yml bind-mounts ./dbt_project to.
 RUN uv sync --locked --no-dev
 

@@ -18,7 +18,7 @@ install: .venv/.installed
 	touch $@
 
 demo: install
-	$(PY) -m warehouse.demo
+	$(PY) -m demo
 
 test: install browser
 	$(PY) -m pytest -n 2 --dist loadgroup
@@ -50,7 +50,7 @@ lint: install
 
 # dbt docs of the warehouse in PREFAB_DATA_DIR (default data/; run after a build): data/dbt/docs/static_index.html
 dbt-docs: install
-	$(PY) -m warehouse.dbt docs
+	$(PY) -m publishing.build docs
 
 SCALE ?= quick
 

@@ -4,7 +4,7 @@
 report like counties. The codes follow the template's rules for real ones (6 digits; a province `PP0000`, a
 city `PPCC00`, a district `PPCC01`-`20`, a county `PPCC21`-`80`, a county-level city `PPCC81`-`99`, a zone
 `PPCC7x` with no GB/T 2260 code) but their province prefixes are ones GB/T 2260 has never allocated, so no code
-can be mistaken for a real place. The rows have the seed's columns (`ingestion.units.COLUMNS`); the benchmark
+can be mistaken for a real place. The rows have the seed's columns (`foundation.units.COLUMNS`); the benchmark
 writes them over the `reporting_units.csv` of a copy of the dbt project (see `runner.national_project`).
 """
 
@@ -15,7 +15,7 @@ import io
 from datetime import date
 from pathlib import Path
 
-from ingestion.units import COLUMNS, Unit
+from foundation.units import COLUMNS, Unit
 
 # Two-digit province prefixes that GB/T 2260 does not use (regions 1-6, then 72-78 next to Taiwan's 71).
 PROVINCE_PREFIXES = ("16", "17", "18", "19", "24", "25", "26", "27", "28", "29", "38", "39", "47", "48", "49",
@@ -58,7 +58,7 @@ def national_units() -> list[Unit]:
 
 
 def registry_csv() -> bytes:
-    """The list in the seed's format (UTF-8, header `ingestion.units.COLUMNS`), byte for byte reproducible."""
+    """The list in the seed's format (UTF-8, header `foundation.units.COLUMNS`), byte for byte reproducible."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)

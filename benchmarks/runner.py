@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from benchmarks import measure, queries, registry, workload
-from warehouse.config import Settings, settings
+from foundation.config import Settings, settings
 
 STAGES = ("discover", "read", "check", "load")
 INGEST = ("read", "check", "load")  # the issue's "read + normalise + check + load" (read normalises)
@@ -119,9 +119,9 @@ def _dbt_node_seconds(settings: Settings) -> float:
 
 def warehouse_run(settings: Settings, run_id: str) -> dict:
     """ingest -> dbt build -> gate -> publish, timed per step."""
-    from warehouse.dbt import build
-    from warehouse.gate import run_gate
-    from warehouse.publish import publish
+    from publishing.build import build
+    from publishing.gate import run_gate
+    from publishing.publish import publish
 
     out = ingest(settings, run_id)
     sec = out["seconds"]
@@ -145,7 +145,7 @@ def warehouse_run(settings: Settings, run_id: str) -> dict:
 
 
 def many_files_repeat(scale: workload.Scale, full: Path, incr: Path, files: int, data: Path) -> dict:
-    from warehouse.dbt import build, run_dbt
+    from publishing.build import build, run_dbt
 
     shutil.rmtree(data, ignore_errors=True)
     first = warehouse_run(_settings(full, data), "bench_full")

@@ -5,7 +5,7 @@ quick and province scales on the real reporting units of the repository's list (
 national scale on the synthetic national list of `benchmarks.registry` (3,007 units). The files are written by
 one process per CPU, a group of units each (every unit-month is drawn from its own seed, so the files do not
 depend on the grouping). The big-file scale writes one template CSV directly (Chinese headers of
-`ingestion.template`), re-encoded as GBK, a copy with 1 row in 100 failing a check, and a smaller XLSX.
+`foundation.template`), re-encoded as GBK, a copy with 1 row in 100 failing a check, and a smaller XLSX.
 Everything is cached under the work folder and deterministic, so repeated invocations reuse it.
 """
 
@@ -19,7 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from ingestion import template
+from foundation import template
 
 SEED = 7
 UNITS_PER_TASK = 25

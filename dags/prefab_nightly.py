@@ -8,9 +8,9 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, dag, get_current_context, task
 
-from warehouse.alerts import notify_failure
-from warehouse.config import settings
-from warehouse.lock import warehouse_lock
+from foundation.config import settings
+from foundation.lock import warehouse_lock
+from pipeline.alerts import notify_failure
 
 # A logical URI: where the file lives (PREFAB_DATA_DIR) may change without the asset becoming another one.
 REPORTING = Asset(name="prefab_reporting", uri="prefab://reporting/reporting.duckdb")
@@ -78,7 +78,7 @@ def prefab_nightly():
 
     @task
     def dbt_build(_: dict) -> dict:
-        from warehouse.dbt import build
+        from publishing.build import build
 
         with warehouse_lock(settings(), owner=_run_id(), wait_seconds=WRITER_WAIT_SECONDS):
             result = build(settings())
@@ -86,7 +86,7 @@ def prefab_nightly():
 
     @task
     def gate(_: dict) -> dict:
-        from warehouse.gate import enforce, gate_summary, run_gate
+        from publishing.gate import enforce, gate_summary, run_gate
 
         with warehouse_lock(settings(), owner=_run_id(), wait_seconds=WRITER_WAIT_SECONDS):
             result = run_gate(settings(), _run_id())
@@ -95,7 +95,7 @@ def prefab_nightly():
 
     @task(outlets=[REPORTING])
     def publish(gate_result: dict) -> dict:
-        from warehouse.publish import publish
+        from publishing.publish import publish
 
         passed = gate_result["checks"] - len(gate_result["failed"]) - gate_result["warned"]
         with warehouse_lock(settings(), owner=_run_id(), wait_seconds=WRITER_WAIT_SECONDS):
@@ -104,7 +104,7 @@ def prefab_nightly():
 
     @task
     def summary(_: dict) -> str:
-        from warehouse.summary import summary_text
+        from pipeline.summary import summary_text
 
         text = summary_text(settings(), _run_id())
         print(text)

@@ -1,7 +1,7 @@
 """The publication gate's checks on the candidate marts, as a steward reads them.
 
 Each check has a name, a meaning (what it guarantees, and why it blocks or only warns), a severity, the
-frame it validates (pulled from the candidate marts by `warehouse.gate`), the Great Expectations
+frame it validates (pulled from the candidate marts by `publishing.gate`), the Great Expectations
 expectations that enforce it, and an example template filled with a failing row's values for the detail.
 Severity `error` blocks publication (a steward may waive it); `warn` is recorded and never blocks.
 

@@ -38,7 +38,7 @@ def context(gx_dir: Path) -> Any:
 
 def docs_index(gx_dir: Path) -> str | None:
     """The Data Docs index page, once built."""
-    from warehouse.config import DATA_DOCS_SITE
+    from foundation.config import DATA_DOCS_SITE
 
     index = gx_dir / DATA_DOCS_SITE / "index.html"
     return index.as_uri() if index.exists() else None

@@ -3,7 +3,7 @@
 Each rule has a name, a meaning, a severity and the Great Expectations expectation that enforces it (declared
 as data: the expectation's class, its arguments and an optional row condition), plus a reason template filled
 with the offending row's values. Rules that follow from the template's field
-list (required, enumeration, range) are derived from `ingestion.template`; the rest are written out.
+list (required, enumeration, range) are derived from `foundation.template`; the rest are written out.
 Severity `error` quarantines the row; `warn` loads it and tells the steward.
 
 Context columns added before validation (see `expectations.submission`):
@@ -17,7 +17,7 @@ import operator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingestion.template import ENUMS, Field, fields
+from foundation.template import ENUMS, Field, fields
 
 INDEX_COLUMNS = ["submission_id", "row_number"]
 

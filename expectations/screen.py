@@ -3,7 +3,7 @@
 Great Expectations is the validator of record: whenever the screen finds a failing row in a batch, the batch is
 validated by GX, whose result (and Data Docs page) the stewards see, and the two must agree. A batch the screen
 finds clean is not handed to GX: on a million rows GX costs about as much as reading the file, and it would
-only confirm that nothing fails. `tests/test_screen.py` holds the screen to GX's verdicts, rule by rule, on
+only confirm that nothing fails. `tests/expectations/test_screen.py` holds the screen to GX's verdicts, rule by rule, on
 generated batches full of edge cases (nulls, bounds, duplicates, conditions).
 
 Each expectation class the rules use is interpreted as GX's pandas engine evaluates it: a column map

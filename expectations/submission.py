@@ -23,8 +23,8 @@ from expectations import screen
 from expectations.gx_context import docs_index, gx_modules, run_suite
 from expectations.results import CheckResult, format_value
 from expectations.rules import INDEX_COLUMNS, RowRule, rules
+from foundation.template import fields
 from ingestion.normalise import empty_column
-from ingestion.template import fields
 
 RowKey = tuple[str, int]
 

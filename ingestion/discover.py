@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from warehouse.config import SUBMISSION_KINDS
+from foundation.config import SUBMISSION_KINDS
 
 HASH_CHUNK = 1 << 20
 

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
+from foundation.template import DEFAULT_EVALUATION_STANDARD
 from ingestion.discover import LandedFile
-from ingestion.template import DEFAULT_EVALUATION_STANDARD
 
 RAW_COLUMNS = {
     "buildings": ["unit_code", "period", "project_code", "project_name", "building_no", "permit_no", "start_date",

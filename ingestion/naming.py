@@ -8,7 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from ingestion import template
+from foundation import template
 from ingestion.errors import RejectedFile
 
 EXTENSIONS = ("csv", "xlsx")

@@ -46,8 +46,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingestion import template
-from ingestion.template import Field
+from foundation import template
+from foundation.template import Field
 
 DATE_DTYPE = pd.ArrowDtype(pa.date32())
 STR_DTYPE = "str"

@@ -39,8 +39,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from foundation import template
 from ingestion import normalise as nz
-from ingestion import template
 from ingestion.errors import RejectedFile
 from ingestion.xlsx_guard import check_workbook
 

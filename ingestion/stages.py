@@ -20,17 +20,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from foundation.config import SUBMISSION_KINDS, Settings
+from foundation.db import connect_warehouse
+from foundation.units import UnknownUnit, load_units
+from foundation.workdir import WorkDir
+from foundation.workdir import prune as prune_work
 from ingestion.archive import archive
 from ingestion.discover import LandedFile, scan_landing
 from ingestion.errors import RejectedFile
 from ingestion.ledger import Ledger
 from ingestion.naming import parse_file_name, rows_disagree
 from ingestion.read import read_batch, read_submission
-from ingestion.units import UnknownUnit, load_units
-from ingestion.workdir import WorkDir
-from ingestion.workdir import prune as prune_work
-from warehouse.config import SUBMISSION_KINDS, Settings
-from warehouse.db import connect_warehouse
 
 log = logging.getLogger(__name__)
 

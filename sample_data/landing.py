@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ingestion.template import DEFAULT_EVALUATION_STANDARD, field_names
+from foundation.template import DEFAULT_EVALUATION_STANDARD, field_names
 
 from . import bad as bad_cases
 from . import model, render

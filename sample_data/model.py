@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from ingestion.template import DEFAULT_EVALUATION_STANDARD
+from foundation.template import DEFAULT_EVALUATION_STANDARD
 
 from .units import Unit
 

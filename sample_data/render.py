@@ -2,7 +2,7 @@
 XLSX, Chinese or English headers, optional title line, totals row and footnote, areas in m² or 万m².
 
 A `Style` says how one file looks; `render(kind, records, style)` returns its bytes. Headers and enum words
-come from `ingestion.template`. XLSX bytes are made reproducible: fixed document timestamps and fixed zip
+come from `foundation.template`. XLSX bytes are made reproducible: fixed document timestamps and fixed zip
 entry times.
 """
 
@@ -18,7 +18,7 @@ from decimal import Decimal
 from openpyxl import Workbook
 from openpyxl.writer.excel import ExcelWriter
 
-from ingestion.template import ENUM_LABELS_ZH, ENUMS, fields
+from foundation.template import ENUM_LABELS_ZH, ENUMS, fields
 
 FIXED_TIME = datetime(2020, 1, 1, 8, 0, 0)
 WAN = Decimal(10000)

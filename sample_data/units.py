@@ -1,4 +1,4 @@
-"""The reporting units as the generator uses them (read through `ingestion.units`, from the dbt seed of the
+"""The reporting units as the generator uses them (read through `foundation.units`, from the dbt seed of the
 configured dbt project, or from any list in the seed's format)."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from ingestion.units import read_units
-from warehouse.config import settings
+from foundation.config import settings
+from foundation.units import read_units
 
 PROVINCES = {"jiaxing": "330000", "shanxi": "140000"}
 
@@ -99,7 +99,7 @@ class UnitList:
 
 
 def load_units(path: Path | None = None) -> UnitList:
-    """The generator's view of the reference list read by `ingestion.units` (one reader of the seed)."""
+    """The generator's view of the reference list read by `foundation.units` (one reader of the seed)."""
     return UnitList([
         Unit(code=u.unit_code, name_zh=u.unit_name_zh, name_en=u.unit_name_en, level=u.unit_level,
              parent_code=u.parent_code, valid_from=u.valid_from, valid_to=u.valid_to, successor_code=u.successor_code)

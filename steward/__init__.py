@@ -1,2 +1,2 @@
-"""The data stewards' web app (FastAPI): runs, gate failures, ledger, quarantine, missing submissions, and
-the decisions of warehouse.reviews. Started by `make steward`; see docs/stewards.md."""
+"""Everything a data steward does: decisions (waive, reject, request resubmission, reopen), exports for the
+counties, the web app, and the command line (`python -m steward --help`)."""

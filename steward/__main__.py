@@ -8,8 +8,8 @@ import argparse
 import getpass
 import sys
 
+from foundation.config import settings as current_settings
 from steward.auth import ROLES, add_user
-from warehouse.config import settings as current_settings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ JavaScript, so they work in any browser and are easy to test.
 
 Every page needs a signed-in user (auth.py); decisions need the `steward` role. Every POST is checked against
 CSRF (csrf.py). Reads go through queries.py (parameterised, under the warehouse lock); decisions through
-warehouse.reviews, the same functions the command line uses.
+steward.decisions, the same functions the command line uses.
 """
 
 from __future__ import annotations
@@ -23,12 +23,11 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from steward import csrf, export, queries
+from foundation.config import DATA_DOCS_SITE, SUBMISSION_KINDS, Settings
+from foundation.config import settings as current_settings
+from foundation.lock import WarehouseBusy
+from steward import csrf, decisions, export, queries
 from steward.auth import User, authenticate, load_users
-from warehouse import reviews
-from warehouse.config import DATA_DOCS_SITE, SUBMISSION_KINDS, Settings
-from warehouse.config import settings as current_settings
-from warehouse.lock import WarehouseBusy
 
 log = logging.getLogger(__name__)
 
@@ -200,8 +199,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _user(request)
         with queries.reading(s) as con:
             runs = queries.latest_runs(con)
-            failures = reviews.open_failures(s, con)
-            requests = reviews.resubmission_requests(s, con)
+            failures = decisions.open_failures(s, con)
+            requests = decisions.resubmission_requests(s, con)
         return page(request, "overview.html", runs=runs, failures=failures, requests=requests)
 
     @app.get("/runs/{run_id}", response_class=HTMLResponse)
@@ -209,7 +208,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _user(request)
         with queries.reading(s) as con:
             run = queries.run_detail(con, run_id)
-            failures = reviews.open_failures(s, con)
+            failures = decisions.open_failures(s, con)
         if run is None:
             raise StarletteHTTPException(404, f"no run {run_id!r} is recorded")
         waivable = {f["check_name"]: f for f in failures["failures"]} if failures["run_id"] == run_id else {}
@@ -231,7 +230,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sub = queries.submission(con, submission_id)
             rows = queries.quarantined_rows(con, submission_id) if sub else []
             history = queries.reviews_of_submission(con, submission_id) if sub else []
-            outstanding = [r for r in reviews.resubmission_requests(s, con) if r["submission_id"] == submission_id]
+            outstanding = [r for r in decisions.resubmission_requests(s, con) if r["submission_id"] == submission_id]
         if sub is None:
             raise StarletteHTTPException(404, f"no submission {submission_id!r} in the ledger")
         return page(request, "submission.html", sub=sub, rows=rows, history=history,
@@ -262,7 +261,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def history_page(request: Request):
         _user(request)
         with queries.reading(s) as con:
-            rows = reviews.history(s, con=con)
+            rows = decisions.history(s, con=con)
         return page(request, "history.html", rows=rows)
 
     @app.get("/gx-docs/{path:path}")
@@ -284,7 +283,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         user = _steward(request)
         back = _safe_next(next)
         try:
-            reviews.record_review(s, user.name, target_type, target_id, decision, note)
+            decisions.record_review(s, user.name, target_type, target_id, decision, note)
         except ValueError as exc:
             return page(request, "message.html", 400, title="Decision not recorded", message=str(exc), back=back)
         return RedirectResponse(back, 303)

@@ -1,13 +1,13 @@
 """A submission's quarantined rows as an XLSX workbook the county can correct and send back.
 
-The sheet is named and headed as the submission template (ingestion/template.py) says, with the values as the
+The sheet is named and headed as the submission template (foundation/template.py) says, with the values as the
 county wrote them (a column headed in 万m² keeps that unit in its header), so the corrected file is read like
 any other submission. Two extra columns follow: `行号` (the row number in the file received; the readers ignore
 a column of that name) and `问题说明` (why the row was refused). Cells the county wrote under headers the
 template does not know are kept, after those, under their own headers.
 
 Untrusted text never becomes a formula (OWASP CSV/formula injection): every cell goes through
-`warehouse.spreadsheet.neutralise` (a leading apostrophe on text starting like a formula), and every cell is a
+`steward.spreadsheet.neutralise` (a leading apostrophe on text starting like a formula), and every cell is a
 plain string or integer.
 """
 
@@ -20,8 +20,9 @@ from collections.abc import Iterable
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
-from ingestion import normalise, template
-from warehouse.spreadsheet import neutralise
+from foundation import template
+from ingestion import normalise
+from steward.spreadsheet import neutralise
 
 ROW_NUMBER_HEADER = "行号"
 REASONS_HEADER = "问题说明"

@@ -1,7 +1,7 @@
 """What the steward pages read from `warehouse.duckdb`: every query parameterised, one short connection each.
 
 DuckDB lets one process write a file or many read it, never both. While the nightly run writes the warehouse
-it holds the warehouse lock (warehouse/lock.py); the app takes the same lock for the few milliseconds of a
+it holds the warehouse lock (foundation/lock.py); the app takes the same lock for the few milliseconds of a
 read (waiting at most `READ_LOCK_WAIT_SECONDS`), so a page never breaks a run's write and a run never breaks
 a page: the run waits for the page, and a page that cannot get the lock says so (WarehouseBusy -> HTTP 503).
 """
@@ -15,9 +15,9 @@ from datetime import date
 
 import duckdb
 
-from warehouse.config import Settings
-from warehouse.db import connect_warehouse
-from warehouse.lock import warehouse_lock
+from foundation.config import Settings
+from foundation.db import connect_warehouse
+from foundation.lock import warehouse_lock
 
 READ_LOCK_WAIT_SECONDS = 2.0
 LEDGER_STATUSES = ("loaded", "rejected", "superseded", "duplicate")

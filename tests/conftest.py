@@ -18,7 +18,7 @@ hypothesis_settings.register_profile("prefab", deadline=None)
 hypothesis_settings.load_profile("prefab")
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="prefab-airflow-"))
-from warehouse.airflow_env import airflow_env  # noqa: E402
+from demo.airflow_env import airflow_env  # noqa: E402
 
 os.environ.pop("AIRFLOW_HOME", None)
 os.environ.update(airflow_env(_AIRFLOW_HOME))
@@ -37,7 +37,7 @@ def airflow_db() -> Path:
 @pytest.fixture
 def data_env(tmp_path, monkeypatch):
     """PREFAB_LANDING_DIR and PREFAB_DATA_DIR pointed at fresh folders; returns the Settings."""
-    from warehouse.config import settings
+    from foundation.config import settings
 
     monkeypatch.setenv("PREFAB_LANDING_DIR", str(tmp_path / "landing"))
     monkeypatch.setenv("PREFAB_DATA_DIR", str(tmp_path / "data"))

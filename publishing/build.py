@@ -1,0 +1,228 @@
+"""Runs `dbt build` on the warehouse (the candidate: analysts never read it) and reads its results.
+
+dbt runs in its own process: it holds the warehouse's write lock only while it runs. Its results
+(`run_results.json`, with the lineage from `manifest.json`) feed the publication gate. dbt dies with the
+process that started it (Linux parent-death signal), so a killed task never leaves a dbt behind that keeps
+writing the warehouse after the lock was released.
+
+Builds are incremental (the incremental models recompute only what the ledger changed since their last
+build) while the dbt project is the one the warehouse was last fully built with; when the project changes
+(a model, macro, seed, test or setting, or the dbt version: its fingerprint) the build is a `--full-refresh`.
+Unit tests check the models' SQL on fixed inputs, not the data: they run whenever the project differs from the
+one whose unit tests last passed, and are left out of the nightly builds in between. The fingerprints are kept in
+`<data dir>/dbt/state.json`, beside dbt's target folder (whose saved manifest makes parsing partial).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from foundation.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DbtNodeResult:
+    unique_id: str
+    resource_type: str  # model | seed | test | unit_test | snapshot
+    name: str
+    status: str  # success | error | skipped | pass | fail | warn
+    failures: int
+    severity: str  # error | warn (tests); error for everything else
+    message: str | None
+
+
+@dataclass
+class DbtBuild:
+    returncode: int
+    seconds: float
+    nodes: list[DbtNodeResult]
+    log_tail: str
+    parents: dict[str, list[str]] = field(default_factory=dict)  # unique_id -> the nodes it depends on
+    full_refresh: bool = False
+    unit_tests_run: bool = True
+
+
+PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests")
+
+
+PR_SET_PDEATHSIG = 1
+# Resolved once in the parent: the child, between fork and exec, must not load libraries.
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
+def _die_with_parent() -> None:
+    """In the dbt child, before exec: SIGKILL it when the process that started it dies (Linux only)."""
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    return os.environ | {"PREFAB_DATA_DIR": str(settings.data_dir.resolve()),
+                         "PREFAB_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
+                         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
+
+
+def dbt_executable() -> str:
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def run_dbt(settings: Settings, *args: str, target_path: Path | None = None) -> subprocess.CompletedProcess:
+    target, project = settings.data_dir / "dbt", settings.dbt_project_dir
+    cmd = [dbt_executable(), *args, "--project-dir", str(project), "--profiles-dir", str(project),
+           "--target-path", str(target_path or target / "target"), "--log-path", str(target / "logs")]
+    log.info("running %s", " ".join(cmd))
+    return subprocess.run(cmd, env=dbt_env(settings), capture_output=True, text=True, cwd=project,
+                          preexec_fn=_die_with_parent)
+
+
+def project_fingerprint(project: Path) -> str:
+    """sha256 over the dbt project's own files (paths and contents) and the dbt versions: what a build's
+    models were made with."""
+    digest = hashlib.sha256()
+    for package in ("dbt-core", "dbt-duckdb"):
+        digest.update(f"{package}=={metadata.version(package)}\0".encode())
+    for name in PROJECT_FILES:
+        root = project / name
+        paths = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        for path in paths:
+            digest.update(path.relative_to(project).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _state_path(settings: Settings) -> Path:
+    return settings.data_dir / "dbt" / "state.json"
+
+
+def _read_state(settings: Settings) -> dict:
+    path = _state_path(settings)
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def _write_state(settings: Settings, state: dict) -> None:
+    path = _state_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    tmp.replace(path)
+
+
+def build(settings: Settings, full_refresh: bool = False) -> DbtBuild:
+    """`dbt build` (seeds, models, data tests and, when the project changed, unit tests); never raises for
+    failing tests. Incremental unless `full_refresh` or the project changed since the last complete build."""
+    fingerprint = project_fingerprint(settings.dbt_project_dir)
+    state = _read_state(settings)
+    full_refresh = full_refresh or state.get("models_built_with") != fingerprint
+    unit_tests = state.get("unit_tests_passed_with") != fingerprint
+    args = ["build", *(["--full-refresh"] if full_refresh else []),
+            *([] if unit_tests else ["--exclude-resource-type", "unit_test"])]
+    results_path = settings.data_dir / "dbt" / "target" / "run_results.json"
+    results_path.unlink(missing_ok=True)  # a build that dies must not leave the previous build's results to gate
+    started = time.monotonic()
+    proc = run_dbt(settings, *args)
+    seconds = time.monotonic() - started
+    nodes = read_run_results(results_path) if results_path.exists() else []
+    tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
+    if proc.returncode not in (0, 1) or not nodes:
+        raise RuntimeError(f"dbt build could not run (exit {proc.returncode}):\n{tail}")
+    models = [n for n in nodes if n.resource_type == "model"]
+    # Every model built with this project: later builds may be incremental on top of them. A model skipped
+    # or failed in an incremental build keeps its watermark and catches up next time; in a full refresh it
+    # still holds what an older project built, so the next build is a full refresh again.
+    if models and all(n.status == "success" for n in models):
+        state["models_built_with"] = fingerprint
+    elif full_refresh:
+        state["models_built_with"] = None
+    if unit_tests:
+        ran = [n for n in nodes if n.resource_type == "unit_test"]
+        state["unit_tests_passed_with"] = fingerprint if ran and all(n.status == "pass" for n in ran) else None
+    _write_state(settings, state)
+    return DbtBuild(proc.returncode, seconds, nodes, tail, read_parents(results_path.with_name("manifest.json")),
+                    full_refresh, unit_tests)
+
+
+def last_build(settings: Settings) -> DbtBuild:
+    """The results of the last `dbt build` on this data folder."""
+    path = settings.data_dir / "dbt" / "target" / "run_results.json"
+    if not path.exists():
+        raise RuntimeError(f"no dbt results at {path}: run dbt build first")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return DbtBuild(0, float(data.get("elapsed_time") or 0), read_run_results(path), "",
+                    read_parents(path.with_name("manifest.json")))
+
+
+def read_run_results(path: Path) -> list[DbtNodeResult]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    nodes = []
+    for r in data["results"]:
+        uid = r["unique_id"]
+        resource_type = uid.split(".")[0]
+        severity = "error"
+        if resource_type == "test" and r["status"] == "warn":
+            severity = "warn"
+        name = ".".join(uid.split(".")[2:])
+        nodes.append(DbtNodeResult(uid, resource_type, name, r["status"], int(r.get("failures") or 0), severity,
+                                   r.get("message")))
+    return nodes
+
+
+def read_parents(manifest_path: Path) -> dict[str, list[str]]:
+    """unique_id -> the nodes it depends on (models, seeds, tests, unit tests), from dbt's manifest."""
+    if not manifest_path.exists():
+        return {}
+    data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    parents = {uid: list(p) for uid, p in (data.get("parent_map") or {}).items()}
+    for uid, unit_test in (data.get("unit_tests") or {}).items():
+        parents.setdefault(uid, list(unit_test.get("depends_on", {}).get("nodes") or []))
+    return parents
+
+
+def docs_dir(settings: Settings) -> Path:
+    return settings.data_dir / "dbt" / "docs"
+
+
+def generate_docs(settings: Settings) -> Path:
+    """`dbt docs generate --static` against the built warehouse, into `<data dir>/dbt/docs` (its own target
+    folder, so the build's run_results.json stays the gate's): `static_index.html` opens from the file system;
+    `manifest.json` and `catalog.json` hold every model's and column's description and the built columns."""
+    target = docs_dir(settings)
+    proc = run_dbt(settings, "docs", "generate", "--static", target_path=target)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
+        raise RuntimeError(f"dbt docs generate failed (exit {proc.returncode}):\n{tail}")
+    return target / "static_index.html"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m publishing.build docs`: the dbt docs of the warehouse in PREFAB_DATA_DIR (run after a build)."""
+    import argparse
+
+    from foundation.config import settings
+    from foundation.lock import warehouse_lock
+
+    parser = argparse.ArgumentParser(prog="python -m publishing.build")
+    parser.add_argument("command", choices=["docs"])
+    parser.parse_args(argv)
+    s = settings()
+    with warehouse_lock(s, owner="dbt-docs"):
+        index = generate_docs(s)
+    print(f"dbt docs: {index}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,275 @@
+"""The publication gate: every check on the candidate marts, recorded in `dq.check_results`.
+
+Blocking (`error`) failures stop publication unless a steward has waived that check since the last
+publication; `warn` results never block. Checks: every dbt node (models must build, data tests and
+unit tests pass; a node dbt skipped because something upstream failed says which), the Great Expectations
+reconciliation of the marts against the accepted raw rows, and the range, plausibility and anomaly checks
+of `expectations.gate_rules` on the candidate marts. A run's results are recorded in one transaction: all
+of them or, if the run dies, none.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from expectations.results import CheckResult, format_value
+from foundation.config import Settings
+from foundation.db import connect_warehouse
+from publishing.build import DbtBuild, DbtNodeResult, last_build
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GateResult:
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def blocking(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.severity == "error" and c.status == "fail" and not c.waived_by]
+
+    @property
+    def passed(self) -> bool:
+        return not self.blocking
+
+
+FAILED = ("error", "fail", "runtime error")
+MAX_EXAMPLES = 20  # failing rows named in a check's detail (all of them are counted)
+SKIPPED_PREFIX = "skipped: "
+
+
+def _check_name(n: DbtNodeResult) -> str:
+    return f"dbt.{n.resource_type}.{n.name}"
+
+
+def _ancestors(uid: str, parents: dict[str, list[str]]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(parents.get(uid, []))
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(parents.get(node, []))
+    return seen
+
+
+def _skip_causes(build: DbtBuild) -> dict[str, list[str]]:
+    """For each skipped node: the failed nodes that made dbt skip it (a failed ancestor, or a failed test
+    or unit test on the node itself or on an ancestor)."""
+    failed = [n for n in build.nodes if n.status in FAILED]
+    causes = {}
+    for n in build.nodes:
+        if n.status != "skipped":
+            continue
+        upstream = _ancestors(n.unique_id, build.parents) | {n.unique_id}
+        causes[n.unique_id] = [_check_name(f) for f in failed
+                               if f.unique_id in upstream or set(build.parents.get(f.unique_id, [])) & upstream]
+    return causes
+
+
+def _dbt_checks(build: DbtBuild) -> list[CheckResult]:
+    causes = _skip_causes(build)
+    checks = []
+    for n in build.nodes:
+        if n.status in ("success", "pass"):
+            status = "pass"
+        elif n.status == "warn":
+            status = "warn"
+        else:
+            status = "fail"
+        detail = n.message or n.status
+        if n.status == "skipped":
+            why = causes.get(n.unique_id)
+            detail = SKIPPED_PREFIX + (
+                f"dbt did not run it because {', '.join(why)} failed upstream; fix that and it runs again on the "
+                "next build (no separate action needed)" if why else "dbt did not run it (upstream cause unknown)")
+        checks.append(CheckResult(_check_name(n), "warn" if status == "warn" else n.severity,
+                                  status, n.failures, detail[:2000]))
+    return checks
+
+
+RECONCILIATION_SQL = """
+with accepted as (
+    select unit_code, period as month, count(*) as buildings, sum(prefab_floor_area_m2) as prefab
+    from (select *, row_number() over (partition by project_code, building_no
+                                        order by received_at desc, submission_id desc) as rn
+          from raw.buildings) where rn = 1
+    group by all
+), published as (
+    select unit_code, month, sum(building_count) as buildings, sum(prefab_floor_area_m2) as prefab
+    from marts.fct_prefab_floor_area_monthly
+    where unit_code in (select unit_code from accepted)
+    group by all
+)
+select coalesce(a.unit_code, p.unit_code) as unit_code, coalesce(a.month, p.month) as month,
+    coalesce(a.buildings, 0) as accepted_buildings, coalesce(p.buildings, 0) as published_buildings,
+    coalesce(a.prefab, 0)::double as accepted_prefab_m2, coalesce(p.prefab, 0)::double as published_prefab_m2
+from accepted as a full join published as p on a.unit_code = p.unit_code and a.month = p.month
+"""
+
+
+def _reconciliation(settings: Settings) -> list[CheckResult]:
+    """Reporting totals equal the accepted raw rows, per unit and month (validated with GX)."""
+    from expectations.gx_context import docs_index, gx_modules, run_suite
+
+    with connect_warehouse(settings, read_only=True) as con:
+        frame = con.execute(RECONCILIATION_SQL).df()
+    if frame.empty:
+        return [CheckResult("gx.reconciliation", "error", "pass", 0, "no accepted building rows yet")]
+    frame["row_key"] = frame["unit_code"] + " " + pd.to_datetime(frame["month"]).dt.strftime("%Y-%m")
+    _, gxe, _ = gx_modules()
+    expectations = [
+        gxe.ExpectColumnPairValuesToBeEqual(column_A="accepted_buildings", column_B="published_buildings",
+                                            meta={"check": "reconciliation_building_count"}),
+        gxe.ExpectColumnPairValuesToBeEqual(column_A="accepted_prefab_m2", column_B="published_prefab_m2",
+                                            meta={"check": "reconciliation_prefab_floor_area"}),
+    ]
+    result = run_suite(settings.gx_dir, "candidate_reconciliation", "gate_reconciliation", expectations, frame,
+                       ["row_key"], meta={"stage": "gate"}, docs_on_failure_only=True)
+    url = docs_index(settings.gx_dir)
+    checks = []
+    for r in result.results:
+        failing = r.result.get("unexpected_index_list") or []
+        keys = [i["row_key"] for i in failing]
+        detail = ("reporting totals equal the accepted raw rows per unit and month" if not keys else
+                  f"{len(keys)} unit-months differ between reporting and accepted rows, e.g. {', '.join(keys[:5])}")
+        checks.append(CheckResult(f"gx.{r.expectation_config.meta['check']}", "error",
+                                "pass" if r.success else "fail", len(keys), detail, url))
+    return checks
+
+
+def _waivers(con) -> dict[str, str]:
+    """Checks a steward waived since the last publication: check_name -> reviewer."""
+    rows = con.execute("""
+        select target_id, reviewer from (
+            select *, row_number() over (partition by target_id order by reviewed_at desc, review_id desc) as rn
+            from dq.steward_reviews where target_type = 'check')
+        where rn = 1 and decision = 'waive'
+          and reviewed_at > coalesce((select max(published_at) from dq.publication_log), '1970-01-01')
+    """).fetchall()
+    return dict(rows)
+
+
+class GateBlocked(Exception):
+    """Raised when blocking checks failed: the run ends failed and nothing is published."""
+
+
+def _candidate_checks(settings: Settings) -> list[CheckResult]:
+    """The range, plausibility and anomaly checks of `expectations.gate_rules`, one GX suite per frame."""
+    from expectations.gate_rules import FRAMES, RULES
+    from expectations.gx_context import docs_index
+
+    with connect_warehouse(settings, read_only=True) as con:  # open throughout: DETAILS look rows up by rowid
+        results: dict[str, tuple[bool, set[int], list[str]]] = {}
+        frames = {}
+        for frame_name, sql in FRAMES.items():
+            rules = [r for r in RULES if r.frame == frame_name]
+            frame = con.execute(sql).df()
+            if frame.empty:
+                results |= {r.name: (True, set(), []) for r in rules}
+                continue
+            if "row_id" not in frame:
+                frame["row_id"] = range(len(frame))
+            frames[frame_name] = frame
+            results |= _validate_frame(settings, frame_name, frame, rules)
+        url = docs_index(settings.gx_dir)
+        checks = []
+        for rule in RULES:
+            passed, rows, errors = results[rule.name]
+            if passed:
+                checks.append(CheckResult(f"gx.{rule.name}", rule.severity, "pass", 0, rule.meaning, url))
+                continue
+            examples = [rule.example.format_map({k: format_value(v) for k, v in row.items()})
+                        for row in _example_rows(con, rule.frame, frames[rule.frame], rows)]
+            more = f"; and {len(rows) - MAX_EXAMPLES} more" if len(rows) > MAX_EXAMPLES else ""
+            found = f"{len(rows)} found: " + "; ".join(examples) + more if rows else "; ".join(errors) or "failed"
+            checks.append(CheckResult(f"gx.{rule.name}", rule.severity, "fail" if rule.severity == "error" else "warn",
+                                      len(rows), f"{found}. Check: {rule.meaning}"[:4000], url))
+    return checks
+
+
+def _validate_frame(settings: Settings, frame_name: str, frame: pd.DataFrame, rules: list
+                    ) -> dict[str, tuple[bool, set[int], list[str]]]:
+    """One GX suite over a frame: per rule, (passed, the row_ids failing it, errors raised)."""
+    from expectations.gx_context import gx_modules, run_suite
+
+    _, gxe, column = gx_modules()
+    expectations = []
+    for rule in rules:
+        for e in rule.build(gxe, column):
+            e.meta = {"check": rule.name}
+            expectations.append(e)
+    suite = run_suite(settings.gx_dir, f"candidate_{frame_name}", f"gate_{frame_name}", expectations, frame,
+                      ["row_id"], meta={"stage": "gate"}, docs_on_failure_only=True)
+    failing: dict[str, set[int]] = defaultdict(set)
+    errors: dict[str, list[str]] = defaultdict(list)
+    ok: dict[str, bool] = defaultdict(lambda: True)
+    for r in suite.results:
+        name = r.expectation_config.meta["check"]
+        ok[name] &= bool(r.success)
+        failing[name].update(int(i["row_id"]) for i in (r.result.get("unexpected_index_list") or []))
+        info = r.exception_info or {}
+        if info.get("raised_exception"):
+            errors[name].append(str(info.get("exception_message"))[:300])
+    return {rule.name: (ok[rule.name], failing[rule.name], errors[rule.name]) for rule in rules}
+
+
+def _example_rows(con, frame_name: str, frame: pd.DataFrame, rows: set[int]) -> list[dict]:
+    """The first MAX_EXAMPLES failing rows of a frame, with the columns its examples show."""
+    from expectations.gate_rules import DETAILS
+
+    if frame_name in DETAILS:
+        found = con.execute(f"{DETAILS[frame_name]} limit {MAX_EXAMPLES}", {"rows": sorted(rows)}).df()
+        return found.to_dict("records")
+    by_id = frame.set_index("row_id", drop=False)
+    return [by_id.loc[i].to_dict() for i in sorted(rows)[:MAX_EXAMPLES]]
+
+
+def run_gate(settings: Settings, run_id: str, build: DbtBuild | None = None) -> GateResult:
+    """Evaluate every gate check on the candidate (the last dbt build unless given) and record them."""
+    gate = GateResult(_dbt_checks(build or last_build(settings)))
+    if not any(c.status == "fail" and c.check_name.startswith("dbt.model.") for c in gate.checks):
+        gate.checks += _reconciliation(settings)
+        gate.checks += _candidate_checks(settings)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with connect_warehouse(settings) as con:
+        waivers = _waivers(con)
+        con.execute("begin")
+        for c in gate.checks:
+            if c.status == "fail" and c.check_name in waivers:
+                c.waived_by = waivers[c.check_name]
+                c.detail = f"{c.detail} (waived by steward {c.waived_by})"
+            record_check(con, run_id, c, now)
+        con.execute("commit")
+    for c in gate.checks:
+        if c.status == "warn":
+            log.warning("gate warning %s (%s rows): %s", c.check_name, c.failing_rows, c.detail)
+    return gate
+
+
+def record_check(con, run_id: str, c: CheckResult, checked_at: datetime) -> None:
+    con.execute("insert into dq.check_results values (?, ?, 'gate', ?, ?, ?, ?, ?, ?)",
+                [run_id, c.check_name, c.severity, c.status, c.failing_rows, c.detail, checked_at, c.report_url])
+
+
+def gate_summary(gate: GateResult) -> dict:
+    return {"passed": gate.passed, "checks": len(gate.checks),
+            "failed": [asdict(c) for c in gate.checks if c.status == "fail"],
+            "warned": sum(1 for c in gate.checks if c.status == "warn")}
+
+
+def enforce(gate: GateResult) -> None:
+    if gate.blocking:
+        causes = [c for c in gate.blocking if not c.detail.startswith(SKIPPED_PREFIX)]
+        skipped = [c for c in gate.blocking if c.detail.startswith(SKIPPED_PREFIX)]
+        lines = [f"- {c.check_name}: {c.detail} ({c.failing_rows} failing rows)" for c in causes]
+        if skipped:
+            lines.append(f"- and {len(skipped)} dbt nodes skipped because of the failures above "
+                         f"({', '.join(c.check_name for c in skipped[:10])}{', ...' if len(skipped) > 10 else ''})")
+        raise GateBlocked("publication blocked by failing checks (waive or fix them, then rerun):\n"
+                          + "\n".join(lines))

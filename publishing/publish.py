@@ -1,0 +1,126 @@
+"""Publication of the `reporting` database analysts read: write, audit, then publish atomically.
+
+The candidate marts (built by dbt in `warehouse.duckdb`, schema `marts`) are copied into a new DuckDB file,
+checkpointed and closed, then renamed over `reporting.duckdb`. Readers connected during the swap keep the
+old file; new connections see the new one. Nothing ever opens `reporting.duckdb` for writing, so an analyst
+holding it open never blocks a run. A candidate identical to what is published is not published again.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from foundation.config import Settings
+from foundation.db import DUCKDB_CONFIG, connect_warehouse
+
+REPORTING_TABLES = ("dim_reporting_unit", "fct_building", "fct_prefab_floor_area_monthly", "fct_indicators_daily",
+                    "fct_production_bases")
+# Each published table is written in the order of analysts' usual filters: DuckDB skips the row groups whose
+# min/max exclude a filter value, so "every unit on a date" reads one date's row groups, not the whole table.
+PUBLISHED_ORDER = {
+    "dim_reporting_unit": ("unit_code",),
+    "fct_building": ("start_date", "unit_code", "project_code", "building_no"),  # (project_code, building_no) unique
+    "fct_prefab_floor_area_monthly": ("unit_code", "month", "building_use", "structure_system"),
+    "fct_indicators_daily": ("as_of_date", "unit_code"),
+    "fct_production_bases": ("unit_code", "year", "base_type", "status", "capacity_unit"),
+}
+CANDIDATE_SCHEMA = "marts"
+
+
+@dataclass
+class Publication:
+    published: bool
+    publication_id: int | None
+    content_checksum: str
+    path: Path
+    reason: str
+    swap_seconds: float | None = None  # the rename of the closed new file over the published one
+
+
+def content_checksum(con: duckdb.DuckDBPyConnection, schema: str) -> str:
+    """Order-independent checksum of the reporting tables' contents (row hashes summed per table)."""
+    parts = []
+    for t in REPORTING_TABLES:
+        count, total = con.execute(f"select count(*), coalesce(sum(hash(t)), 0) from {schema}.{t} as t").fetchone()
+        parts.append(f"{t}:{count}:{total}")
+    return "|".join(parts)
+
+
+def _order_by(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """The ORDER BY of a published table: its PUBLISHED_ORDER columns that the candidate has."""
+    have = {r[0] for r in con.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+        [CANDIDATE_SCHEMA, table]).fetchall()}
+    columns = [c for c in PUBLISHED_ORDER[table] if c in have]
+    return f"order by {', '.join(columns)}" if columns else ""
+
+
+def _live_publication(path: Path) -> tuple[str | None, list[tuple]]:
+    """(checksum, publication rows) of the published file, read-only; (None, []) if there is none."""
+    if not path.exists():
+        return None, []
+    con = duckdb.connect(str(path), read_only=True, config=DUCKDB_CONFIG)
+    try:
+        rows = con.execute("select * from main.publication order by publication_id").fetchall()
+        checksum = content_checksum(con, "main")
+    finally:
+        con.close()
+    return checksum, rows
+
+
+def _remove_stale_wal(path: Path) -> None:
+    wal = path.with_name(path.name + ".wal")
+    if wal.exists():
+        wal.unlink()
+
+
+def publish(settings: Settings, run_id: str, checks_passed: int, checks_warned: int) -> Publication:
+    """Publish the candidate marts unless identical to the published data. Hold the warehouse lock (one
+    publisher at a time): leftovers of a publisher killed mid-way are cleaned up, and a swap whose log row
+    was never written is recorded, so a rerun after a crash at any point ends as an uninterrupted run."""
+    target = settings.reporting_path
+    _remove_stale_wal(target)  # before reading it: a stale WAL beside the published file makes every open fail
+    live_checksum, live_rows = _live_publication(target)
+    building = target.with_name(f".{target.name}.{os.getpid()}.building")
+    for stale in target.parent.glob(f".{target.name}.*.building*"):  # left by a publisher killed before its swap
+        stale.unlink(missing_ok=True)
+    with connect_warehouse(settings) as con:
+        # A swap that happened just before a crash, whose log row was never written: record it now.
+        logged = {r[0] for r in con.execute("select publication_id from dq.publication_log").fetchall()}
+        for row in live_rows:
+            if row[0] not in logged:
+                con.execute("insert into dq.publication_log values (?, ?, ?, ?, ?, ?, ?, ?)", list(row))
+        checksum = content_checksum(con, CANDIDATE_SCHEMA)
+        if checksum == live_checksum:
+            return Publication(False, live_rows[-1][0] if live_rows else None, checksum, target,
+                               "the candidate is identical to the published data; nothing to publish")
+        publication_id = (con.execute("select coalesce(max(publication_id), 0) from dq.publication_log")
+                          .fetchone()[0] + 1)
+        data_as_of = con.execute(f"select max(start_date) from {CANDIDATE_SCHEMA}.fct_building").fetchone()[0]
+        included = con.execute("select count(*) from dq.submission_ledger where status = 'loaded'").fetchone()[0]
+        now = datetime.now(UTC).replace(tzinfo=None)
+        new_row = [publication_id, run_id, now, data_as_of, included, checks_passed, checks_warned, checksum]
+        con.execute(f"attach '{building}' as candidate_file")
+        try:
+            for t in REPORTING_TABLES:
+                con.execute(f"create table candidate_file.main.{t} as select * from {CANDIDATE_SCHEMA}.{t} "
+                            f"{_order_by(con, t)}")
+            con.execute("create table candidate_file.main.publication as select * from dq.publication_log")
+            con.execute("insert into candidate_file.main.publication values (?, ?, ?, ?, ?, ?, ?, ?)", new_row)
+            con.execute("checkpoint candidate_file")
+        finally:
+            con.execute("detach candidate_file")
+        _remove_stale_wal(building)
+        _remove_stale_wal(target)
+        started = time.perf_counter()
+        os.replace(building, target)
+        swap_seconds = time.perf_counter() - started
+        con.execute("insert into dq.publication_log values (?, ?, ?, ?, ?, ?, ?, ?)", new_row)
+    return Publication(True, publication_id, checksum, target, f"published publication {publication_id}",
+                       swap_seconds)

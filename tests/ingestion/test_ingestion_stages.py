@@ -1,0 +1,169 @@
+"""The ingestion stages on small hand-written landing zones: ledger outcomes, corrections, duplicates,
+conservation and idempotence (the stage functions, as the DAG's tasks call them)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import duckdb
+import pytest
+
+from ingestion import stages
+from tests.helpers.landing import HEADER, land, ledger, row, run
+
+
+def raw_buildings(settings) -> list[tuple]:
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.execute("select unit_code, project_code, building_no, prefab_floor_area_m2::double "
+                           "from raw.buildings order by all").fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def landing(data_env):
+    s = data_env
+    t0 = 1_600_000_000
+    land(s, "330402_2020-03.csv", HEADER + row("330402", "2020-03", "P1", "1#", "2020-03-05", "1000", "600")
+         + row("330402", "2020-03", "P1", "2#", "2020-03-06", "2000", "2500"), t0)
+    land(s, "330411_2020-03.csv", HEADER, t0 + 1)  # zero report
+    land(s, "330421_2020-03.csv", HEADER, t0 + 2)  # another unit's zero report: the same bytes
+    land(s, "330402_2020-03_重复.csv", HEADER + row("330402", "2020-03", "P1", "1#", "2020-03-05", "1000", "600")
+         + row("330402", "2020-03", "P1", "2#", "2020-03-06", "2000", "2500"), t0 + 3)  # re-sent
+    land(s, "330424_2020-03.csv", HEADER + row("330424", "2020-03", "P9", "1#", "2020-03-09", "500", "100"), t0 + 4,
+         encoding="gb18030")
+    return s
+
+
+def test_outcomes_and_conservation(landing):
+    run(landing, "r1")
+    got = ledger(landing)
+    assert got["330402_2020-03.csv"][:5] == ("loaded", 2, 1, 1, 0)  # prefab 2500 > total 2000: quarantined
+    assert got["330411_2020-03.csv"][:5] == ("loaded", 0, 0, 0, 0)
+    assert got["330421_2020-03.csv"][:5] == ("loaded", 0, 0, 0, 0)  # same bytes, other unit: not a duplicate
+    assert got["330402_2020-03_重复.csv"][0] == "duplicate"
+    assert "330402_2020-03.csv" in got["330402_2020-03_重复.csv"][5]
+    assert got["330424_2020-03.csv"][:3] == ("loaded", 1, 1)
+    assert raw_buildings(landing) == [("330402", "P1", "1#", 600.0), ("330424", "P9", "1#", 100.0)]
+
+
+def test_rerun_loads_nothing(landing):
+    run(landing, "r1")
+    before = (ledger(landing), raw_buildings(landing))
+    result = run(landing, "r2")
+    assert result["discover"] == {"landed": 5, "new": 0}
+    assert (ledger(landing), raw_buildings(landing)) == before
+
+
+def test_correction_replaces_exactly_its_slice(landing):
+    run(landing, "r1")
+    land(landing, "330402_2020-03_更正.csv", HEADER + row("330402", "2020-03", "P1", "1#", "2020-03-05", "1000", "700")
+         + row("330402", "2020-03", "P1", "3#", "2020-03-07", "800", "400"), 1_700_000_000)
+    run(landing, "r2")
+    got = ledger(landing)
+    assert got["330402_2020-03.csv"][0] == "superseded"
+    assert got["330402_2020-03_更正.csv"][:3] == ("loaded", 2, 2)
+    assert raw_buildings(landing) == [("330402", "P1", "1#", 700.0), ("330402", "P1", "3#", 400.0),
+                                      ("330424", "P9", "1#", 100.0)]
+    con = duckdb.connect(str(landing.warehouse_path), read_only=True)
+    statuses = con.execute("select q.status from dq.quarantined_rows q join dq.submission_ledger l "
+                           "using (submission_id) where l.file_name = '330402_2020-03.csv'").fetchall()
+    history = con.execute("select status from dq.submission_status_log s join dq.submission_files f "
+                          "using (submission_id) where f.file_name = '330402_2020-03.csv' "
+                          "order by recorded_at").fetchall()
+    con.close()
+    assert statuses == [("fixed",)]  # its quarantined row was replaced by the correction
+    assert history == [("loaded",), ("superseded",)]  # nothing erased: the ledger keeps both
+
+
+def test_unknown_unit_and_bad_name_rejected_with_reason(data_env):
+    land(data_env, "999999_2020-03.csv", HEADER, 1)
+    land(data_env, "330402-2020-03.csv", HEADER, 2)
+    land(data_env, "330402_2020-13.csv", HEADER, 3)
+    run(data_env, "r1")
+    got = ledger(data_env)
+    assert {name: v[0] for name, v in got.items()} == dict.fromkeys(got, "rejected")
+    assert "999999" in got["999999_2020-03.csv"][5]
+    assert "does not follow" in got["330402-2020-03.csv"][5]
+    assert len(got) == 3
+
+
+def test_unknown_unit_code_on_a_row_is_named_in_its_reason(data_env):
+    s = data_env
+    land(s, "330402_2020-03.csv", HEADER + row("330499", "2020-03", "P1", "1#", "2020-03-05", "1000", "600")
+         + row("330402", "2020-03", "P1", "2#", "2020-03-06", "2000", "600"), 1_600_000_000)
+    run(s, "r1")
+    assert ledger(s)["330402_2020-03.csv"][:5] == ("loaded", 2, 1, 1, 0)
+    con = duckdb.connect(str(s.warehouse_path), read_only=True)
+    try:
+        reasons = con.execute("select row_number, reasons from dq.quarantine").fetchall()
+    finally:
+        con.close()
+    assert reasons == [(2, ["填报单位代码 unit_code is 330499; the file name says 330402"])]
+
+
+def _outcome_of_run(settings) -> tuple:
+    """Ledger, raw rows, quarantined rows with reasons and submission check results of a data folder."""
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        quarantined = con.execute("select f.file_name, q.row_number, q.reasons from dq.quarantined_rows q "
+                                  "join dq.submission_files f using (submission_id) order by all").fetchall()
+        checks = con.execute("select check_name, severity, status, failing_rows, detail from dq.check_results "
+                             "where stage = 'submission' order by all").fetchall()
+    finally:
+        con.close()
+    return ledger(settings), raw_buildings(settings), quarantined, checks
+
+
+def test_files_checked_and_loaded_in_several_batches_give_the_same_outcome(landing, tmp_path, monkeypatch):
+    """The read stage splits a kind's files into batches (memory stays bounded); checks and loads per batch
+    must add up to the outcome of one batch: the same ledger, rows, quarantine reasons and check counts."""
+    land(landing, "330481_2020-03.csv", HEADER + row("330481", "2020-03", "P5", "1#", "2020-04-02", "900", "100")
+         + row("330481", "2020-03", "P5", "1#", "2020-03-02", "900", "100"), 1_600_000_010)  # 2 bad rows
+    run(landing, "one_batch")
+    expected = _outcome_of_run(landing)
+    assert any(status == "fail" and failing == 2 for _, _, status, failing, _ in expected[3])  # a rule fails twice
+
+    split = dataclasses.replace(landing, data_dir=tmp_path / "data_split")
+    monkeypatch.setattr(stages, "BATCH_FILES", 1)
+    seen = []
+    real = stages.WorkDir.read_table
+    monkeypatch.setattr(stages.WorkDir, "read_table", lambda self, name: seen.append(name) or real(self, name))
+    run(split, "split")
+    files = len(list((landing.landing_dir / "buildings").iterdir()))
+    assert len({n for n in seen if n.startswith("rows_buildings_")}) == files  # a batch per file
+    assert _outcome_of_run(split) == expected
+
+
+def test_files_the_ledger_holds_unchanged_are_not_read_again(landing, monkeypatch):
+    """Discover hashes only what is new by path, size or modification time (as rsync's quick check); a
+    re-upload of the same size still counts as new. PREFAB_REHASH_LANDING hashes everything."""
+    import ingestion.discover as discover
+
+    run(landing, "r1")
+    hashed: list[str] = []
+    real = discover.sha256_of
+    monkeypatch.setattr(discover, "sha256_of", lambda path: hashed.append(path.name) or real(path))
+    land(landing, "330481_2020-03.csv", HEADER + row("330481", "2020-03", "P5", "1#", "2020-03-02", "900", "100"),
+         1_700_000_000)
+    resent = landing.landing_dir / "buildings" / "330424_2020-03.csv"
+    before = resent.read_bytes()
+    resent.write_bytes(before.replace(b",500,", b",600,"))  # new bytes, same size, new mtime
+    os.utime(resent, (1_700_000_100, 1_700_000_100))
+    assert resent.stat().st_size == len(before)
+    assert run(landing, "r2")["discover"] == {"landed": 6, "new": 2}
+    assert sorted(hashed) == ["330424_2020-03.csv", "330481_2020-03.csv"]
+    con = duckdb.connect(str(landing.warehouse_path), read_only=True)
+    try:  # the re-upload replaced its slice
+        totals = con.execute("select unit_code, total_floor_area_m2::double from raw.buildings "
+                             "where unit_code in ('330424', '330481') order by 1").fetchall()
+    finally:
+        con.close()
+    assert totals == [("330424", 600.0), ("330481", 900.0)]
+
+    hashed.clear()
+    rehash = dataclasses.replace(landing, rehash_landing=True)
+    assert run(rehash, "r3")["discover"] == {"landed": 6, "new": 0}
+    assert len(hashed) == 6

@@ -1,0 +1,235 @@
+"""The publication gate and steward reviews: a failing blocking check stops publication (reporting.duckdb is
+untouched), a steward's waiver lets the next publication through and does not outlive it; decisions are
+validated, append-only, and the latest one is in force."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import duckdb
+import pytest
+
+from foundation.db import connect_warehouse
+from publishing.build import DbtBuild, build
+from publishing.gate import GateBlocked, GateResult, _dbt_checks, enforce, run_gate
+from steward.decisions import history, main, open_failures, record_review
+from tests.helpers.gate import RECONCILIATION, corrupt_candidate, gate_rows, nightly_gate_and_publish, node
+from tests.helpers.landing import HEADER, land, row, run
+
+
+def sha256(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+
+
+
+
+
+
+
+
+def add_check_result(settings, check_name: str, status: str = "fail", run_id: str = "r0") -> None:
+    with connect_warehouse(settings) as con:
+        con.execute("insert into dq.check_results values (?, ?, 'gate', 'error', ?, 1, 'hand-made', now(), null)",
+                    [run_id, check_name, status])
+
+
+# --- the gate end to end -------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_failing_check_blocks_waiver_lets_one_publication_through(data_env):
+    s = data_env
+    land(s, "330402_2020-03.csv", HEADER + row("330402", "2020-03", "P1", "1#", "2020-03-05", "1000", "600"), 1000)
+    run(s, "r1")
+    gate, pub = nightly_gate_and_publish(s, "r1", build(s))
+    assert gate.passed and pub.published and pub.publication_id == 1
+    published = sha256(s.reporting_path)
+
+    # A new valid file arrives; the candidate built from it is wrong: reconciliation fails and blocks.
+    land(s, "330411_2020-03.csv", HEADER + row("330411", "2020-03", "P2", "1#", "2020-03-08", "800", "400"), 2000)
+    run(s, "r2")
+    candidate = build(s)
+    corrupt_candidate(s, "330411")
+    gate, pub = nightly_gate_and_publish(s, "r2", candidate)
+    assert not gate.passed and pub is None
+    assert [c.check_name for c in gate.blocking] == [RECONCILIATION]
+    with pytest.raises(GateBlocked, match=RECONCILIATION):
+        enforce(gate)
+    stage, severity, status, failing, detail = gate_rows(s, "r2")[RECONCILIATION]
+    assert (stage, severity, status, failing) == ("gate", "error", "fail", 1)
+    assert "330411 2020-03" in detail and "waived" not in detail
+    assert sha256(s.reporting_path) == published  # nothing published
+    assert open_failures(s)["failures"] == [
+        {"check_name": RECONCILIATION, "failing_rows": 1, "detail": detail, "report_url": gate.blocking[0].report_url,
+         "waived": False, "waived_by": None}]
+
+    # A steward waives the check: the same (still wrong) candidate now passes and is published.
+    review_id = record_review(s, "wang.steward", "check", RECONCILIATION, "waive", "known rounding issue, ticket 42")
+    assert history(s, "check", RECONCILIATION)[0]["review_id"] == review_id
+    assert open_failures(s)["failures"][0]["waived_by"] == "wang.steward"
+    gate, pub = nightly_gate_and_publish(s, "r3", candidate)
+    assert gate.passed
+    waived = next(c for c in gate.checks if c.check_name == RECONCILIATION)
+    assert waived.status == "fail" and waived.waived_by == "wang.steward"
+    assert gate_rows(s, "r3")[RECONCILIATION][2] == "fail"  # recorded as what it is: a failure, waived
+    assert "waived by steward wang.steward" in gate_rows(s, "r3")[RECONCILIATION][4]
+    assert pub.published and pub.publication_id == 2
+    published = sha256(s.reporting_path)
+
+    # The waiver was for that publication only: the next failure blocks again.
+    corrupt_candidate(s, "330411")
+    gate, pub = nightly_gate_and_publish(s, "r4", candidate)
+    assert not gate.passed and pub is None
+    assert [c.check_name for c in gate.blocking] == [RECONCILIATION]
+    assert "waived" not in gate_rows(s, "r4")[RECONCILIATION][4]
+    assert open_failures(s)["failures"][0]["waived"] is False
+    assert sha256(s.reporting_path) == published
+
+
+# --- dbt results as gate checks ------------------------------------------------------------------------------
+
+def test_dbt_results_map_to_gate_checks():
+    checks = {c.check_name: c for c in _dbt_checks(DbtBuild(1, 1.0, [
+        node("model", "fct_building", "success"),
+        node("test", "not_null_fct_building_unit_code", "pass"),
+        node("test", "unique_fct_building_building_key", "fail", failures=3, message="Got 3 results"),
+        node("test", "accepted_values_fct_building_use", "warn", severity="warn", failures=2),
+        node("unit_test", "fct_building.test_dedup", "fail", message="actual differs from expected"),
+        node("model", "fct_indicators_daily", "error", message="Binder Error"),
+    ], ""))}
+    status = {name: (c.severity, c.status, c.failing_rows) for name, c in checks.items()}
+    assert status == {
+        "dbt.model.fct_building": ("error", "pass", 0),
+        "dbt.test.not_null_fct_building_unit_code": ("error", "pass", 0),
+        "dbt.test.unique_fct_building_building_key": ("error", "fail", 3),
+        "dbt.test.accepted_values_fct_building_use": ("warn", "warn", 2),
+        "dbt.unit_test.fct_building.test_dedup": ("error", "fail", 0),
+        "dbt.model.fct_indicators_daily": ("error", "fail", 0),
+    }
+    assert checks["dbt.test.unique_fct_building_building_key"].detail == "Got 3 results"
+    gate = GateResult(list(checks.values()))
+    assert {c.check_name for c in gate.blocking} == {"dbt.test.unique_fct_building_building_key",
+                                                     "dbt.unit_test.fct_building.test_dedup",
+                                                     "dbt.model.fct_indicators_daily"}
+    warn_only = GateResult(_dbt_checks(DbtBuild(0, 1.0, [node("model", "m", "success"),
+                                                         node("test", "t", "warn", severity="warn", failures=1)], "")))
+    assert warn_only.passed
+    enforce(warn_only)  # does not raise
+
+
+def test_failing_dbt_node_blocks_until_waived(data_env):
+    s = data_env
+    failing = DbtBuild(1, 1.0, [node("model", "fct_building", "error", message="Binder Error: no such column"),
+                                node("test", "not_null_x", "skipped")], "")
+    gate = run_gate(s, "r1", failing)
+    assert not gate.passed
+    with pytest.raises(GateBlocked, match="dbt.model.fct_building"):
+        enforce(gate)
+    assert gate_rows(s, "r1")["dbt.model.fct_building"][:3] == ("gate", "error", "fail")
+    assert not any(name.startswith("gx.") for name in gate_rows(s, "r1"))  # no reconciliation on a broken build
+
+    for name in ("dbt.model.fct_building", "dbt.test.not_null_x"):
+        record_review(s, "li", "check", name, "waive", "accepted for this month's release")
+    assert run_gate(s, "r2", failing).passed
+    record_review(s, "li", "check", "dbt.test.not_null_x", "reopen", "not acceptable after all")
+    gate = run_gate(s, "r3", failing)
+    assert [c.check_name for c in gate.blocking] == ["dbt.test.not_null_x"]
+
+
+# --- record_review and history -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"decision": "approve"}, "decision must be one of"),
+    ({"target_type": "file"}, "target type must be one of"),
+    ({"note": "  "}, "note"),
+    ({"reviewer": ""}, "reviewer"),
+    ({"target_id": "no.such.check"}, "no check named 'no.such.check'"),
+    ({"target_type": "submission", "target_id": "S000"}, "no submission 'S000'"),
+    ({"target_type": "quarantined_row", "target_id": "S000:3"}, "no quarantined row 3"),
+    ({"target_type": "quarantined_row", "target_id": "S000"}, "<submission_id>:<row_number>"),
+    ({"decision": "reopen"}, "nothing to reopen"),
+])
+def test_record_review_rejects_invalid_input(data_env, kwargs, message):
+    add_check_result(data_env, "gx.some_check")
+    args = {"reviewer": "wang", "target_type": "check", "target_id": "gx.some_check", "decision": "waive",
+            "note": "ok"} | kwargs
+    with pytest.raises(ValueError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        record_review(data_env, **args)
+    assert history(data_env) == []
+
+
+def test_history_is_append_only_and_newest_first(data_env):
+    s = data_env
+    add_check_result(s, "gx.a")
+    add_check_result(s, "gx.b")
+    first = record_review(s, "wang", "check", "gx.a", "waive", "first")
+    second = record_review(s, "li", "check", "gx.a", "reopen", "second")
+    third = record_review(s, "wang", "check", "gx.b", "reject", "third")
+    fourth = record_review(s, "zhao", "check", "gx.a", "waive", "fourth")
+    assert [r["review_id"] for r in history(s)] == [fourth, third, second, first]
+    assert [r["note"] for r in history(s, target_id="gx.a")] == ["fourth", "second", "first"]
+    assert [r["note"] for r in history(s, target_type="submission")] == []
+    latest = history(s, "check", "gx.a")[0]
+    assert (latest["reviewer"], latest["decision"], latest["target_type"]) == ("zhao", "waive", "check")
+    times = [r["reviewed_at"] for r in history(s)]
+    assert times == sorted(times, reverse=True) and len(set(times)) == 4
+
+
+def test_quarantined_row_status_follows_the_latest_decision(data_env):
+    s = data_env
+    land(s, "330402_2020-03.csv", HEADER + row("330402", "2020-03", "P1", "1#", "2020-03-05", "1000", "600")
+         + row("330402", "2020-03", "P1", "2#", "2020-03-06", "2000", "2500"), 1000)  # row 3: prefab > total
+    run(s, "r1")
+
+    def quarantined() -> list[tuple]:
+        con = duckdb.connect(str(s.warehouse_path), read_only=True)
+        try:
+            return con.execute("select submission_id, row_number, status, reviewed_by, review_note "
+                               "from dq.quarantined_rows").fetchall()
+        finally:
+            con.close()
+
+    [(submission_id, row_number, status, _, _)] = quarantined()
+    assert (row_number, status) == (3, "open")
+    target = f"{submission_id}:{row_number}"
+    record_review(s, "wang", "quarantined_row", target, "waive", "typo confirmed by phone; corrected file follows")
+    assert quarantined() == [(submission_id, 3, "waived", "wang", "typo confirmed by phone; corrected file follows")]
+    record_review(s, "li", "quarantined_row", target, "reopen", "no corrected file after two weeks")
+    assert quarantined() == [(submission_id, 3, "open", "li", "no corrected file after two weeks")]
+    assert [r["decision"] for r in history(s, "quarantined_row", target)] == ["reopen", "waive"]  # both kept
+
+    record_review(s, "li", "submission", submission_id, "request_resubmission", "please resend with row 3 fixed")
+    assert history(s, "submission")[0]["decision"] == "request_resubmission"
+    assert main(["waive-row", submission_id, "3", "--reviewer", "zhao", "--note", "fine"]) == 0
+    assert quarantined()[0][2:4] == ("waived", "zhao")
+
+
+# --- the CLI -------------------------------------------------------------------------------------------------
+
+def test_cli(data_env, capsys):
+    add_check_result(data_env, "gx.reconciliation_building_count", run_id="r9")
+    assert main(["open-failures"]) == 0
+    assert "NOT waived" in capsys.readouterr().out
+    assert main(["waive-check", "gx.reconciliation_building_count", "--reviewer", "wang", "--note", "ok"]) == 0
+    assert "recorded waive on check gx.reconciliation_building_count" in capsys.readouterr().out
+    assert main(["open-failures", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["run_id"] == "r9" and result["failures"][0]["waived_by"] == "wang"
+    assert main(["history", "--target-id", "gx.reconciliation_building_count"]) == 0
+    assert "wang  waive  check gx.reconciliation_building_count  -- ok" in capsys.readouterr().out
+    assert main(["history", "--json"]) == 0
+    assert [r["decision"] for r in json.loads(capsys.readouterr().out)] == ["waive"]
+
+    assert main(["waive-check", "gx.nope", "--reviewer", "wang", "--note", "ok"]) == 2
+    assert "no check named 'gx.nope'" in capsys.readouterr().err
+    assert main(["reject-submission", "S1", "--reviewer", "wang", "--note", " "]) == 2
+    assert main(["reopen", "check", "gx.reconciliation_building_count", "--reviewer", "li", "--note", "no"]) == 0
+    with pytest.raises(SystemExit) as exc:
+        main(["waive-check", "gx.reconciliation_building_count", "--note", "no reviewer"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["waive-row", "S1", "three", "--reviewer", "wang", "--note", "x"])
+    assert exc.value.code == 2
+    assert len(history(data_env)) == 2

@@ -1,1 +1,0 @@
-"""warehouse package."""

@@ -63,7 +63,7 @@ def first_units(scale: Scale, units_path: Path, n: int) -> Scale:
     """The scale restricted to the first `n` reporting units (in code order) of its selection."""
     from sample_data.units import load_units
 
-    codes = [u.code for u in load_units(units_path).reporting_units(scale.units)][:n]
+    codes = [u.unit_code for u in load_units(units_path).reporting_units(scale.units)][:n]
     return replace(scale, units=",".join(codes), note=f"first {len(codes)} units of the {scale.name} scale only")
 
 
@@ -140,7 +140,7 @@ def write_landing(landing: Path, units_path: Path, selector: str, years: tuple[i
     production bases by groups of units, targets (one file per province and year) in one more task."""
     from sample_data.units import load_units
 
-    codes = [u.code for u in load_units(units_path).reporting_units(selector)]
+    codes = [u.unit_code for u in load_units(units_path).reporting_units(selector)]
     tasks = [(",".join(codes[i:i + UNITS_PER_TASK]), tuple(k for k in kinds if k != "targets"))
              for i in range(0, len(codes), UNITS_PER_TASK)]
     if "targets" in kinds:

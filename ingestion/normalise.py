@@ -1,33 +1,34 @@
-"""Normalisers for submission cells: text as received in, typed values and steward-readable reasons out.
+"""Normalisers for submission cells: arrow text as received in, typed values and steward-readable reasons out.
 
-Every public normaliser takes a pandas Series (of text as read from a CSV, or of mixed Python values as
-read from an XLSX sheet) and returns `(values, errors)`, both Series with the input's index:
+Every normaliser (`number_values`, `date_values`, ...; `normalise_cells(field, cells)` dispatches on the
+template field's type) takes the cells as an arrow string array and returns `(values, errors)`:
 
-- `values` is typed (see each function); a cell that is empty or holds one of the template's missing
-  words (`template.MISSING_WORDS`: '', '—', '-', '/', '无', ...) is missing (NA), never an error;
-- `errors` has dtype object: None where the cell was parsed (or missing), else a reason that names what
-  was found and what was expected, for example "'2021-02-29' is not a valid calendar date".
+- `values` is a pandas Series on a RangeIndex, typed (see each function); a cell that is empty or holds one
+  of the template's missing words (`template.MISSING_WORDS`: '', '—', '-', '/', '无', ...) is missing (NA),
+  never an error;
+- `errors` is None when no cell has an error (cheap to test on a million rows), else an object array: None
+  where the cell was parsed (or missing), else a reason that names what was found and what was expected,
+  for example "'2021-02-29' is not a valid calendar date".
 
 Output dtypes (see also `ingestion.read`):
 
 ==========================  ==================================================================
-normaliser                  values dtype
+field type                  values dtype
 ==========================  ==================================================================
-normalise_number / area     `Float64` (pandas nullable float); areas in m², rounded to 0.01
-normalise_date              `date32[pyarrow]` (pd.ArrowDtype(pa.date32())): elements are
+number / percent / area     `Float64` (pandas nullable float); areas in m², rounded to 0.01
+date                        `date32[pyarrow]` (pd.ArrowDtype(pa.date32())): elements are
                             `datetime.date`, missing is pd.NA
-normalise_period            `str` (pandas default string dtype), 'YYYY-MM'; missing is NaN
-normalise_year              `Int64`
-normalise_bool              `boolean`
-normalise_code              `str`, 6 digits
-normalise_enum              `str`, the canonical code, or the stripped original for an unknown value
-normalise_text              `str`, stripped
+period                      `str` (pandas default string dtype), 'YYYY-MM'; missing is NaN
+year                        `Int64`
+bool                        `boolean`
+code                        `str`, 6 digits
+enum                        `str`, the canonical code, or the stripped original for an unknown value
+text                        `str`, stripped
 ==========================  ==================================================================
 
 The work is vectorised with pyarrow compute; Python runs per *distinct* value only for low-cardinality
 fields (dates, periods, years, codes, enums, booleans) and per cell only for cells that failed to parse.
-`normalise_cells(field, arrow_text)` is the reader's entry: values on a RangeIndex and errors as an object
-array, or None when no cell has an error.
+Header matching is `ingestion.headers`.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ import itertools
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
-from functools import cache, lru_cache
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -48,216 +49,13 @@ import pyarrow.compute as pc
 
 from foundation import template
 from foundation.template import Field
+from ingestion.headers import fold_header
 
 DATE_DTYPE = pd.ArrowDtype(pa.date32())
 STR_DTYPE = "str"
 
 # ----------------------------------------------------------------------------------------------------
-# Header folding
-
-
-_DROP_CHARS = re.compile(r"[\s_\-*]+")
-_EDGE_CHARS = ":：;；,，.。"
-# A bracketed group at the end: (), [], 【】 (full-width （） and ［］ become () and [] under NFKC).
-_TRAILING_BRACKET = re.compile(r"(?:\(([^()]*)\)|\[([^\[\]]*)\]|【([^【】]*)】)$")
-
-
-def _fold_once(s: str) -> str:
-    s = unicodedata.normalize("NFKC", s).casefold()
-    s = _DROP_CHARS.sub("", s)
-    s = s.strip(_EDGE_CHARS)
-    while True:
-        m = _TRAILING_BRACKET.search(s)
-        if not m or m.start() == 0:
-            break
-        s = s[: m.start()].rstrip(_EDGE_CHARS)
-    return s
-
-
-def fold_header(text: Any) -> str:
-    """Fold a header (or an enumeration word) for lenient comparison.
-
-    NFKC (full-width -> half-width, '㎡' -> 'm2', '（' -> '('), case-folded, whitespace, underscores,
-    hyphens and asterisks removed, leading/trailing colons and commas removed, and trailing bracketed
-    groups such as a unit '(万m²)', '（平方米）', '[m2]', '【必填】' removed (unless the whole text is one
-    bracketed group). Idempotent: fold_header(fold_header(x)) == fold_header(x).
-    """
-    s = "" if text is None else str(text)
-    for _ in range(20):
-        folded = _fold_once(s)
-        if folded == s:
-            break
-        s = folded
-    return s
-
-
-def _fold_unit(text: str) -> str:
-    s = unicodedata.normalize("NFKC", text).casefold()
-    s = re.sub(r"[\s,，]+", "", s)
-    s = re.sub(r"^单位[:：]?", "", s)
-    return s.replace("²", "2")
-
-
-_AREA_UNITS: dict[str, float] = {
-    "m2": 1.0, "平方米": 1.0, "平米": 1.0, "sqm": 1.0, "sq.m": 1.0, "squaremetres": 1.0,
-    "squaremeters": 1.0,
-    "万m2": 10000.0, "万平方米": 10000.0, "万平米": 10000.0, "10000m2": 10000.0, "10000sqm": 10000.0,
-}
-# Unit suffixes recognised without brackets, longest first ('总建筑面积万m²', 'total floor area m2').
-_UNIT_SUFFIXES = sorted(_AREA_UNITS, key=len, reverse=True)
-_UNIT_LIKE = re.compile(r"m|米|亩|公顷|ha|km|平方")
-
-
-def header_unit(text: Any) -> str | None:
-    """The unit a header carries, as written: the content of its last bracketed group, or a known area
-    unit written at its end without brackets ('总建筑面积万m²'). None when there is none."""
-    if text is None:
-        return None
-    s = unicodedata.normalize("NFKC", str(text)).strip()
-    m = re.search(r"(?:\(([^()]*)\)|\[([^\[\]]*)\]|【([^【】]*)】)\s*$", s)
-    if m and m.start() > 0:
-        return next(g for g in m.groups() if g is not None).strip()
-    compact = _fold_unit(s)
-    for unit in _UNIT_SUFFIXES:
-        if compact.endswith(unit) and len(compact) > len(unit):
-            return unit
-    return None
-
-
-def header_unit_factor(text: Any) -> float | None:
-    """10000.0 for a header in 万m² (万m2, 万平方米, 万㎡), 1.0 for m² (m2, 平方米, ㎡), None otherwise
-    (no unit, or a unit that is not an area unit)."""
-    unit = header_unit(text)
-    if unit is None:
-        return None
-    return _AREA_UNITS.get(_fold_unit(unit))
-
-
-def is_unknown_area_unit(text: Any) -> bool:
-    """True when a header carries something that looks like an area unit but is not m² or 万m²
-    ('(公顷)', '(亩)', '(千平方米)'): such a column cannot be converted safely."""
-    unit = header_unit(text)
-    if unit is None or _fold_unit(unit) in _AREA_UNITS:
-        return False
-    return bool(_UNIT_LIKE.search(_fold_unit(unit)))
-
-
-@cache
-def _header_index(kind: str) -> dict[str, str]:
-    index: dict[str, str] = {}
-    for f in template.fields(kind):
-        names = [f.zh, f.name, *f.aliases]
-        for suffix in ("_m2", "_pct"):
-            if f.name.endswith(suffix):
-                names.append(f.name[: -len(suffix)])
-        for name in names:
-            index.setdefault(fold_header(name), f.name)
-    return index
-
-
-def match_header(kind: str, header: Any) -> str | None:
-    """The canonical field name a single header stands for, or None."""
-    if isinstance(header, str):
-        return _match_text(kind, header)
-    return _match(kind, header)
-
-
-@lru_cache(maxsize=1 << 16)
-def _match_text(kind: str, header: str) -> str | None:
-    return _match(kind, header)  # every file of a kind repeats the same few headers
-
-
-def _match(kind: str, header: Any) -> str | None:
-    index = _header_index(kind)
-    key = fold_header(header)
-    if not key:
-        return None
-    if key in index:
-        return index[key]
-    compact = _fold_unit(key)
-    for unit in _UNIT_SUFFIXES:
-        if compact.endswith(unit):
-            stem = fold_header(compact[: -len(unit)].rstrip("/:："))
-            if stem in index:
-                return index[stem]
-    return None
-
-
-def match_headers(kind: str, headers: Sequence[Any]) -> dict[int, str]:
-    """Map column positions (0-based) to canonical field names, matching the Chinese header, the English
-    name or an alias after `fold_header`. Positions whose header matches nothing are absent: see
-    `unknown_headers`. Two positions may map to the same field; the reader rejects that."""
-    out: dict[int, str] = {}
-    for i, header in enumerate(headers):
-        name = match_header(kind, header)
-        if name is not None:
-            out[i] = name
-    return out
-
-
-def unknown_headers(kind: str, headers: Sequence[Any]) -> dict[int, str]:
-    """Positions and text of non-empty headers that match no field of the kind."""
-    return {i: str(h).strip() for i, h in enumerate(headers)
-            if h is not None and str(h).strip() and match_header(kind, h) is None}
-
-
-# ----------------------------------------------------------------------------------------------------
 # Cells as text
-
-
-def cell_text(value: Any) -> str:
-    """One cell value as text, the way a user would have typed it: '' for empty, integral floats without
-    '.0' (330402.0 -> '330402'), dates as ISO 'YYYY-MM-DD' (with ' HH:MM:SS' when not midnight),
-    booleans as 'TRUE'/'FALSE'."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool | np.bool_):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float | np.floating):
-        value = float(value)
-        if math.isnan(value):
-            return ""
-        if value.is_integer() and abs(value) < 1e16:
-            return str(int(value))
-        return repr(value)
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if value is pd.NaT or value is pd.NA:
-        return ""
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
-    if isinstance(value, np.datetime64):
-        if np.isnat(value):
-            return ""
-        value = pd.Timestamp(value).to_pydatetime()
-    if isinstance(value, dt.datetime):
-        if value.time() == dt.time(0) and value.tzinfo is None:
-            return value.date().isoformat()
-        return value.isoformat(sep=" ")
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(value)
-
-
-def to_arrow_text(values: pd.Series | Sequence[Any]) -> pa.ChunkedArray:
-    """Cells as an arrow string array (nulls for None/NaN), rendering non-text values with `cell_text`."""
-    s = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
-    dtype = s.dtype
-    if isinstance(dtype, pd.StringDtype | pd.ArrowDtype):
-        arr = s.array.__arrow_array__()
-        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-            return arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
-    if dtype is np.dtype(object) and pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"):
-        return pa.chunked_array([pa.array(s.to_numpy(), type=pa.string(), from_pandas=True)])
-    texts = [cell_text(v) for v in s.astype(object).to_numpy()]
-    return pa.chunked_array([pa.array(texts, type=pa.string())])
 
 
 def _missing_variants() -> list[str]:
@@ -291,10 +89,11 @@ def _trim(arr: pa.ChunkedArray) -> pa.ChunkedArray:
 def _missing_mask(trimmed: pa.ChunkedArray) -> np.ndarray:
     """True for null, empty or missing-word cells (input already trimmed)."""
     mask = pc.or_kleene(pc.is_null(trimmed), pc.is_in(trimmed, value_set=_MISSING_SET))
-    return _np_bool(pc.fill_null(mask, True))
+    return numpy_bools(pc.fill_null(mask, True))
 
 
-def _np_bool(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
+def numpy_bools(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """An arrow boolean array (without nulls) as a numpy bool array."""
     if isinstance(arr, pa.ChunkedArray):
         if arr.num_chunks == 0:
             return np.zeros(0, dtype=bool)
@@ -308,19 +107,10 @@ def _np_float(arr: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(arr.to_numpy(), dtype=np.float64)
 
 
-def _quote(text: str, limit: int = 60) -> str:
+def quote_cell(text: str, limit: int = 60) -> str:
+    """A cell's text as a reason quotes it: in single quotes, cut to `limit` characters."""
     text = text if len(text) <= limit else text[: limit - 1] + "…"
     return "'" + text + "'"
-
-
-def _series_errors(errors: np.ndarray | None, n: int, index: pd.Index) -> pd.Series:
-    if errors is None:
-        errors = np.full(n, None, dtype=object)
-    return pd.Series(errors, index=index, dtype=object)
-
-
-def _index_of(values: Any, n: int) -> pd.Index:
-    return values.index if isinstance(values, pd.Series) else pd.RangeIndex(n)
 
 
 def _str_series(arr: pa.ChunkedArray | pa.Array, index: pd.Index | None = None) -> pd.Series:
@@ -328,15 +118,6 @@ def _str_series(arr: pa.ChunkedArray | pa.Array, index: pd.Index | None = None) 
 
 
 Core = Callable[..., tuple[pd.Series, "np.ndarray | None"]]
-
-
-def _public(values: pd.Series | Sequence[Any], core: Core, *args: Any) -> tuple[pd.Series, pd.Series]:
-    """Run a core normaliser (arrow text in, (Series on a RangeIndex, errors or None) out) on a Series,
-    keeping its index."""
-    arr = to_arrow_text(values)
-    out, errors = core(arr, *args)
-    index = _index_of(values, len(arr))
-    return out.set_axis(index), _series_errors(errors, len(arr), index)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -357,11 +138,10 @@ def _plain_floats(arr: pa.ChunkedArray) -> np.ndarray | None:
     return v if bool(np.isfinite(v).all()) else None
 
 
-def parse_numbers(values: pd.Series | pa.ChunkedArray, *, percent: bool = False
+def parse_numbers(arr: pa.ChunkedArray, *, percent: bool = False
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Core of `normalise_number`: (float64 values with NaN where missing or bad, missing mask,
+    """Core of `number_values`: (float64 values with NaN where missing or bad, missing mask,
     errors as an object array or None when there is none)."""
-    arr = values if isinstance(values, pa.ChunkedArray) else to_arrow_text(values)
     n = len(arr)
     # Fast path: every cell is a plain number (what machine-written files hold), as read, then trimmed.
     v = _plain_floats(arr)
@@ -378,13 +158,13 @@ def parse_numbers(values: pd.Series | pa.ChunkedArray, *, percent: bool = False
         s = pc.utf8_trim_whitespace(pc.utf8_normalize(pc.fill_null(t, ""), "NFKC"))
         s = pc.replace_substring(s, "\u2212", "-")  # minus sign
     s = pc.fill_null(s, "")
-    has_pct = _np_bool(pc.match_substring_regex(s, r"%$"))
+    has_pct = numpy_bools(pc.match_substring_regex(s, r"%$"))
     s = pc.replace_substring_regex(s, r"\s*%$", "")
-    has_comma = _np_bool(pc.match_substring(s, ","))
+    has_comma = numpy_bools(pc.match_substring(s, ","))
     grouped = pc.match_substring_regex(s, _GROUPED_RE)
     s = pc.if_else(grouped, pc.replace_substring(s, ",", ""), s)
     ok_arr = pc.match_substring_regex(s, _NUMBER_RE)
-    ok = _np_bool(ok_arr)
+    ok = numpy_bools(ok_arr)
     v = _np_float(pc.cast(pc.if_else(ok_arr, s, pa.scalar(None, pa.string())), pa.float64()))
     bad_pct = has_pct & ok & (not percent)
     overflow = ok & ~np.isfinite(v)
@@ -397,32 +177,28 @@ def parse_numbers(values: pd.Series | pa.ChunkedArray, *, percent: bool = False
         for i in np.flatnonzero(bad):
             found = texts[i] if texts is not None else t[int(i)].as_py()
             if bad_pct[i]:
-                errors[i] = f"{_quote(found)} has a % sign, but this column is not a percentage"
+                errors[i] = f"{quote_cell(found)} has a % sign, but this column is not a percentage"
             elif overflow[i]:
-                errors[i] = f"{_quote(found)} is too large to be a number"
+                errors[i] = f"{quote_cell(found)} is too large to be a number"
             elif has_comma[i]:
-                errors[i] = (f"{_quote(found)} is not a number: thousands separators must group three "
+                errors[i] = (f"{quote_cell(found)} is not a number: thousands separators must group three "
                              f"digits, as in 1,234.5")
             else:
-                errors[i] = f"{_quote(found)} is not a number (expected digits such as 1234.5 or 1,234.5)"
+                errors[i] = f"{quote_cell(found)} is not a number (expected digits such as 1234.5 or 1,234.5)"
     return v, missing, errors
 
 
-def _float_series(v: np.ndarray, index: pd.Index | None = None) -> pd.Series:
+def float_series(v: np.ndarray, index: pd.Index | None = None) -> pd.Series:
     mask = np.isnan(v)
     return pd.Series(pd.arrays.FloatingArray(np.where(mask, 0.0, v), mask), index=index)
 
 
-def normalise_number(values: pd.Series, *, percent: bool = False) -> tuple[pd.Series, pd.Series]:
+def number_values(arr: pa.ChunkedArray, percent: bool = False) -> tuple[pd.Series, np.ndarray | None]:
     """Numbers: full-width digits, thousands separators ',' and '，' (in groups of three), surrounding
     spaces; a trailing '%' only when `percent` (then '85%' -> 85.0: percent fields hold percentage
     points). Missing words -> NA. Values: Float64."""
-    return _public(values, _number_core, percent)
-
-
-def _number_core(arr: pa.ChunkedArray, percent: bool = False) -> tuple[pd.Series, np.ndarray | None]:
     v, _, errors = parse_numbers(arr, percent=percent)
-    return _float_series(v), errors
+    return float_series(v), errors
 
 
 def round_half_up(v: np.ndarray, decimals: int = 2) -> np.ndarray:
@@ -439,15 +215,11 @@ def scale_area(values: np.ndarray | pd.Series, factor: float | None) -> np.ndarr
     return round_half_up(v * (1.0 if factor is None else factor), 2)
 
 
-def normalise_area(values: pd.Series, factor: float | None = None) -> tuple[pd.Series, pd.Series]:
+def area_values(arr: pa.ChunkedArray, factor: float | None = None) -> tuple[pd.Series, np.ndarray | None]:
     """Areas: numbers in the column's unit (`factor` from `header_unit_factor`: 10000 for 万m²) -> m²,
     rounded half-up to 0.01 m². Values: Float64."""
-    return _public(values, _area_core, factor)
-
-
-def _area_core(arr: pa.ChunkedArray, factor: float | None = None) -> tuple[pd.Series, np.ndarray | None]:
     v, _, errors = parse_numbers(arr)
-    return _float_series(scale_area(v, factor)), errors
+    return float_series(scale_area(v, factor)), errors
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -521,14 +293,14 @@ def parse_date_text(text: str) -> tuple[dt.date | None, str | None]:
             try:
                 return dt.date(y, mo, d), None
             except ValueError:
-                return None, f"{_quote(text)} is not a valid calendar date (year {y}, month {mo}, day {d})"
+                return None, f"{quote_cell(text)} is not a valid calendar date (year {y}, month {mo}, day {d})"
     m = _SERIAL.match(s)
     if m:
         try:
             return excel_serial_to_date(float(s)), None
         except (ValueError, OverflowError) as exc:
-            return None, f"{_quote(text)} is not a valid Excel date: {exc}"
-    return None, f"{_quote(text)} is not a date (expected {_DATE_FORMS})"
+            return None, f"{quote_cell(text)} is not a valid Excel date: {exc}"
+    return None, f"{quote_cell(text)} is not a date (expected {_DATE_FORMS})"
 
 
 def _date_series(results: list[Any], codes: np.ndarray) -> pd.Series:
@@ -538,13 +310,9 @@ def _date_series(results: list[Any], codes: np.ndarray) -> pd.Series:
     return pd.Series(pd.arrays.ArrowExtensionArray(arr))
 
 
-def normalise_date(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Dates in any accepted form (see `parse_date_text`; datetime/date objects from XLSX too) ->
+def date_values(arr: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray | None]:
+    """Dates in any accepted form (see `parse_date_text`; an XLSX date arrives as the ISO text of its value) ->
     dtype date32[pyarrow] (elements are datetime.date). Invalid calendar dates (2021-02-29) are errors."""
-    return _public(values, _date_core)
-
-
-def _date_core(arr: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray | None]:
     results, errors, codes = _per_unique(arr, parse_date_text)
     return _date_series(results, codes), errors
 
@@ -566,23 +334,19 @@ def parse_period_text(text: str) -> tuple[str | None, str | None]:
         if m:
             y, mo = int(m.group(1)), int(m.group(2))
             if not 1 <= mo <= 12:
-                return None, f"{_quote(text)} has month {mo}, not 1-12 (expected a month such as 2020-03)"
+                return None, f"{quote_cell(text)} has month {mo}, not 1-12 (expected a month such as 2020-03)"
             return f"{y:04d}-{mo:02d}", None
     date, _ = parse_date_text(text)
     if date is not None:
         if date.day == 1:
             return f"{date.year:04d}-{date.month:02d}", None
-        return None, (f"{_quote(text)} is a day, not a month: expected a month such as 2020-03 "
+        return None, (f"{quote_cell(text)} is a day, not a month: expected a month such as 2020-03 "
                       f"(a date is accepted only as the 1st of the month)")
-    return None, f"{_quote(text)} is not a month (expected {_PERIOD_FORMS})"
+    return None, f"{quote_cell(text)} is not a month (expected {_PERIOD_FORMS})"
 
 
-def normalise_period(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+def period_values(arr: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray | None]:
     """Statistical period (month) -> 'YYYY-MM' text (dtype str)."""
-    return _public(values, _period_core)
-
-
-def _period_core(arr: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray | None]:
     results, errors, codes = _per_unique(arr, parse_period_text)
     return _str_series(_take_str(results, codes)), errors
 
@@ -597,16 +361,12 @@ def parse_year_text(text: str) -> tuple[int | None, str | None]:
         year = int(m.group(1))
         if 1900 <= year <= 2099:
             return year, None
-        return None, f"{_quote(text)} is not a plausible year (expected 1900-2099)"
-    return None, f"{_quote(text)} is not a year (expected four digits such as 2021 or 2021年)"
+        return None, f"{quote_cell(text)} is not a plausible year (expected 1900-2099)"
+    return None, f"{quote_cell(text)} is not a year (expected four digits such as 2021 or 2021年)"
 
 
-def normalise_year(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+def year_values(arr: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray | None]:
     """Year: '2021', '2021年', '2021年度', 2021.0 -> Int64."""
-    return _public(values, _year_core)
-
-
-def _year_core(arr: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray | None]:
     results, errors, codes = _per_unique(arr, parse_year_text)
     vals = np.array([r if r is not None else 0 for r in results], dtype=np.int64)[codes]
     mask = np.array([r is None for r in results], dtype=bool)[codes]
@@ -624,15 +384,11 @@ def parse_code_text(text: str) -> tuple[str | None, str | None]:
     m = _CODE.match(s)
     if m:
         return m.group(1), None
-    return None, f"{_quote(text)} is not a 6-digit code (expected, for example, 330402)"
+    return None, f"{quote_cell(text)} is not a 6-digit code (expected, for example, 330402)"
 
 
-def normalise_code(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+def code_values(arr: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray | None]:
     """6-digit unit codes, kept as text; 330402.0 (a number from Excel) -> '330402'."""
-    return _public(values, _code_core)
-
-
-def _code_core(arr: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray | None]:
     results, errors, codes = _per_unique(arr, parse_code_text)
     return _str_series(_take_str(results, codes)), errors
 
@@ -651,14 +407,10 @@ def enum_code(enum: str, text: str) -> str | None:
     return _enum_index(enum).get(fold_header(text))
 
 
-def normalise_enum(values: pd.Series, enum: str) -> tuple[pd.Series, pd.Series]:
+def enum_values(arr: pa.ChunkedArray, enum: str) -> tuple[pd.Series, np.ndarray | None]:
     """Map any accepted spelling (after `fold_header`) to its canonical code; a missing word is NA unless
     it is itself a spelling (green_star '无' -> 'none'); an unknown value is kept as its stripped text
     with no error (the submission checks name it)."""
-    return _public(values, _enum_core, enum)
-
-
-def _enum_core(arr: pa.ChunkedArray, enum: str) -> tuple[pd.Series, np.ndarray | None]:
     index_map = _enum_index(enum)
     codes, uniques = pd.factorize(pd.Series(arr, dtype=STR_DTYPE), use_na_sentinel=True)
     results: list[str | None] = []
@@ -686,32 +438,24 @@ def parse_bool_text(text: str) -> tuple[bool | None, str | None]:
         return True, None
     if key in _FALSE:
         return False, None
-    return None, f"{_quote(text)} is not a yes/no value (expected {_BOOL_FORMS})"
+    return None, f"{quote_cell(text)} is not a yes/no value (expected {_BOOL_FORMS})"
 
 
-def normalise_bool(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+def bool_values(arr: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray | None]:
     """Yes/no: template.TRUE_WORDS / FALSE_WORDS after folding (是/否, Y/N, yes/no, true/false, 1/0;
     'TRUE'/'FALSE' cells from XLSX) -> dtype boolean."""
-    return _public(values, _bool_core)
-
-
-def _bool_core(arr: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray | None]:
     results, errors, codes = _per_unique(arr, parse_bool_text)
     vals = np.array([bool(r) for r in results], dtype=bool)[codes]
     mask = np.array([r is None for r in results], dtype=bool)[codes]
     return pd.Series(pd.arrays.BooleanArray(vals, mask)), errors
 
 
-def normalise_text(values: pd.Series, *, missing_words: bool = True) -> tuple[pd.Series, pd.Series]:
+def text_values(arr: pa.ChunkedArray, missing_words: bool = True) -> tuple[pd.Series, np.ndarray | None]:
     """Text: stripped; empty -> NA, and missing words ('—', '-', '/', '无', ...) -> NA unless
     `missing_words` is False. Text that looks like a formula ('=...', '+...', '-...', '@...') is kept
     unchanged (it is only text here; whoever exports it to a spreadsheet must escape it)."""
-    return _public(values, _text_core, missing_words)
-
-
-def _text_core(arr: pa.ChunkedArray, missing_words: bool = True) -> tuple[pd.Series, np.ndarray | None]:
     t = _trim(arr)
-    mask = _missing_mask(t) if missing_words else _np_bool(pc.fill_null(pc.equal(t, ""), True))
+    mask = _missing_mask(t) if missing_words else numpy_bools(pc.fill_null(pc.equal(t, ""), True))
     if mask.any():
         t = pc.if_else(pa.chunked_array([pa.array(mask)]), pa.scalar(None, pa.string()), t)
     return _str_series(t), None
@@ -721,40 +465,34 @@ def _text_core(arr: pa.ChunkedArray, missing_words: bool = True) -> tuple[pd.Ser
 # By field
 
 
-def normalise_field(f: Field, values: pd.Series, unit_factor: float | None = None
-                    ) -> tuple[pd.Series, pd.Series]:
-    """Dispatch on the template field's type (`unit_factor` applies to area fields)."""
-    core, args = _core_of(f, unit_factor)
-    return _public(values, core, *args)
-
-
 def normalise_cells(f: Field, cells: pa.ChunkedArray, unit_factor: float | None = None
                     ) -> tuple[pd.Series, np.ndarray | None]:
-    """`normalise_field` for the reader: arrow text in; values on a RangeIndex and the errors as an
-    object array, or None when no cell has an error (cheap to test on a million rows)."""
+    """Dispatch on the template field's type (`unit_factor` applies to area fields): arrow text in; values
+    on a RangeIndex and the errors as an object array, or None when no cell has an error (cheap to test on
+    a million rows)."""
     core, args = _core_of(f, unit_factor)
     return core(cells, *args)
 
 
 def _core_of(f: Field, unit_factor: float | None) -> tuple[Core, tuple[Any, ...]]:
     if f.type == "area":
-        return _area_core, (unit_factor,)
+        return area_values, (unit_factor,)
     if f.type == "number":
-        return _number_core, (False,)
+        return number_values, (False,)
     if f.type == "percent":
-        return _number_core, (True,)
+        return number_values, (True,)
     if f.type == "enum":
         assert f.enum is not None
-        return _enum_core, (f.enum,)
-    cores: dict[str, Core] = {"date": _date_core, "period": _period_core, "year": _year_core,
-                              "code": _code_core, "bool": _bool_core, "text": _text_core}
+        return enum_values, (f.enum,)
+    cores: dict[str, Core] = {"date": date_values, "period": period_values, "year": year_values,
+                              "code": code_values, "bool": bool_values, "text": text_values}
     if f.type not in cores:
         raise ValueError(f"unknown field type {f.type!r} for {f.name}")
     return cores[f.type], ()
 
 
 def empty_column(f: Field, n: int = 0) -> pd.Series:
-    """An all-missing column of the dtype `normalise_field` gives for `f`."""
+    """An all-missing column of the dtype `normalise_cells` gives for `f`."""
     if f.type in ("area", "number", "percent"):
         return pd.Series(pd.arrays.FloatingArray(np.zeros(n), np.ones(n, dtype=bool)))
     if f.type == "date":
@@ -764,8 +502,3 @@ def empty_column(f: Field, n: int = 0) -> pd.Series:
     if f.type == "bool":
         return pd.Series(pd.arrays.BooleanArray(np.zeros(n, dtype=bool), np.ones(n, dtype=bool)))
     return pd.Series(pa.nulls(n, pa.string()), dtype=STR_DTYPE)
-
-
-def value_dtypes(kind: str) -> dict[str, Any]:
-    """Field name -> dtype of the normalised column, for documentation and tests."""
-    return {f.name: empty_column(f).dtype for f in template.fields(kind)}

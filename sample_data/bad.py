@@ -15,11 +15,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import PurePath
 
+from foundation.units import Unit
+
 from . import model, render
 from .plan import Plan, PlannedFile
-from .units import Unit
+from .units import reports_like_county
 
-PLACEHOLDER = Unit("000000", "某某县", "Placeholder County", "county", None, date(1980, 1, 1), None, None)
+PLACEHOLDER = Unit(unit_code="000000", unit_name_zh="某某县", unit_name_en="Placeholder County", unit_level="county",
+                   parent_code=None, gbt2260_code=None, valid_from=date(1980, 1, 1), valid_to=None, successor_code=None)
 
 
 class Hosts:
@@ -43,8 +46,8 @@ class Hosts:
 def _fresh(plan: Plan, rng, host: PlannedFile, n: int = 1, unit: Unit | None = None) -> list[model.Building]:
     """New buildings (one project) for the host's unit and month."""
     unit = unit or plan.units[host.unit_code]
-    used = plan.used_codes.setdefault(unit.code, set())
-    return model.new_project(rng, unit, plan.units.city_of(unit.code) if unit.code in plan.units else None,
+    used = plan.used_codes.setdefault(unit.unit_code, set())
+    return model.new_project(rng, unit, plan.units.city_of(unit.unit_code) if unit.unit_code in plan.units else None,
                              host.period, n, used, rate_mismatches=False)
 
 
@@ -195,8 +198,8 @@ def _duplicate_key(plan, rng, host):
 def _foreign_unit(plan, rng, host):
     """A row carrying a neighbouring unit's code."""
     city = plan.units[host.unit_code].parent_code
-    siblings = [u.code for u in plan.units.units
-                if u.parent_code == city and u.current and u.reports_like_county and u.code != host.unit_code]
+    siblings = [u.unit_code for u in plan.units.units
+                if u.parent_code == city and u.is_current and reports_like_county(u) and u.unit_code != host.unit_code]
     b = _fresh(plan, rng, host)[0]
     b.unit_code = siblings[0] if siblings else "330402"
     b.quarantine = ("unit_code",)
@@ -229,21 +232,22 @@ def bad_rows(plan: Plan, rng, hosts: Hosts) -> None:
 def retired_code(plan: Plan, rng, hosts: Hosts) -> None:
     """A unit reporting under its retired code (140421 长治县 for 140404 上党区): loaded under the successor,
     with a warning. The host is the unit's first month with buildings."""
-    pairs = [(old, unit) for unit in plan.selected for old in plan.units.retired_predecessors(unit.code)]
+    pairs = [(old, unit) for unit in plan.selected for old in plan.units.retired_predecessors(unit.unit_code)]
     if not pairs:
         return
-    old, unit = next(((o, u) for o, u in pairs if o.code == "140421"), pairs[0])
-    months = [f for f in hosts.regular if f.unit_code == unit.code and f.records and id(f) not in hosts.used]
+    old, unit = next(((o, u) for o, u in pairs if o.unit_code == "140421"), pairs[0])
+    months = [f for f in hosts.regular if f.unit_code == unit.unit_code and f.records and id(f) not in hosts.used]
     if not months:
         return
     host = months[0]
     hosts.used.add(id(host))
     for r in host.records:
-        r.unit_code = old.code
+        r.unit_code = old.unit_code
     if host.style.title:
-        host.style = replace(host.style, title=host.style.title.replace(plan.place(unit.code), plan.place(old.code)))
-    host.name = old.code + host.name[len(unit.code):]
-    host.unit_code = old.code
+        title = host.style.title.replace(plan.place(unit.unit_code), plan.place(old.unit_code))
+        host.style = replace(host.style, title=title)
+    host.name = old.unit_code + host.name[len(unit.unit_code):]
+    host.unit_code = old.unit_code
     host.warnings.append("retired_code")
     host.case = "retired_code"
 

@@ -21,7 +21,7 @@ from foundation.template import DEFAULT_EVALUATION_STANDARD, field_names
 from . import bad as bad_cases
 from . import model, render
 from .plan import Plan, PlannedFile
-from .units import PROVINCES, UnitList, load_units
+from .units import PROVINCES, UnitList, load_units, province_code_of, reports_like_county
 
 CHINA_TZ = timezone(timedelta(hours=8))
 KINDS = ("buildings", "targets", "production_bases")
@@ -83,7 +83,7 @@ class GeneratedLandingZone:
 
 
 def _unit_rank(units: UnitList) -> dict[str, int]:
-    return {u.code: i for i, u in enumerate(u for u in units.units if u.reports_like_county)}
+    return {u.unit_code: i for i, u in enumerate(u for u in units.units if reports_like_county(u))}
 
 
 def _periods(years: tuple[int, ...], months: tuple[int, ...] | None = None) -> list[str]:
@@ -95,7 +95,7 @@ def _province_rank(units: UnitList, province_code: str) -> int:
     named = list(PROVINCES.values())
     if province_code in named:
         return named.index(province_code)
-    others = sorted(u.code for u in units.units if u.level == "province" and u.code not in named)
+    others = sorted(u.unit_code for u in units.units if u.unit_level == "province" and u.unit_code not in named)
     return len(named) + others.index(province_code)
 
 
@@ -118,45 +118,45 @@ def plan_landing(seed: int, years: tuple[int, ...], units_selector: str, buildin
     rank = _unit_rank(units)
     plan = Plan(seed, units, selected, periods, [], {}, rate_mismatches=bad)
     for unit in selected if "buildings" in kinds else ():
-        city = units.city_of(unit.code)
-        used = plan.used_codes.setdefault(unit.code, set())
+        city = units.city_of(unit.unit_code)
+        used = plan.used_codes.setdefault(unit.unit_code, set())
         for period in periods:
             first, _ = model.month_bounds(period)
             if unit.valid_from > first:
                 continue
             records = model.month_buildings(seed, unit, city, period, used, buildings_per_month,
                                             rate_mismatches=bad)
-            rng = model.rng_for(seed, "style", unit.code, period)
-            style = render.building_style(rng, plan.place(unit.code), period, records)
+            rng = model.rng_for(seed, "style", unit.unit_code, period)
+            style = render.building_style(rng, plan.place(unit.unit_code), period, records)
             ext = ".xlsx" if style.fmt == "xlsx" else ".csv"
             nxt = first + timedelta(days=32)
             plan.files.append(PlannedFile(
-                "buildings", f"{unit.code}_{period}{_free_text(rng)}{ext}", unit.code, period, records, style,
-                _at(nxt.year, nxt.month, 5, 9, 2 * rank[unit.code]),
+                "buildings", f"{unit.unit_code}_{period}{_free_text(rng)}{ext}", unit.unit_code, period, records, style,
+                _at(nxt.year, nxt.month, 5, 9, 2 * rank[unit.unit_code]),
             ))
-    for province_code in sorted({u.province_code for u in selected}) if "targets" in kinds else ():
+    for province_code in sorted({province_code_of(u) for u in selected}) if "targets" in kinds else ():
         province = units[province_code]
-        cities = [u for u in units.units if u.parent_code == province_code and u.level == "city" and u.current]
-        counties = [u for u in selected if u.province_code == province_code]
+        cities = [u for u in units.units if u.parent_code == province_code and u.unit_level == "city" and u.is_current]
+        counties = [u for u in selected if province_code_of(u) == province_code]
         for year in years:
             rng = model.rng_for(seed, "style", province_code, year)
             plan.files.append(PlannedFile(
                 "targets", f"{province_code}_{year}.csv", province_code, str(year),
                 model.province_targets(seed, province, cities, counties, year),
-                render.target_style(rng, province.name_zh, year),
+                render.target_style(rng, province.unit_name_zh, year),
                 _at(year, 3, 1, 10, 60 * _province_rank(units, province_code)),
             ))
     for unit in selected if "production_bases" in kinds else ():
         if not model.reports_bases(seed, unit):
             continue
-        city = units.city_of(unit.code)
+        city = units.city_of(unit.unit_code)
         for year in years:
-            rng = model.rng_for(seed, "style", unit.code, year)
-            style = render.base_style(rng, plan.place(unit.code), year)
+            rng = model.rng_for(seed, "style", unit.unit_code, year)
+            style = render.base_style(rng, plan.place(unit.unit_code), year)
             ext = ".xlsx" if style.fmt == "xlsx" else ".csv"
             plan.files.append(PlannedFile(
-                "production_bases", f"{unit.code}_{year}{ext}", unit.code, str(year),
-                model.base_snapshot(seed, unit, city, year), style, _at(year, 12, 20, 9, 2 * rank[unit.code]),
+                "production_bases", f"{unit.unit_code}_{year}{ext}", unit.unit_code, str(year),
+                model.base_snapshot(seed, unit, city, year), style, _at(year, 12, 20, 9, 2 * rank[unit.unit_code]),
             ))
     if bad:
         bad_cases.apply(plan)
@@ -316,5 +316,5 @@ def generate(landing: Path, *, seed: int = 42, years: tuple[int, ...] = (2020, 2
     plan = plan_landing(seed, tuple(years), units, buildings_per_month, bad, unit_list)
     files = write_plan(landing, plan)
     b_frame, t_frame, p_frame = truth_frames(plan)
-    return GeneratedLandingZone(landing, seed, tuple(years), [u.code for u in plan.selected], files,
+    return GeneratedLandingZone(landing, seed, tuple(years), [u.unit_code for u in plan.selected], files,
                                 b_frame, t_frame, p_frame)

@@ -14,8 +14,9 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from foundation.template import DEFAULT_EVALUATION_STANDARD
+from foundation.units import Unit
 
-from .units import Unit
+from .units import short_name
 
 ONE_DECIMAL = Decimal("0.1")
 
@@ -141,7 +142,7 @@ def _scores(rng: random.Random, band: str) -> tuple[float, float, float, float]:
 
 
 def _project_name(rng: random.Random, unit: Unit, use: str) -> str:
-    short = unit.short_name
+    short = short_name(unit)
     if use == "residential":
         return f"{short}{rng.choice(RES_WORDS)}{rng.choice(RES_SUFFIXES)}"
     names = {"public": PUBLIC_NAMES, "venue": VENUE_NAMES, "industrial": INDUSTRIAL_NAMES, "other": OTHER_NAMES}
@@ -150,11 +151,11 @@ def _project_name(rng: random.Random, unit: Unit, use: str) -> str:
 
 
 def _developer(rng: random.Random, unit: Unit, city: Unit | None, use: str) -> str:
-    city_short = city.short_name if city else unit.short_name
+    city_short = short_name(city) if city else short_name(unit)
     if use in ("public", "venue") and rng.random() < 0.6:
-        return rng.choice((f"{unit.short_name}{'区' if unit.name_zh.endswith('区') else ''}教育局",
-                           f"{city_short}市城市建设投资集团有限公司", f"{unit.short_name}交通投资集团有限公司",
-                           f"{unit.short_name}城市发展有限公司"))
+        return rng.choice((f"{short_name(unit)}{'区' if unit.unit_name_zh.endswith('区') else ''}教育局",
+                           f"{city_short}市城市建设投资集团有限公司", f"{short_name(unit)}交通投资集团有限公司",
+                           f"{short_name(unit)}城市发展有限公司"))
     return f"{city_short}{rng.choice(BRANDS)}{rng.choice(DEVELOPER_KINDS)}有限公司"
 
 
@@ -164,7 +165,7 @@ def _project_code(rng: random.Random, unit: Unit, start: date, use: str, used: s
     industry = "70" if use == "residential" and rng.random() < 0.7 else "47"
     kind = rng.choice(("01", "02", "03"))
     serial = rng.randint(100000, 999999)
-    while (code := f"{filed}-{unit.code}-{industry}-{kind}-{serial:06d}") in used:
+    while (code := f"{filed}-{unit.unit_code}-{industry}-{kind}-{serial:06d}") in used:
         serial = serial + 1 if serial < 999999 else 100000
     used.add(code)
     return code
@@ -175,13 +176,13 @@ def new_project(rng: random.Random, unit: Unit, city: Unit | None, period: str, 
     """The buildings of one project that started in the period: same code, name, developer and design."""
     first, last = month_bounds(period)
     use = pick(rng, USE_WEIGHTS)
-    structure = pick(rng, STRUCTURE_WEIGHTS_SHANXI if unit.code.startswith("14") else STRUCTURE_WEIGHTS)
+    structure = pick(rng, STRUCTURE_WEIGHTS_SHANXI if unit.unit_code.startswith("14") else STRUCTURE_WEIGHTS)
     start = first + timedelta(days=rng.randint(0, last.day - 1))
     code = _project_code(rng, unit, start, use, used_codes)
     name = _project_name(rng, unit, use)
     developer = _developer(rng, unit, city, use)
     issued = start - timedelta(days=rng.randint(0, 25))
-    permit = f"{unit.code}{issued:%Y%m%d}{rng.randint(1, 30):02d}{rng.randint(1, 3):02d}"  # 18-digit 施工许可证号
+    permit = f"{unit.unit_code}{issued:%Y%m%d}{rng.randint(1, 30):02d}{rng.randint(1, 3):02d}"  # 18-digit 施工许可证号
     if rng.random() < 0.08:
         permit = None
     green = pick(rng, GREEN_WEIGHTS)
@@ -206,7 +207,7 @@ def new_project(rng: random.Random, unit: Unit, city: Unit | None, period: str, 
             if mismatch and rate_mismatches:
                 reported = round(min(100.0, max(0.0, reported + offset)), 1)
         buildings.append(Building(
-            unit_code=unit.code, period=period, project_code=code, project_name=name,
+            unit_code=unit.unit_code, period=period, project_code=code, project_name=name,
             building_no=f"{first_no + i}#", permit_no=permit, start_date=day, building_use=use,
             structure_system=structure, total_floor_area_m2=total, prefab_floor_area_m2=prefab,
             score_q1=q1, score_q2=q2, score_q3=q3, score_q4=q4, assembly_rate_pct=reported,
@@ -218,17 +219,17 @@ def new_project(rng: random.Random, unit: Unit, city: Unit | None, period: str, 
 
 def buildings_per_month(rng: random.Random, unit: Unit) -> int:
     """How many buildings a unit reports in a month: Jiaxing a bit more than Shanxi, some zero reports."""
-    if rng.random() < (0.04 if unit.code.startswith("33") else 0.08):
+    if rng.random() < (0.04 if unit.unit_code.startswith("33") else 0.08):
         return 0
-    if unit.code.startswith("33"):
+    if unit.unit_code.startswith("33"):
         return rng.randint(5, 15)
-    return rng.randint(2, 6) if unit.code.startswith("1401") else rng.randint(1, 3)
+    return rng.randint(2, 6) if unit.unit_code.startswith("1401") else rng.randint(1, 3)
 
 
 def month_buildings(seed: int, unit: Unit, city: Unit | None, period: str, used_codes: set[str],
                     count: int | None = None, *, rate_mismatches: bool = True) -> list[Building]:
     """The buildings a unit reports for one month (`count` fixes the number, except for zero reports)."""
-    rng = rng_for(seed, "buildings", unit.code, period)
+    rng = rng_for(seed, "buildings", unit.unit_code, period)
     n = buildings_per_month(rng, unit)
     if count is not None and n:
         n = count
@@ -268,18 +269,18 @@ def province_targets(seed: int, province: Unit, cities: list[Unit], counties: li
         pct = float(rng.randint(*share) + (year - 2020) * 5) if rng.random() < 0.9 else None
         rows.append(Target(code, year, Decimal(thousands * 1000).quantize(Decimal("0.01")), res_pub, pct))
 
-    if province.code == "330000":
-        add(province.code, (9000, 11000), (30, 30))
+    if province.unit_code == "330000":
+        add(province.unit_code, (9000, 11000), (30, 30))
         for city in cities:
-            add(city.code, (500, 1400), (25, 35))
+            add(city.unit_code, (500, 1400), (25, 35))
         for county in counties:
-            add(county.code, (40, 160), (25, 40))
+            add(county.unit_code, (40, 160), (25, 40))
     else:
-        add(province.code, (1200, 1800), (15, 15))
+        add(province.unit_code, (1200, 1800), (15, 15))
         for city in cities:
-            add(city.code, (60, 260), (10, 20))
+            add(city.unit_code, (60, 260), (10, 20))
         for county in counties:
-            add(county.code, (20, 80) if county.code.startswith("1401") else (3, 40), (8, 20))
+            add(county.unit_code, (20, 80) if county.unit_code.startswith("1401") else (3, 40), (8, 20))
     return rows
 
 
@@ -319,15 +320,15 @@ class _RegisteredBase:
 
 def reports_bases(seed: int, unit: Unit) -> bool:
     """Which units keep a production base registry (about 40%)."""
-    return rng_for(seed, "bases", unit.code).random() < 0.4
+    return rng_for(seed, "bases", unit.unit_code).random() < 0.4
 
 
 def _registry(seed: int, unit: Unit, city: Unit | None) -> list[_RegisteredBase]:
-    rng = rng_for(seed, "bases", unit.code, "registry")
+    rng = rng_for(seed, "bases", unit.unit_code, "registry")
     bases, names = [], set()
     for _ in range(rng.randint(0, 4)):
         base_type = pick(rng, BASE_TYPE_WEIGHTS)
-        name = f"{unit.short_name}{rng.choice(BASE_COMPANIES)}{BASE_WORDS[base_type]}生产基地"
+        name = f"{short_name(unit)}{rng.choice(BASE_COMPANIES)}{BASE_WORDS[base_type]}生产基地"
         if name in names:
             name = name.replace("生产基地", "二期生产基地")
         names.add(name)
@@ -352,5 +353,5 @@ def base_snapshot(seed: int, unit: Unit, city: Unit | None, year: int) -> list[B
             status = "closed"
         else:
             status = "operating"
-        rows.append(Base(unit.code, b.name, b.base_type, b.capacity, b.capacity_unit, b.commissioned_on, status))
+        rows.append(Base(unit.unit_code, b.name, b.base_type, b.capacity, b.capacity_unit, b.commissioned_on, status))
     return rows

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from foundation.units import Unit
+
 from . import render
-from .units import Unit, UnitList
+from .units import UnitList
 
 
 @dataclass
@@ -42,4 +44,4 @@ class Plan:
         """嘉兴市南湖区 / 山西省 / 长治市长治县: how a title line names a unit."""
         unit = self.units[code]
         city = self.units.city_of(code)
-        return (city.name_zh if city and unit.level in ("county", "zone") else "") + unit.name_zh
+        return (city.unit_name_zh if city and unit.unit_level in ("county", "zone") else "") + unit.unit_name_zh

@@ -21,7 +21,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
 from foundation import template
-from ingestion import normalise
+from ingestion.headers import header_unit, header_unit_factor, match_header
 from steward.spreadsheet import neutralise
 
 ROW_NUMBER_HEADER = "行号"
@@ -35,14 +35,14 @@ def _columns(kind: str, raw_keys: Iterable[str]) -> tuple[list[str], dict[str, s
     field_of: dict[str, str] = {}
     unknown: list[str] = []
     for key in raw_keys:
-        name = normalise.match_header(kind, key)
+        name = match_header(kind, key)
         if name is None or name in field_of.values():
             unknown.append(key)
             continue
         field_of[key] = name
-        factor = normalise.header_unit_factor(key)
+        factor = header_unit_factor(key)
         if factor and factor != 1:
-            headers[name] = f"{headers[name]}({normalise.header_unit(key)})"
+            headers[name] = f"{headers[name]}({header_unit(key)})"
     key_to_header = {k: headers[name] for k, name in field_of.items()}
     return [headers[f.name] for f in fields], key_to_header, unknown
 

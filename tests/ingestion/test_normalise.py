@@ -1,4 +1,5 @@
-"""Normalisers of submission cells: examples and properties (hypothesis)."""
+"""Header matching and the normalisers of submission cells: examples and properties (hypothesis). The
+normalisers are run on pandas Series through `tests.helpers.series_normalisers`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from foundation import template
+from ingestion import headers as header_match
 from ingestion import normalise as nz
+from tests.helpers import series_normalisers as sn
 
 FULL_WIDTH = {c: chr(c + 0xFEE0) for c in range(0x21, 0x7F)} | {0x20: "\u3000"}
 
@@ -48,7 +51,7 @@ def errors(result: tuple[pd.Series, pd.Series]) -> list:
     ],
 )
 def test_fold_header_examples(header: str, folded: str) -> None:
-    assert nz.fold_header(header) == folded
+    assert header_match.fold_header(header) == folded
 
 
 @pytest.mark.parametrize(
@@ -69,26 +72,26 @@ def test_fold_header_examples(header: str, folded: str) -> None:
     ],
 )
 def test_header_unit_factor(header: str, factor: float | None) -> None:
-    assert nz.header_unit_factor(header) == factor
+    assert header_match.header_unit_factor(header) == factor
 
 
 def test_unknown_area_unit_is_flagged() -> None:
-    assert nz.is_unknown_area_unit("总建筑面积(公顷)")
-    assert nz.is_unknown_area_unit("总建筑面积（亩）")
-    assert not nz.is_unknown_area_unit("总建筑面积(万m²)")
-    assert not nz.is_unknown_area_unit("总建筑面积（必填）")
+    assert header_match.is_unknown_area_unit("总建筑面积(公顷)")
+    assert header_match.is_unknown_area_unit("总建筑面积（亩）")
+    assert not header_match.is_unknown_area_unit("总建筑面积(万m²)")
+    assert not header_match.is_unknown_area_unit("总建筑面积（必填）")
 
 
 def test_match_headers_chinese_english_aliases_and_unknown() -> None:
     headers = ["序号", " 填报单位代码 ", "PERIOD", "Project Code", "项目名称", "building_no", "联系人",
                "总建筑面积（万m²）", "Total Floor Area", "装配式建筑面积万平方米", "是否全装修", ""]
-    assert nz.match_headers("buildings", headers) == {
+    assert header_match.match_headers("buildings", headers) == {
         1: "unit_code", 2: "period", 3: "project_code", 4: "project_name", 5: "building_no",
         7: "total_floor_area_m2", 8: "total_floor_area_m2", 9: "prefab_floor_area_m2", 10: "full_decoration",
     }
-    assert nz.unknown_headers("buildings", headers) == {0: "序号", 6: "联系人"}
+    assert header_match.unknown_headers("buildings", headers) == {0: "序号", 6: "联系人"}
     # targets: its own Chinese header and the buildings' one as an alias
-    assert nz.match_headers("targets", ["单位代码", "填报单位代码", "年度"]) == {
+    assert header_match.match_headers("targets", ["单位代码", "填报单位代码", "年度"]) == {
         0: "unit_code", 1: "unit_code", 2: "year"}
 
 
@@ -100,8 +103,8 @@ header_texts = st.text(alphabet=st.characters(codec="utf-8"), max_size=30)
 @example("ａ（ｂ）")
 @example("x (y) (z)")
 def test_fold_header_is_idempotent(text: str) -> None:
-    once = nz.fold_header(text)
-    assert nz.fold_header(once) == once
+    once = header_match.fold_header(text)
+    assert header_match.fold_header(once) == once
 
 
 canonical_headers = st.sampled_from(sorted({h for kind in template.KIND_FIELDS for f in template.fields(kind)
@@ -115,7 +118,7 @@ def test_fold_header_ignores_spaces_width_case_and_unit(header: str, before: str
                                                         wide: bool, upper: bool) -> None:
     variant = header.upper() if upper else header
     variant = full_width(variant) if wide else variant
-    assert nz.fold_header(before + variant + unit + after) == nz.fold_header(header)
+    assert header_match.fold_header(before + variant + unit + after) == header_match.fold_header(header)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -125,7 +128,7 @@ def test_fold_header_ignores_spaces_width_case_and_unit(header: str, before: str
 def test_number_examples() -> None:
     cells = pd.Series(["1,234.5", "１２３", "  7 ", "—", "-", "/", "无", "", None, "12，345.6", "-3", "0.5",
                        "85%", "1,23", "abc", "1 234"])
-    result = nz.normalise_number(cells)
+    result = sn.normalise_number(cells)
     assert values(result) == [1234.5, 123.0, 7.0, None, None, None, None, None, None, 12345.6, -3.0, 0.5,
                               None, None, None, None]
     errs = errors(result)
@@ -138,24 +141,24 @@ def test_number_examples() -> None:
 
 
 def test_percent_examples() -> None:
-    result = nz.normalise_number(pd.Series(["85%", "85 ％", "62.5", "１００％", "—"]), percent=True)
+    result = sn.normalise_number(pd.Series(["85%", "85 ％", "62.5", "１００％", "—"]), percent=True)
     assert values(result) == [85.0, 85.0, 62.5, 100.0, None]
     assert errors(result) == [None] * 5
 
 
 def test_number_keeps_the_index() -> None:
     cells = pd.Series(["1", "x"], index=[10, 20])
-    result = nz.normalise_number(cells)
+    result = sn.normalise_number(cells)
     assert list(result[0].index) == [10, 20]
     assert list(result[1].index) == [10, 20]
     assert result[1][10] is None and result[1][20] is not None
 
 
 def test_area_scales_and_rounds() -> None:
-    result = nz.normalise_area(pd.Series(["1.2345", "0.5", "１.２", "12,345.678901", "", "x"]), 10000)
+    result = sn.normalise_area(pd.Series(["1.2345", "0.5", "１.２", "12,345.678901", "", "x"]), 10000)
     assert values(result) == [12345.0, 5000.0, 12000.0, 123456789.01, None, None]
     # half-up on the value as written, not on its binary approximation
-    assert values(nz.normalise_area(pd.Series(["0.285", "1.005", "2.675", "-1.005"]))) == [0.29, 1.01, 2.68, -1.01]
+    assert values(sn.normalise_area(pd.Series(["0.285", "1.005", "2.675", "-1.005"]))) == [0.29, 1.01, 2.68, -1.01]
 
 
 @settings(max_examples=300)
@@ -167,7 +170,7 @@ def test_number_round_trips_with_separators_and_full_width(cents: int, separator
     text = f"{exact:,.2f}".replace(",", separator)
     if wide:
         text = full_width(text)
-    result = nz.normalise_number(pd.Series([left + text + right]))
+    result = sn.normalise_number(pd.Series([left + text + right]))
     assert errors(result) == [None]
     assert values(result) == [float(exact)]
 
@@ -176,7 +179,7 @@ def test_number_round_trips_with_separators_and_full_width(cents: int, separator
 @given(st.integers(min_value=0, max_value=10**12))
 def test_area_in_wan_round_trips_exactly(cents: int) -> None:
     in_wan = Decimal(cents) / 1_000_000  # cents of m² written in 万m² with 6 decimals
-    result = nz.normalise_area(pd.Series([f"{in_wan:.6f}"]), 10000)
+    result = sn.normalise_area(pd.Series([f"{in_wan:.6f}"]), 10000)
     assert values(result) == [float(Decimal(cents) / 100)]
 
 
@@ -188,7 +191,7 @@ def test_date_examples() -> None:
     cells = pd.Series(["2020-03-05", "2020/3/5", "2020年3月5日", "20200305", "43895", "43895.0", "2020.3.5",
                        "２０２０-０３-０５", "2020-03-05 00:00:00", "2021-02-29", "2020-13-01", "5/3/2020", "",
                        "—", None])
-    result = nz.normalise_date(cells)
+    result = sn.normalise_date(cells)
     march5 = dt.date(2020, 3, 5)
     assert values(result) == [march5] * 9 + [None] * 6
     errs = errors(result)
@@ -204,7 +207,7 @@ def test_date_examples() -> None:
 def test_date_from_xlsx_objects() -> None:
     cells = pd.Series([dt.datetime(2020, 3, 5), dt.date(2020, 3, 6), pd.Timestamp("2020-03-07"), 43897.0, 43898,
                        None, float("nan")], dtype=object)
-    assert values(nz.normalise_date(cells)) == [dt.date(2020, 3, d) for d in (5, 6, 7, 7, 8)] + [None, None]
+    assert values(sn.normalise_date(cells)) == [dt.date(2020, 3, d) for d in (5, 6, 7, 7, 8)] + [None, None]
 
 
 def test_excel_serial_1900_system() -> None:
@@ -233,7 +236,7 @@ def _renderings(d: dt.date) -> list[object]:
 @given(st.dates(min_value=dt.date(1927, 5, 18), max_value=dt.date(2173, 10, 14)))
 def test_every_date_form_round_trips(d: dt.date) -> None:
     cells = pd.Series(_renderings(d), dtype=object)
-    result = nz.normalise_date(cells)
+    result = sn.normalise_date(cells)
     assert errors(result) == [None] * len(cells)
     assert values(result) == [d] * len(cells)
 
@@ -243,7 +246,7 @@ def test_impossible_dates_are_errors(year: int, month: int, day: int) -> None:
     try:
         dt.date(year, month, day)
     except ValueError:
-        result = nz.normalise_date(pd.Series([f"{year}-{month:02d}-{day:02d}", f"{year}年{month}月{day}日"]))
+        result = sn.normalise_date(pd.Series([f"{year}-{month:02d}-{day:02d}", f"{year}年{month}月{day}日"]))
         assert values(result) == [None, None]
         assert all(e is not None and "is not a valid calendar date" in e for e in errors(result))
 
@@ -252,7 +255,7 @@ def test_period_examples() -> None:
     cells = pd.Series(["2020-03", "2020-3", "2020/03", "2020.3", "2020年3月", "2020年03月份", "202003",
                        "2020-03-01", dt.datetime(2020, 3, 1), "43891", "2020-03-15", "2020-13", "March", ""],
                       dtype=object)
-    result = nz.normalise_period(cells)
+    result = sn.normalise_period(cells)
     assert values(result) == ["2020-03"] * 10 + [None] * 4
     errs = errors(result)
     assert errs[:10] == [None] * 10
@@ -263,7 +266,7 @@ def test_period_examples() -> None:
 
 
 def test_year_examples() -> None:
-    result = nz.normalise_year(pd.Series(["2021", "2021年", "2021年度", 2021.0, " ２０２１ ", "21", "1850", ""],
+    result = sn.normalise_year(pd.Series(["2021", "2021年", "2021年度", 2021.0, " ２０２１ ", "21", "1850", ""],
                                          dtype=object))
     assert values(result) == [2021] * 5 + [None] * 3
     assert result[0].dtype == "Int64"
@@ -276,7 +279,7 @@ def test_year_examples() -> None:
 
 
 def test_code_examples() -> None:
-    result = nz.normalise_code(pd.Series(["330402", 330402.0, " 330471 ", "３３０４０２", "33040", "3304021", "", "—"],
+    result = sn.normalise_code(pd.Series(["330402", 330402.0, " 330471 ", "３３０４０２", "33040", "3304021", "", "—"],
                                          dtype=object))
     assert values(result) == ["330402", "330402", "330471", "330402", None, None, None, None]
     assert errors(result)[4] == "'33040' is not a 6-digit code (expected, for example, 330402)"
@@ -286,24 +289,24 @@ def test_code_examples() -> None:
 def test_enum_examples() -> None:
     cells = pd.Series(["居住建筑", "住宅", " Residential ", "公 建", "场馆", "ＩＮＤＵＳＴＲＩＡＬ", "其它", "商业",
                        "", "—"])
-    result = nz.normalise_enum(cells, "building_use")
+    result = sn.normalise_enum(cells, "building_use")
     assert values(result) == ["residential", "residential", "residential", "public", "venue", "industrial",
                               "other", "商业", None, None]
     assert errors(result) == [None] * 10  # unknown values are kept, and named by the submission checks
-    assert values(nz.normalise_enum(pd.Series(["无", "一星级", "3星", "基本级", "cast-in-place"]), "green_star")) == [
+    assert values(sn.normalise_enum(pd.Series(["无", "一星级", "3星", "基本级", "cast-in-place"]), "green_star")) == [
         "none", "1", "3", "basic", "cast-in-place"]
-    assert values(nz.normalise_enum(pd.Series(["现浇", "Cast-In-Place", "PC", "装配式混凝土结构"]),
+    assert values(sn.normalise_enum(pd.Series(["现浇", "Cast-In-Place", "PC", "装配式混凝土结构"]),
                                     "structure_system")) == ["cast_in_place", "cast_in_place", "pc_concrete",
                                                              "pc_concrete"]
-    assert values(nz.normalise_enum(pd.Series(["双T板", "双t板"]), "base_type")) == ["double_t_slab"] * 2
-    assert values(nz.normalise_enum(pd.Series(["m³/年", "吨/年", "M2/YR"]), "capacity_unit")) == [
+    assert values(sn.normalise_enum(pd.Series(["双T板", "双t板"]), "base_type")) == ["double_t_slab"] * 2
+    assert values(sn.normalise_enum(pd.Series(["m³/年", "吨/年", "M2/YR"]), "capacity_unit")) == [
         "m3/yr", "t/yr", "m2/yr"]
 
 
 def test_bool_examples() -> None:
     cells = pd.Series(["是", "否", "Y", "n", "YES", "No", "true", "FALSE", "1", "0", 1.0, True, "maybe", "", "—"],
                       dtype=object)
-    result = nz.normalise_bool(cells)
+    result = sn.normalise_bool(cells)
     assert values(result) == [True, False, True, False, True, False, True, False, True, False, True, True,
                               None, None, None]
     assert errors(result)[12] == ("'maybe' is not a yes/no value (expected 是/否, Y/N, yes/no, true/false or "
@@ -313,19 +316,19 @@ def test_bool_examples() -> None:
 
 def test_text_examples() -> None:
     cells = pd.Series([" a ", "—", "=1+2", "+86 123", "-x", "@home", "无", None, "None", "NULL", "\u3000名称\u3000"])
-    result = nz.normalise_text(cells)
+    result = sn.normalise_text(cells)
     assert values(result) == ["a", None, "=1+2", "+86 123", "-x", "@home", None, None, None, None, "名称"]
     assert errors(result) == [None] * 11
-    kept = nz.normalise_text(pd.Series(["无", ""]), missing_words=False)
+    kept = sn.normalise_text(pd.Series(["无", ""]), missing_words=False)
     assert values(kept) == ["无", None]
 
 
 def test_field_dispatch_and_dtypes() -> None:
-    dtypes = {name: str(d) for name, d in nz.value_dtypes("buildings").items()}
+    dtypes = {name: str(d) for name, d in sn.value_dtypes("buildings").items()}
     assert dtypes["unit_code"] == "str" and dtypes["period"] == "str"
     assert dtypes["start_date"] == "date32[day][pyarrow]"
     assert dtypes["total_floor_area_m2"] == "Float64" and dtypes["assembly_rate_pct"] == "Float64"
     assert dtypes["full_decoration"] == "boolean"
-    assert str(nz.value_dtypes("targets")["year"]) == "Int64"
+    assert str(sn.value_dtypes("targets")["year"]) == "Int64"
     area = next(f for f in template.fields("buildings") if f.name == "total_floor_area_m2")
-    assert values(nz.normalise_field(area, pd.Series(["1.5"]), 10000)) == [15000.0]
+    assert values(sn.normalise_field(area, pd.Series(["1.5"]), 10000)) == [15000.0]

@@ -62,3 +62,11 @@ def test_batch_of_one_is_read_submission(tmp_path: Path) -> None:
     batch = read_batch([path], "buildings")
     pd.testing.assert_frame_equal(batch.frame, single.frame)
     assert batch.files[0].errors == single.errors
+    # One result type: a file of a batch is read as read_submission reads it, only without its own frame.
+    file = batch.files[0]
+    assert type(file) is type(single) and file.frame is None
+    assert (file.kind, file.rows, file.rows_received, file.ignored, file.warnings) == (
+        single.kind, single.rows, single.rows_received, single.ignored, single.warnings)
+    assert (file.encoding, file.sheet, file.header_row, file.headers, file.unit_factors) == (
+        single.encoding, single.sheet, single.header_row, single.headers, single.unit_factors)
+    assert file.raw_json([3]) == single.raw_json([3])

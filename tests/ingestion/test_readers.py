@@ -78,7 +78,7 @@ def no_exact_path(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*args: object) -> None:
         raise AssertionError("the csv-module path was used")
 
-    monkeypatch.setattr("ingestion.read._csv_exact", fail)
+    monkeypatch.setattr("ingestion.read.csv_file.exact_grid", fail)
 
 
 @pytest.mark.parametrize(("encoding", "newline"), [("utf-8", "\n"), ("gbk", "\r\n"), ("utf-8-sig", "\r\n")])

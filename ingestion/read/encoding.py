@@ -1,0 +1,57 @@
+"""A CSV file's bytes as UTF-8: validated as UTF-8, or transcoded from UTF-16 (with a byte-order mark) or
+GB18030 (which covers GBK and GB2312)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from ingestion.errors import RejectedFile
+
+
+def _is_utf8(buf: bytes, start: int) -> bool:
+    n = len(buf) - start
+    if n == 0:
+        return True
+    arr = pa.LargeStringArray.from_buffers(
+        1, pa.py_buffer(np.array([0, n], dtype=np.int64)), pa.py_buffer(memoryview(buf)[start:]))
+    try:
+        arr.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def decode_text(raw: bytes) -> tuple[bytes, int, str]:
+    """(UTF-8 bytes, offset of the text after any BOM, encoding found). UTF-8 is tried before GB18030:
+    the other order turns UTF-8 into mojibake."""
+    if raw.startswith(b"\xef\xbb\xbf") and _is_utf8(raw, 3):
+        return raw, 3, "utf-8-sig"
+    if _is_utf8(raw, 0):
+        if b"\x00" in raw[:4096]:
+            raise RejectedFile("cannot decode the file as UTF-8, UTF-16 or GB18030: it contains NUL bytes "
+                               "(UTF-16 without a byte-order mark, or not a text file)")
+        return raw, 0, "utf-8"
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16").encode("utf-8"), 0, "utf-16"
+        except UnicodeDecodeError as exc:
+            raise RejectedFile(f"cannot decode the file as UTF-16 although it starts with a UTF-16 "
+                               f"byte-order mark: {exc.reason} at byte {exc.start}") from None
+    if b"\x00" in raw[:4096]:
+        raise RejectedFile("cannot decode the file as UTF-8, UTF-16 or GB18030: it contains NUL bytes")
+    # Transcoded in slices cut after a newline (0x0A is never part of a GB18030 multi-byte character), so
+    # that the whole text never exists as one Python string.
+    out: list[bytes] = []
+    pos = 0
+    while pos < len(raw):
+        cut = raw.find(b"\n", min(pos + (1 << 24), len(raw)))
+        end = len(raw) if cut < 0 else cut + 1
+        try:
+            out.append(raw[pos:end].decode("gb18030").encode("utf-8"))
+        except UnicodeDecodeError as exc:
+            at = pos + exc.start
+            raise RejectedFile(f"cannot decode the file as UTF-8, UTF-16 or GB18030: byte 0x{raw[at]:02x} at "
+                               f"position {at} is invalid in each") from None
+        pos = end
+    return b"".join(out), 0, "gb18030"

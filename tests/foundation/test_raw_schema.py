@@ -125,3 +125,14 @@ def test_raw_tables_hold_the_spec_fields_with_the_loads_changes():
     context = [("submission_id", True), ("row_number", True)]
     stamps = [("received_at", True), ("loaded_at", True)]
     assert created == {kind: [*context, *fields, *stamps] for kind, fields in expected.items()}
+
+
+def test_the_load_fills_the_columns_the_raw_schema_declares():
+    from foundation.raw_schema import FILLED_AT_LOAD, RAW_TABLES, row_columns
+    from ingestion.ledger import RAW_COLUMNS, RAW_EXPRESSIONS
+
+    for kind in RAW_TABLES:
+        assert set(RAW_EXPRESSIONS[kind]) <= set(RAW_COLUMNS[kind]) == {c.name for c in row_columns(kind)}
+    for kind, defaults in FILLED_AT_LOAD.items():
+        for column, default in defaults.items():
+            assert RAW_EXPRESSIONS[kind][column] == f"coalesce(r.{column}, '{default}')"

@@ -1,29 +1,29 @@
 """Configuration in one place: every path and tunable of the pipeline is read here, from the environment.
 
-`PREFAB_LANDING_DIR` (default `data/landing`) is where county submissions arrive; `PREFAB_DATA_DIR`
-(default `data`) holds the pipeline's `warehouse.duckdb`, the published `reporting.duckdb` and the
-archive of every file received. `PREFAB_MAX_FILE_BYTES` (default 200 MiB) is the largest file read;
-`PREFAB_MAX_UNZIPPED_BYTES` (default 2 GiB) the most an XLSX workbook's parts may declare unpacked.
-`PREFAB_WORK_RETENTION_DAYS` (default 7): how long a killed run's work folder is kept for a retry.
-`PREFAB_REHASH_LANDING` (default off): hash every landed file each run, not only those whose path, size or
-modification time the ledger has not seen (see `ingestion.discover`).
-`PREFAB_DUCKDB_MEMORY_LIMIT` (default 2GB) is the memory each DuckDB that writes the warehouse (the load
-stage, dbt, publication) may use before it spills to disk.
-`PREFAB_DBT_PROJECT_DIR` (default the repository's `dbt_project`) is the dbt
-project that builds the warehouse; its seed `reporting_units.csv` is also the reference list ingestion checks
-unit codes against (the benchmarks point it at a copy with a synthetic national list).
+Each setting is a field of `Settings` declared once, with its environment variable, its default and how the
+variable's text is read (`_setting`); `settings()` reads them all. The users' page of the settings, with
+every variable, default and meaning, is the configuration table of README.md (a test holds it to these
+declarations). In brief: the landing folder where county submissions arrive, the data folder that holds the
+pipeline's `warehouse.duckdb`, the published `reporting.duckdb` and the archive of every file received; the
+limits on what a file may be (its size, an XLSX workbook's declared unpacked size); how long a killed run's
+work folder is kept for a retry; whether every landed file is hashed each run (see `ingestion.discover`); the
+memory each DuckDB that writes the warehouse (the load stage, dbt, publication) may use before it spills to
+disk; and the dbt project that builds the warehouse, whose seed `reporting_units.csv` is also the reference
+list ingestion checks unit codes against (the benchmarks point it at a copy with a synthetic national list).
 
-The steward web app (`make steward`, package `steward`) listens on 127.0.0.1, port `PREFAB_STEWARD_PORT`
-(default 8765). Its users are in `PREFAB_STEWARD_USERS_FILE` (default `PREFAB_DATA_DIR/steward_users`;
-lines `name:role:scrypt-hash`, written by `python -m steward add-user`) and its session cookies are signed
-with `PREFAB_STEWARD_SECRET` (no default: the app refuses to start without it).
+The steward web app (`make steward`, package `steward`) listens on `steward_host`, port `steward_port`; its
+users are in a file of lines `name:role:scrypt-hash` (written by `python -m steward add-user`), and its
+session cookies are signed with a secret that has no default: the app refuses to start without it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -31,27 +31,46 @@ SUBMISSION_KINDS = ("buildings", "production_bases", "targets")
 DATA_DOCS_SITE = Path("gx") / "uncommitted" / "data_docs" / "local_site"  # inside the GX project folder
 
 
-def _path(var: str, default: str) -> Path:
-    value = os.environ.get(var) or default
+def _path(value: str) -> Path:
+    """A path from the environment; a relative one is under the project root."""
     path = Path(value)
     return path if path.is_absolute() else (PROJECT_ROOT / path)
 
 
+def _flag(value: str) -> bool:
+    return value.lower() in ("1", "true", "yes")
+
+
+def _setting(env: str, default: Any, parse: Callable[[str], Any], *, constructor_default: bool = True) -> Any:
+    """A field of `Settings` read from `env` (unset or empty: `default`) by `parse`. Without
+    `constructor_default`, code that builds a `Settings` itself must give the field."""
+    metadata = {"env": env, "default": default, "parse": parse}
+    if constructor_default:
+        return dataclasses.field(default=default, metadata=metadata)
+    return dataclasses.field(metadata=metadata)
+
+
 @dataclass(frozen=True)
 class Settings:
-    landing_dir: Path
-    data_dir: Path
-    max_file_bytes: int
-    max_unzipped_bytes: int = 2 << 30  # what an XLSX file's parts may declare unpacked, in all
-    work_retention_days: float = 7  # a killed run's work folder is kept this long for a retry
+    landing_dir: Path = _setting("PREFAB_LANDING_DIR", PROJECT_ROOT / "data" / "landing", _path,
+                                 constructor_default=False)
+    data_dir: Path = _setting("PREFAB_DATA_DIR", PROJECT_ROOT / "data", _path, constructor_default=False)
+    max_file_bytes: int = _setting("PREFAB_MAX_FILE_BYTES", 200 << 20, int, constructor_default=False)
+    # what an XLSX file's parts may declare unpacked, in all
+    max_unzipped_bytes: int = _setting("PREFAB_MAX_UNZIPPED_BYTES", 2 << 30, int)
+    # a killed run's work folder is kept this long (days) for a retry
+    work_retention_days: float = _setting("PREFAB_WORK_RETENTION_DAYS", 7.0, float)
     timezone: str = "Asia/Shanghai"
     steward_host: str = "127.0.0.1"
-    steward_port: int = 8765
-    steward_users_file: Path | None = None
-    steward_secret: str | None = None
-    dbt_project_dir: Path = DBT_PROJECT_DIR
-    duckdb_memory_limit: str = "2GB"  # DuckDB's memory_limit for the writers of the warehouse (it spills beyond)
-    rehash_landing: bool = False  # hash every landed file, even one the ledger holds with its size and mtime
+    steward_port: int = _setting("PREFAB_STEWARD_PORT", 8765, int)
+    # None: `steward_users` in the data folder (steward_users_path)
+    steward_users_file: Path | None = _setting("PREFAB_STEWARD_USERS_FILE", None, _path)
+    steward_secret: str | None = _setting("PREFAB_STEWARD_SECRET", None, str)  # None: the app refuses to start
+    dbt_project_dir: Path = _setting("PREFAB_DBT_PROJECT_DIR", DBT_PROJECT_DIR, _path)
+    # DuckDB's memory_limit for the writers of the warehouse (it spills beyond)
+    duckdb_memory_limit: str = _setting("PREFAB_DUCKDB_MEMORY_LIMIT", "2GB", str)
+    # hash every landed file, even one the ledger holds with its size and mtime
+    rehash_landing: bool = _setting("PREFAB_REHASH_LANDING", False, _flag)
 
     @property
     def reporting_units_path(self) -> Path:
@@ -91,17 +110,9 @@ class Settings:
 
 def settings() -> Settings:
     """The settings in force now (read on every call, so tests and `make demo` can redirect them)."""
-    return Settings(
-        landing_dir=_path("PREFAB_LANDING_DIR", "data/landing"),
-        data_dir=_path("PREFAB_DATA_DIR", "data"),
-        max_file_bytes=int(os.environ.get("PREFAB_MAX_FILE_BYTES", str(200 * 1024 * 1024))),
-        steward_port=int(os.environ.get("PREFAB_STEWARD_PORT") or 8765),
-        steward_users_file=_path("PREFAB_STEWARD_USERS_FILE", "") if os.environ.get("PREFAB_STEWARD_USERS_FILE")
-        else None,
-        steward_secret=os.environ.get("PREFAB_STEWARD_SECRET") or None,
-        max_unzipped_bytes=int(os.environ.get("PREFAB_MAX_UNZIPPED_BYTES", str(2 << 30))),
-        work_retention_days=float(os.environ.get("PREFAB_WORK_RETENTION_DAYS", "7")),
-        dbt_project_dir=_path("PREFAB_DBT_PROJECT_DIR", str(DBT_PROJECT_DIR)),
-        duckdb_memory_limit=os.environ.get("PREFAB_DUCKDB_MEMORY_LIMIT") or "2GB",
-        rehash_landing=os.environ.get("PREFAB_REHASH_LANDING", "").lower() in ("1", "true", "yes"),
-    )
+    values = {}
+    for f in dataclasses.fields(Settings):
+        if "env" in f.metadata:
+            text = os.environ.get(f.metadata["env"])
+            values[f.name] = f.metadata["parse"](text) if text else f.metadata["default"]
+    return Settings(**values)

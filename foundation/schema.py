@@ -1,5 +1,6 @@
-"""DDL of the tables the pipeline itself writes in `warehouse.duckdb`: `raw` (accepted submission rows)
-and `dq` (ledger, quarantine, check results, steward reviews, publications).
+"""DDL of the tables the pipeline itself writes in `warehouse.duckdb`: `raw` (accepted submission rows,
+their columns declared in `foundation.raw_schema`) and `dq` (ledger, quarantine, check results, steward
+reviews, publications).
 
 `dq` is append-only history (../shared/specs/quality-contract.md): facts are inserted once; a status that
 changes (a submission later superseded, a quarantined row later waived) is a new row in a log, and the
@@ -10,67 +11,10 @@ from __future__ import annotations
 
 import duckdb
 
-AREA = "DECIMAL(18, 2)"
-SCORE = "DECIMAL(6, 2)"
+from foundation.raw_schema import RAW_DDL  # the raw tables, derived from the submission template
 
-DDL = f"""
-create schema if not exists raw;
+DDL = RAW_DDL + """
 create schema if not exists dq;
-
-create table if not exists raw.buildings (
-    submission_id varchar not null,
-    row_number integer not null,
-    unit_code varchar not null,
-    period date not null,
-    project_code varchar not null,
-    project_name varchar not null,
-    building_no varchar not null,
-    permit_no varchar,
-    start_date date not null,
-    building_use varchar not null,
-    structure_system varchar not null,
-    total_floor_area_m2 {AREA} not null,
-    prefab_floor_area_m2 {AREA} not null,
-    score_q1 {SCORE},
-    score_q2 {SCORE},
-    score_q3 {SCORE},
-    score_q4 {SCORE},
-    assembly_rate_reported_pct {SCORE},
-    evaluation_standard varchar not null,
-    full_decoration boolean not null,
-    green_star varchar not null,
-    developer varchar,
-    remarks varchar,
-    received_at timestamp not null,
-    loaded_at timestamp not null
-);
-
-create table if not exists raw.production_bases (
-    submission_id varchar not null,
-    row_number integer not null,
-    unit_code varchar not null,
-    year integer not null,
-    base_name varchar not null,
-    base_type varchar not null,
-    design_capacity {AREA},
-    capacity_unit varchar,
-    commissioned_on date,
-    status varchar not null,
-    received_at timestamp not null,
-    loaded_at timestamp not null
-);
-
-create table if not exists raw.targets (
-    submission_id varchar not null,
-    row_number integer not null,
-    unit_code varchar not null,
-    year integer not null,
-    target_prefab_floor_area_m2 {AREA} not null,
-    target_res_pub_floor_area_m2 {AREA},
-    target_prefab_share_pct {SCORE},
-    received_at timestamp not null,
-    loaded_at timestamp not null
-);
 
 -- One row per file version received: the facts, written once.
 create table if not exists dq.submission_files (

@@ -1,8 +1,10 @@
 """The county submission template (../shared/specs/submission-template.md) as data.
 
 One place that says, for each kind of submission, which fields exist, how they are headed in Chinese
-and English, what type they are and whether they are required, and which words each enumeration
-accepts. Readers, submission checks, the sample-data generator and the docs all read this module.
+and English, what type they are and whether they are required, and, for each enumeration, its codes, the
+words each accepts and their reference data (labels, attributes). Readers, submission checks, the sample-data
+generator and the docs all read this module; the dbt seeds of the enumerations are generated from it
+(`foundation.seeds`).
 """
 
 from __future__ import annotations
@@ -25,48 +27,87 @@ class Field:
     aliases: tuple[str, ...] = field(default_factory=tuple)  # further accepted header spellings
 
 
-# Enumerations: canonical code -> every accepted spelling (compared after header-style folding).
-ENUMS: dict[str, dict[str, tuple[str, ...]]] = {
-    "building_use": {
-        "residential": ("居住建筑", "居住", "住宅", "住宅建筑", "residential"),
-        "public": ("公共建筑", "公建", "public"),
-        "venue": ("场馆建筑", "场馆", "venue"),
-        "industrial": ("工业建筑", "工业", "industrial"),
-        "other": ("其他", "其它", "other"),
-    },
-    "structure_system": {
-        "pc_concrete": ("装配式混凝土", "装配式混凝土结构", "混凝土", "pc", "pc_concrete"),
-        "steel": ("钢结构", "steel"),
-        "timber": ("木结构", "timber"),
-        "hybrid": ("混合结构", "hybrid"),
-        "cast_in_place": ("现浇", "现浇结构", "cast_in_place", "cast-in-place"),
-    },
-    "green_star": {
-        "none": ("无", "none", "未评级"),
-        "basic": ("基本级", "basic"),
-        "1": ("一星", "一星级", "1", "1星", "one"),
-        "2": ("二星", "二星级", "2", "2星", "two"),
-        "3": ("三星", "三星级", "3", "3星", "three"),
-    },
-    "base_type": {
-        "pc_concrete": ("混凝土预制构件", "pc_concrete"),
-        "steel_structure": ("钢结构构件", "steel_structure"),
-        "double_t_slab": ("双T板", "double_t_slab"),
-        "timber": ("木结构构件", "timber"),
-        "other": ("其他", "其它", "other"),
-    },
-    "capacity_unit": {
-        "m3/yr": ("m3/yr", "m³/yr", "m3/年", "m³/年", "立方米/年"),
-        "t/yr": ("t/yr", "吨/年", "t/年"),
-        "m2/yr": ("m2/yr", "m²/yr", "m2/年", "m²/年", "平方米/年"),
-    },
-    "status": {
-        "operating": ("在产", "operating"),
-        "under_construction": ("在建", "under_construction"),
-        "closed": ("停产", "closed"),
-    },
+@dataclass(frozen=True)
+class Code:
+    """One code of an enumeration: its English label, every accepted spelling, and what the warehouse's
+    reference table (the enumeration's dbt seed) says of it beyond its labels."""
+    code: str
+    en: str  # English label
+    words: tuple[str, ...]  # every accepted spelling (folded like headers to compare); the first is what files write
+    zh: str | None = None  # Chinese label, where it is not the first word (units of measure are written as symbols)
+    attrs: tuple[tuple[str, bool | str], ...] = ()  # further columns of the seed, in order
+
+    @property
+    def label_zh(self) -> str:
+        return self.zh or self.words[0]
+
+
+def _code(code: str, en: str, *words: str, zh: str | None = None, **attrs: bool | str) -> Code:
+    return Code(code, en, words, zh, tuple(attrs.items()))
+
+
+@dataclass(frozen=True)
+class Enumeration:
+    seed: str  # the dbt seed (dbt_project/seeds/<seed>.csv) generated from it by `python -m foundation.seeds`
+    codes: tuple[Code, ...]
+    first_sort_order: int | None = 1  # the seed's sort_order of the first code; None: the seed has no sort_order
+
+
+# Enumerations: each code once, with its spellings and its reference data.
+ENUMERATIONS: dict[str, Enumeration] = {
+    "building_use": Enumeration("building_uses", (
+        _code("residential", "Residential", "居住建筑", "居住", "住宅", "住宅建筑", "residential",
+              is_residential=True, is_public=False, is_residential_or_public=True),
+        _code("public", "Public", "公共建筑", "公建", "public",
+              is_residential=False, is_public=True, is_residential_or_public=True),
+        _code("venue", "Venue", "场馆建筑", "场馆", "venue",  # public, but not in the "residential and public" subtotal
+              is_residential=False, is_public=True, is_residential_or_public=False),
+        _code("industrial", "Industrial", "工业建筑", "工业", "industrial",
+              is_residential=False, is_public=False, is_residential_or_public=False),
+        _code("other", "Other", "其他", "其它", "other",
+              is_residential=False, is_public=False, is_residential_or_public=False),
+    )),
+    "structure_system": Enumeration("structure_systems", (
+        _code("pc_concrete", "Precast concrete", "装配式混凝土", "装配式混凝土结构", "混凝土", "pc", "pc_concrete",
+              is_prefabricated=True),
+        _code("steel", "Steel structure", "钢结构", "steel", is_prefabricated=True),
+        _code("timber", "Timber structure", "木结构", "timber", is_prefabricated=True),
+        _code("hybrid", "Hybrid structure", "混合结构", "hybrid", is_prefabricated=True),
+        _code("cast_in_place", "Cast in place", "现浇", "现浇结构", "cast_in_place", "cast-in-place",
+              is_prefabricated=False),
+    )),
+    "green_star": Enumeration("green_stars", (
+        _code("none", "None", "无", "none", "未评级", is_rated=False),
+        _code("basic", "Basic", "基本级", "basic", is_rated=True),
+        _code("1", "One star", "一星", "一星级", "1", "1星", "one", is_rated=True),
+        _code("2", "Two stars", "二星", "二星级", "2", "2星", "two", is_rated=True),
+        _code("3", "Three stars", "三星", "三星级", "3", "3星", "three", is_rated=True),
+    ), first_sort_order=0),
+    "base_type": Enumeration("base_types", (
+        _code("pc_concrete", "Precast concrete components", "混凝土预制构件", "pc_concrete"),
+        _code("steel_structure", "Steel structure components", "钢结构构件", "steel_structure"),
+        _code("double_t_slab", "Double-T slabs", "双T板", "double_t_slab"),
+        _code("timber", "Timber components", "木结构构件", "timber"),
+        _code("other", "Other", "其他", "其它", "other"),
+    )),
+    "capacity_unit": Enumeration("capacity_units", (
+        _code("m3/yr", "Cubic metres per year", "m3/yr", "m³/yr", "m3/年", "m³/年", "立方米/年",
+              zh="立方米/年", measure="volume"),
+        _code("t/yr", "Tonnes per year", "t/yr", "吨/年", "t/年", zh="吨/年", measure="mass"),
+        _code("m2/yr", "Square metres per year", "m2/yr", "m²/yr", "m2/年", "m²/年", "平方米/年",
+              zh="平方米/年", measure="area"),
+    ), first_sort_order=None),
+    "status": Enumeration("base_statuses", (
+        _code("operating", "Operating", "在产", "operating"),
+        _code("under_construction", "Under construction", "在建", "under_construction"),
+        _code("closed", "Closed", "停产", "closed"),
+    )),
 }
 
+# Canonical code -> every accepted spelling, per enumeration.
+ENUMS: dict[str, dict[str, tuple[str, ...]]] = {name: {c.code: c.words for c in e.codes}
+                                                 for name, e in ENUMERATIONS.items()}
+# The word a template file writes for each code (sample data, messages): the first spelling.
 ENUM_LABELS_ZH: dict[str, dict[str, str]] = {name: {code: words[0] for code, words in spec.items()}
                                              for name, spec in ENUMS.items()}
 

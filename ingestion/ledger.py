@@ -14,19 +14,12 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
+from foundation.raw_schema import RAW_TABLES, row_columns
 from foundation.template import DEFAULT_EVALUATION_STANDARD
 from ingestion.discover import LandedFile
 
-RAW_COLUMNS = {
-    "buildings": ["unit_code", "period", "project_code", "project_name", "building_no", "permit_no", "start_date",
-                  "building_use", "structure_system", "total_floor_area_m2", "prefab_floor_area_m2", "score_q1",
-                  "score_q2", "score_q3", "score_q4", "assembly_rate_reported_pct", "evaluation_standard",
-                  "full_decoration", "green_star", "developer", "remarks"],
-    "production_bases": ["unit_code", "year", "base_name", "base_type", "design_capacity", "capacity_unit",
-                         "commissioned_on", "status"],
-    "targets": ["unit_code", "year", "target_prefab_floor_area_m2", "target_res_pub_floor_area_m2",
-                "target_prefab_share_pct"],
-}
+# The columns a submission's rows fill in each raw table (without submission_id, row_number and the stamps).
+RAW_COLUMNS = {kind: [c.name for c in row_columns(kind)] for kind in RAW_TABLES}
 
 
 # How each raw column is computed from the work rows (`r`, with the file's own context columns), where it

@@ -144,22 +144,23 @@ def history(settings: Settings, target_type: str | None = None, target_id: str |
 
 
 def open_failures(settings: Settings, con: duckdb.DuckDBPyConnection | None = None) -> dict:
-    """The latest gate run's failing `error` checks, each with whether a waiver is now in force for it."""
-    from publishing.gate import _waivers
-
+    """The latest gate run's failing `error` checks, each with the waiver in force for it now, if any
+    (`dq.waivers_in_force`: the next gate run lets that failure through)."""
     with _reader(settings, con) as con:
         latest = con.execute("select run_id, max(checked_at) from dq.check_results where stage = 'gate' "
                              "group by run_id order by 2 desc limit 1").fetchone()
         if latest is None:
             return {"run_id": None, "checked_at": None, "failures": []}
         rows = con.execute("""
-            select check_name, failing_rows, detail, report_url from dq.check_results
-            where stage = 'gate' and run_id = ? and checked_at = ? and severity = 'error' and status = 'fail'
-            order by check_name
+            select r.check_name, r.failing_rows, r.detail, r.report_url, w.reviewer, w.review_id
+            from dq.check_results as r left join dq.waivers_in_force as w using (check_name)
+            where r.stage = 'gate' and r.run_id = ? and r.checked_at = ? and r.severity = 'error'
+              and r.status = 'fail'
+            order by r.check_name
         """, [latest[0], latest[1]]).fetchall()
-        waivers = _waivers(con)
     failures = [{"check_name": name, "failing_rows": failing, "detail": detail, "report_url": url,
-                 "waived": name in waivers, "waived_by": waivers.get(name)} for name, failing, detail, url in rows]
+                 "waived": reviewer is not None, "waived_by": reviewer, "waiver_review_id": review_id}
+                for name, failing, detail, url, reviewer, review_id in rows]
     return {"run_id": latest[0], "checked_at": latest[1], "failures": failures}
 
 

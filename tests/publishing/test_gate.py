@@ -30,9 +30,22 @@ def sha256(path) -> str:
 
 
 
+def waivers_recorded(settings, run_id: str) -> dict[str, tuple[str, str]]:
+    """check_name -> (waived_by, waiver_review_id) of the run's gate results that a waiver let through."""
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        rows = con.execute("select check_name, waived_by, waiver_review_id from dq.check_results "
+                           "where run_id = ? and stage = 'gate' and waived_by is not null", [run_id]).fetchall()
+    finally:
+        con.close()
+    return {name: (by, review_id) for name, by, review_id in rows}
+
+
+
 def add_check_result(settings, check_name: str, status: str = "fail", run_id: str = "r0") -> None:
     with connect_warehouse(settings) as con:
-        con.execute("insert into dq.check_results values (?, ?, 'gate', 'error', ?, 1, 'hand-made', now(), null)",
+        con.execute("insert into dq.check_results (run_id, check_name, stage, severity, status, failing_rows, "
+                    "detail, checked_at) values (?, ?, 'gate', 'error', ?, 1, 'hand-made', now())",
                     [run_id, check_name, status])
 
 
@@ -63,18 +76,20 @@ def test_failing_check_blocks_waiver_lets_one_publication_through(data_env):
     assert sha256(s.reporting_path) == published  # nothing published
     assert open_failures(s)["failures"] == [
         {"check_name": RECONCILIATION, "failing_rows": 1, "detail": detail, "report_url": gate.blocking[0].report_url,
-         "waived": False, "waived_by": None}]
+         "waived": False, "waived_by": None, "waiver_review_id": None}]
 
     # A steward waives the check: the same (still wrong) candidate now passes and is published.
     review_id = record_review(s, "wang.steward", "check", RECONCILIATION, "waive", "known rounding issue, ticket 42")
     assert history(s, "check", RECONCILIATION)[0]["review_id"] == review_id
     assert open_failures(s)["failures"][0]["waived_by"] == "wang.steward"
+    assert open_failures(s)["failures"][0]["waiver_review_id"] == review_id
     gate, pub = nightly_gate_and_publish(s, "r3", candidate)
     assert gate.passed
     waived = next(c for c in gate.checks if c.check_name == RECONCILIATION)
     assert waived.status == "fail" and waived.waived_by == "wang.steward"
     assert gate_rows(s, "r3")[RECONCILIATION][2] == "fail"  # recorded as what it is: a failure, waived
-    assert "waived by steward wang.steward" in gate_rows(s, "r3")[RECONCILIATION][4]
+    assert waivers_recorded(s, "r3") == {RECONCILIATION: ("wang.steward", review_id)}  # the waiver, as data
+    assert "waived" not in gate_rows(s, "r3")[RECONCILIATION][4]  # the detail is the check's own text
     assert pub.published and pub.publication_id == 2
     published = sha256(s.reporting_path)
 
@@ -83,7 +98,7 @@ def test_failing_check_blocks_waiver_lets_one_publication_through(data_env):
     gate, pub = nightly_gate_and_publish(s, "r4", candidate)
     assert not gate.passed and pub is None
     assert [c.check_name for c in gate.blocking] == [RECONCILIATION]
-    assert "waived" not in gate_rows(s, "r4")[RECONCILIATION][4]
+    assert "waived" not in gate_rows(s, "r4")[RECONCILIATION][4] and waivers_recorded(s, "r4") == {}
     assert open_failures(s)["failures"][0]["waived"] is False
     assert sha256(s.reporting_path) == published
 
@@ -130,12 +145,16 @@ def test_failing_dbt_node_blocks_until_waived(data_env):
     assert gate_rows(s, "r1")["dbt.model.fct_building"][:3] == ("gate", "error", "fail")
     assert not any(name.startswith("gx.") for name in gate_rows(s, "r1"))  # no reconciliation on a broken build
 
-    for name in ("dbt.model.fct_building", "dbt.test.not_null_x"):
-        record_review(s, "li", "check", name, "waive", "accepted for this month's release")
+    assert waivers_recorded(s, "r1") == {}
+    waivers = {name: record_review(s, "li", "check", name, "waive", "accepted for this month's release")
+               for name in ("dbt.model.fct_building", "dbt.test.not_null_x")}
     assert run_gate(s, "r2", failing).passed
+    assert waivers_recorded(s, "r2") == {name: ("li", review_id) for name, review_id in waivers.items()}
+    assert gate_rows(s, "r2")["dbt.model.fct_building"][4] == "Binder Error: no such column"  # no waiver text
     record_review(s, "li", "check", "dbt.test.not_null_x", "reopen", "not acceptable after all")
     gate = run_gate(s, "r3", failing)
     assert [c.check_name for c in gate.blocking] == ["dbt.test.not_null_x"]
+    assert waivers_recorded(s, "r3") == {"dbt.model.fct_building": ("li", waivers["dbt.model.fct_building"])}
 
 
 # --- record_review and history -------------------------------------------------------------------------------

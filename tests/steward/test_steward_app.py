@@ -50,8 +50,9 @@ def seeded(tmp_path_factory) -> Path:
         land_quarantine_files(s)
         run(s, "r1")
         with connect_warehouse(s) as con:
-            con.execute("insert into dq.check_results values ('r1', ?, 'gate', 'error', 'fail', 1, '1 unit-months "
-                        "differ between reporting and accepted rows, e.g. 330402 2020-03', now(), null)", [GATE_CHECK])
+            con.execute("insert into dq.check_results (run_id, check_name, stage, severity, status, failing_rows, "
+                        "detail, checked_at) values ('r1', ?, 'gate', 'error', 'fail', 1, '1 unit-months differ "
+                        "between reporting and accepted rows, e.g. 330402 2020-03', now())", [GATE_CHECK])
     return root
 
 

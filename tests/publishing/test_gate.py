@@ -13,7 +13,8 @@ import pytest
 from foundation.db import connect_warehouse
 from publishing.build import DbtBuild, build
 from publishing.gate import GateBlocked, GateResult, _dbt_checks, enforce, run_gate
-from steward.decisions import history, main, open_failures, record_review
+from steward.cli import main as steward_cli
+from steward.decisions import history, open_failures, record_review
 from tests.helpers.gate import RECONCILIATION, corrupt_candidate, gate_rows, nightly_gate_and_publish, node
 from tests.helpers.landing import HEADER, land, row, run
 
@@ -40,6 +41,10 @@ def waivers_recorded(settings, run_id: str) -> dict[str, tuple[str, str]]:
         con.close()
     return {name: (by, review_id) for name, by, review_id in rows}
 
+
+def review(args: list[str]) -> int:
+    """`python -m steward review ARGS...`, in process."""
+    return steward_cli(["review", *args])
 
 
 def add_check_result(settings, check_name: str, status: str = "fail", run_id: str = "r0") -> None:
@@ -221,7 +226,7 @@ def test_quarantined_row_status_follows_the_latest_decision(data_env):
 
     record_review(s, "li", "submission", submission_id, "request_resubmission", "please resend with row 3 fixed")
     assert history(s, "submission")[0]["decision"] == "request_resubmission"
-    assert main(["waive-row", submission_id, "3", "--reviewer", "zhao", "--note", "fine"]) == 0
+    assert review(["waive-row", submission_id, "3", "--reviewer", "zhao", "--note", "fine"]) == 0
     assert quarantined()[0][2:4] == ("waived", "zhao")
 
 
@@ -229,26 +234,26 @@ def test_quarantined_row_status_follows_the_latest_decision(data_env):
 
 def test_cli(data_env, capsys):
     add_check_result(data_env, "gx.reconciliation_building_count", run_id="r9")
-    assert main(["open-failures"]) == 0
+    assert review(["open-failures"]) == 0
     assert "NOT waived" in capsys.readouterr().out
-    assert main(["waive-check", "gx.reconciliation_building_count", "--reviewer", "wang", "--note", "ok"]) == 0
+    assert review(["waive-check", "gx.reconciliation_building_count", "--reviewer", "wang", "--note", "ok"]) == 0
     assert "recorded waive on check gx.reconciliation_building_count" in capsys.readouterr().out
-    assert main(["open-failures", "--json"]) == 0
+    assert review(["open-failures", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["run_id"] == "r9" and result["failures"][0]["waived_by"] == "wang"
-    assert main(["history", "--target-id", "gx.reconciliation_building_count"]) == 0
+    assert review(["history", "--target-id", "gx.reconciliation_building_count"]) == 0
     assert "wang  waive  check gx.reconciliation_building_count  -- ok" in capsys.readouterr().out
-    assert main(["history", "--json"]) == 0
+    assert review(["history", "--json"]) == 0
     assert [r["decision"] for r in json.loads(capsys.readouterr().out)] == ["waive"]
 
-    assert main(["waive-check", "gx.nope", "--reviewer", "wang", "--note", "ok"]) == 2
+    assert review(["waive-check", "gx.nope", "--reviewer", "wang", "--note", "ok"]) == 2
     assert "no check named 'gx.nope'" in capsys.readouterr().err
-    assert main(["reject-submission", "S1", "--reviewer", "wang", "--note", " "]) == 2
-    assert main(["reopen", "check", "gx.reconciliation_building_count", "--reviewer", "li", "--note", "no"]) == 0
+    assert review(["reject-submission", "S1", "--reviewer", "wang", "--note", " "]) == 2
+    assert review(["reopen", "check", "gx.reconciliation_building_count", "--reviewer", "li", "--note", "no"]) == 0
     with pytest.raises(SystemExit) as exc:
-        main(["waive-check", "gx.reconciliation_building_count", "--note", "no reviewer"])
+        review(["waive-check", "gx.reconciliation_building_count", "--note", "no reviewer"])
     assert exc.value.code == 2
     with pytest.raises(SystemExit) as exc:
-        main(["waive-row", "S1", "three", "--reviewer", "wang", "--note", "x"])
+        review(["waive-row", "S1", "three", "--reviewer", "wang", "--note", "x"])
     assert exc.value.code == 2
     assert len(history(data_env)) == 2

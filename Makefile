@@ -39,7 +39,7 @@ browser:
 
 # The data stewards' web app on 127.0.0.1:$${PREFAB_STEWARD_PORT:-8765}; see docs/stewards.md.
 steward: install
-	$(PY) -m steward
+	$(PY) -m steward serve
 
 test-fast: install
 	$(PY) -m pytest -n 2 -m "not slow"

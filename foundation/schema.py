@@ -1,6 +1,6 @@
 """DDL of the tables the pipeline itself writes in `warehouse.duckdb`: `raw` (accepted submission rows,
 their columns declared in `foundation.raw_schema`) and `dq` (ledger, quarantine, check results, steward
-reviews, publications).
+reviews, publications, the waivers in force).
 
 `dq` is append-only history (../shared/specs/quality-contract.md): facts are inserted once; a status that
 changes (a submission later superseded, a quarantined row later waived) is a new row in a log, and the
@@ -104,8 +104,13 @@ create table if not exists dq.check_results (
     failing_rows bigint not null default 0,
     detail varchar,
     checked_at timestamp not null,
-    report_url varchar
+    report_url varchar,
+    waived_by varchar,           -- gate only: the steward whose waiver let this failure through
+    waiver_review_id varchar     -- gate only: that waiver's dq.steward_reviews.review_id
 );
+-- Warehouses created before the waiver columns existed get them here (a no-op once they exist).
+alter table dq.check_results add column if not exists waived_by varchar;
+alter table dq.check_results add column if not exists waiver_review_id varchar;
 
 create table if not exists dq.publication_log (
     publication_id integer primary key,
@@ -117,6 +122,17 @@ create table if not exists dq.publication_log (
     checks_warned integer not null,
     content_checksum varchar not null
 );
+
+-- The waivers in force: checks whose latest steward decision is `waive`, taken after the last publication
+-- (a waiver lets exactly the next publication through). The gate and the steward app both read this.
+create or replace view dq.waivers_in_force as
+select target_id as check_name, reviewer, review_id, reviewed_at
+from (
+    select *, row_number() over (partition by target_id order by reviewed_at desc, review_id desc) as rn
+    from dq.steward_reviews where target_type = 'check'
+)
+where rn = 1 and decision = 'waive'
+  and reviewed_at > coalesce((select max(published_at) from dq.publication_log), '1970-01-01'::timestamp);
 """
 
 

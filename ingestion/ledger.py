@@ -163,6 +163,7 @@ class Ledger:
     def record_checks(self, results: list[dict], stage: str) -> None:
         now = _now()
         for r in results:
-            self.con.execute("insert into dq.check_results values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self.con.execute("insert into dq.check_results (run_id, check_name, stage, severity, status, "
+                             "failing_rows, detail, checked_at, report_url) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              [self.run_id, r["check_name"], stage, r["severity"], r["status"],
                               r["failing_rows"], r["detail"], now, r.get("report_url")])

@@ -143,16 +143,11 @@ def _reconciliation(settings: Settings) -> list[CheckResult]:
     return checks
 
 
-def _waivers(con) -> dict[str, str]:
-    """Checks a steward waived since the last publication: check_name -> reviewer."""
-    rows = con.execute("""
-        select target_id, reviewer from (
-            select *, row_number() over (partition by target_id order by reviewed_at desc, review_id desc) as rn
-            from dq.steward_reviews where target_type = 'check')
-        where rn = 1 and decision = 'waive'
-          and reviewed_at > coalesce((select max(published_at) from dq.publication_log), '1970-01-01')
-    """).fetchall()
-    return dict(rows)
+def _waivers_in_force(con) -> dict[str, tuple[str, str]]:
+    """Checks a steward waived since the last publication (`dq.waivers_in_force`): check_name ->
+    (reviewer, review_id)."""
+    rows = con.execute("select check_name, reviewer, review_id from dq.waivers_in_force").fetchall()
+    return {name: (reviewer, review_id) for name, reviewer, review_id in rows}
 
 
 class GateBlocked(Exception):
@@ -238,13 +233,13 @@ def run_gate(settings: Settings, run_id: str, build: DbtBuild | None = None) -> 
         gate.checks += _candidate_checks(settings)
     now = datetime.now(UTC).replace(tzinfo=None)
     with connect_warehouse(settings) as con:
-        waivers = _waivers(con)
+        waivers = _waivers_in_force(con)
         con.execute("begin")
         for c in gate.checks:
+            waiver_review_id = None
             if c.status == "fail" and c.check_name in waivers:
-                c.waived_by = waivers[c.check_name]
-                c.detail = f"{c.detail} (waived by steward {c.waived_by})"
-            record_check(con, run_id, c, now)
+                c.waived_by, waiver_review_id = waivers[c.check_name]
+            record_check(con, run_id, c, now, waiver_review_id)
         con.execute("commit")
     for c in gate.checks:
         if c.status == "warn":
@@ -252,9 +247,12 @@ def run_gate(settings: Settings, run_id: str, build: DbtBuild | None = None) -> 
     return gate
 
 
-def record_check(con, run_id: str, c: CheckResult, checked_at: datetime) -> None:
-    con.execute("insert into dq.check_results values (?, ?, 'gate', ?, ?, ?, ?, ?, ?)",
-                [run_id, c.check_name, c.severity, c.status, c.failing_rows, c.detail, checked_at, c.report_url])
+def record_check(con, run_id: str, c: CheckResult, checked_at: datetime, waiver_review_id: str | None = None) -> None:
+    """One gate result; a failure let through by a waiver names it (`waived_by`, `waiver_review_id`)."""
+    con.execute("insert into dq.check_results (run_id, check_name, stage, severity, status, failing_rows, detail, "
+                "checked_at, report_url, waived_by, waiver_review_id) values (?, ?, 'gate', ?, ?, ?, ?, ?, ?, ?, ?)",
+                [run_id, c.check_name, c.severity, c.status, c.failing_rows, c.detail, checked_at, c.report_url,
+                 c.waived_by, waiver_review_id])
 
 
 def gate_summary(gate: GateResult) -> dict:

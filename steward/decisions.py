@@ -3,30 +3,17 @@
 A decision is on a quarantined row (`<submission_id>:<row_number>`), a check (`<check_name>`) or a submission
 (`<submission_id>`): `waive`, `reject`, `request_resubmission` or `reopen`. Decisions are never edited: a later
 decision on the same target is a new row, and the latest one is in force (a waived gate check lets the next
-publication through; a waived quarantined row shows as `waived` in `dq.quarantined_rows`).
+publication through, as `dq.waivers_in_force` lists; a waived quarantined row shows as `waived` in
+`dq.quarantined_rows`).
 
-    python -m steward.decisions waive-check gx.reconciliation_prefab_floor_area --reviewer wang --note "..."
-    python -m steward.decisions waive-row SUBMISSION_ID ROW_NUMBER --reviewer wang --note "..."
-    python -m steward.decisions reject-submission SUBMISSION_ID --reviewer wang --note "..."
-    python -m steward.decisions request-resubmission SUBMISSION_ID --reviewer wang --note "..."
-    python -m steward.decisions reopen TARGET_TYPE TARGET_ID --reviewer wang --note "..."
-    python -m steward.decisions history [--target-type T] [--target-id X] [--json]
-    python -m steward.decisions open-failures [--json]
-    python -m steward.decisions resubmission-requests [--json]
-
-Invalid input exits with status 2 and a message; a warehouse that cannot be opened (e.g. a run holds its
-write lock) exits with status 1.
-
-This module is the one place decisions are taken and listed: the steward web app (package `steward`) calls
-the same functions. A decision takes the warehouse lock (foundation/lock.py) for a few seconds at most, so it
-never collides with a nightly run writing the warehouse; it fails with `WarehouseBusy` instead.
+This module is the one place decisions are taken and listed: the web app (steward/app.py) and the command line
+(`python -m steward review ...`, steward/cli.py) call the same functions. A decision takes the warehouse lock
+(foundation/lock.py) for a few seconds at most, so it never collides with a nightly run writing the warehouse;
+it fails with `WarehouseBusy` instead.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,9 +22,8 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 
 from foundation.config import Settings
-from foundation.config import settings as current_settings
 from foundation.db import connect_warehouse
-from foundation.lock import WarehouseBusy, warehouse_lock
+from foundation.lock import warehouse_lock
 
 DECISIONS = ("waive", "reject", "request_resubmission", "reopen")
 TARGET_TYPES = ("quarantined_row", "check", "submission")
@@ -144,22 +130,23 @@ def history(settings: Settings, target_type: str | None = None, target_id: str |
 
 
 def open_failures(settings: Settings, con: duckdb.DuckDBPyConnection | None = None) -> dict:
-    """The latest gate run's failing `error` checks, each with whether a waiver is now in force for it."""
-    from publishing.gate import _waivers
-
+    """The latest gate run's failing `error` checks, each with the waiver in force for it now, if any
+    (`dq.waivers_in_force`: the next gate run lets that failure through)."""
     with _reader(settings, con) as con:
         latest = con.execute("select run_id, max(checked_at) from dq.check_results where stage = 'gate' "
                              "group by run_id order by 2 desc limit 1").fetchone()
         if latest is None:
             return {"run_id": None, "checked_at": None, "failures": []}
         rows = con.execute("""
-            select check_name, failing_rows, detail, report_url from dq.check_results
-            where stage = 'gate' and run_id = ? and checked_at = ? and severity = 'error' and status = 'fail'
-            order by check_name
+            select r.check_name, r.failing_rows, r.detail, r.report_url, w.reviewer, w.review_id
+            from dq.check_results as r left join dq.waivers_in_force as w using (check_name)
+            where r.stage = 'gate' and r.run_id = ? and r.checked_at = ? and r.severity = 'error'
+              and r.status = 'fail'
+            order by r.check_name
         """, [latest[0], latest[1]]).fetchall()
-        waivers = _waivers(con)
     failures = [{"check_name": name, "failing_rows": failing, "detail": detail, "report_url": url,
-                 "waived": name in waivers, "waived_by": waivers.get(name)} for name, failing, detail, url in rows]
+                 "waived": reviewer is not None, "waived_by": reviewer, "waiver_review_id": review_id}
+                for name, failing, detail, url, reviewer, review_id in rows]
     return {"run_id": latest[0], "checked_at": latest[1], "failures": failures}
 
 
@@ -189,105 +176,3 @@ def resubmission_requests(settings: Settings, con: duckdb.DuckDBPyConnection | N
     with _reader(settings, con) as c:
         rows = c.execute(RESUBMISSION_REQUESTS_SQL).fetchall()
     return [dict(zip(RESUBMISSION_COLUMNS, r, strict=True)) for r in rows]
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m steward.decisions", description="Record and list steward "
-                                     "decisions on quarantined rows, failed checks and submissions.")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    def decision_parser(name: str, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text)
-        p.add_argument("--reviewer", required=True, help="who takes the decision")
-        p.add_argument("--note", required=True, help="why (kept with the decision)")
-        return p
-
-    decision_parser("waive-check", "waive a failed gate check until the next publication").add_argument("check_name")
-    p = decision_parser("waive-row", "waive a quarantined row")
-    p.add_argument("submission_id")
-    p.add_argument("row_number", type=int)
-    decision_parser("reject-submission", "reject a submission").add_argument("submission_id")
-    decision_parser("request-resubmission", "ask the unit to resubmit").add_argument("submission_id")
-    p = decision_parser("reopen", "withdraw the decision in force on a target")
-    p.add_argument("target_type", choices=TARGET_TYPES)
-    p.add_argument("target_id")
-    p = sub.add_parser("history", help="decisions, newest first")
-    p.add_argument("--target-type", choices=TARGET_TYPES)
-    p.add_argument("--target-id")
-    p.add_argument("--json", action="store_true")
-    p = sub.add_parser("open-failures", help="the latest gate run's failing blocking checks")
-    p.add_argument("--json", action="store_true")
-    p = sub.add_parser("resubmission-requests", help="resubmissions requested and not yet received")
-    p.add_argument("--json", action="store_true")
-    return parser
-
-
-def _decision_args(args: argparse.Namespace) -> tuple[str, str, str] | None:
-    """(target_type, target_id, decision) of a decision subcommand; None for the listing ones."""
-    return {
-        "waive-check": lambda: ("check", args.check_name, "waive"),
-        "waive-row": lambda: ("quarantined_row", f"{args.submission_id}:{args.row_number}", "waive"),
-        "reject-submission": lambda: ("submission", args.submission_id, "reject"),
-        "request-resubmission": lambda: ("submission", args.submission_id, "request_resubmission"),
-        "reopen": lambda: (args.target_type, args.target_id, "reopen"),
-    }.get(args.command, lambda: None)()
-
-
-def _print_rows(rows: list[dict], as_json: bool, empty: str, line) -> None:
-    """Rows for the operator: as JSON, or one line each (`line(row)`), or `empty` when there are none."""
-    if as_json:
-        print(json.dumps(rows, default=str, ensure_ascii=False, indent=2))
-    elif not rows:
-        print(empty)
-    for r in [] if as_json else rows:
-        print(line(r))
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)  # exits 2 on invalid usage
-    s = current_settings()
-    try:
-        decision = _decision_args(args)
-        if decision is not None:
-            target_type, target_id, verb = decision
-            review_id = record_review(s, args.reviewer, target_type, target_id, verb, args.note)
-            print(f"recorded {verb} on {target_type} {target_id} as review {review_id}")
-            return 0
-        if args.command == "history":
-            _print_rows(history(s, args.target_type, args.target_id), args.json, "no steward decisions recorded",
-                        lambda r: f"{r['reviewed_at']:%Y-%m-%d %H:%M:%S}  {r['reviewer']}  {r['decision']}  "
-                                  f"{r['target_type']} {r['target_id']}  -- {r['note']}")
-            return 0
-        if args.command == "resubmission-requests":
-            _print_rows(resubmission_requests(s), args.json, "no resubmission requests outstanding",
-                        lambda r: f"{r['unit_code']} {r['period']} {r['kind']}: {r['file_name']} "
-                                  f"({r['submission_id']}), requested by {r['reviewer']} "
-                                  f"{r['reviewed_at']:%Y-%m-%d %H:%M} -- {r['note']}")
-            return 0
-        result = open_failures(s)
-        if args.json:
-            print(json.dumps(result, default=str, ensure_ascii=False, indent=2))
-        elif result["run_id"] is None:
-            print("no gate run recorded yet")
-        elif not result["failures"]:
-            print(f"gate run {result['run_id']}: no failing blocking checks")
-        else:
-            print(f"gate run {result['run_id']} ({result['checked_at']:%Y-%m-%d %H:%M:%S} UTC):")
-            for f in result["failures"]:
-                state = f"waived by {f['waived_by']}" if f["waived"] else "NOT waived (blocks publication)"
-                print(f"  {f['check_name']}: {state}; {f['failing_rows']} failing rows; {f['detail']}")
-        return 0
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except WarehouseBusy as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except duckdb.Error as exc:
-        print(f"error: cannot use the warehouse at {s.warehouse_path}: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

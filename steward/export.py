@@ -1,31 +1,96 @@
-"""A submission's quarantined rows as an XLSX workbook the county can correct and send back.
+"""Exports for spreadsheets: the open quarantined rows as a CSV, and a submission's quarantined rows as the XLSX
+workbook the county corrects and sends back (`python -m steward export quarantine ...`, and the web app's
+download).
 
-The sheet is named and headed as the submission template (foundation/template.py) says, with the values as the
-county wrote them (a column headed in 万m² keeps that unit in its header), so the corrected file is read like
-any other submission. Two extra columns follow: `行号` (the row number in the file received; the readers ignore
-a column of that name) and `问题说明` (why the row was refused). Cells the county wrote under headers the
-template does not know are kept, after those, under their own headers.
+Untrusted text never becomes a formula (OWASP CSV/formula injection). Text a submitter typed is kept verbatim in
+the warehouse, but a cell that starts like a formula (`=HYPERLINK(...)`, `+cmd|...`, `-2+3`, `@SUM(...)`) would
+run as one when a steward opens an export in Excel or WPS. Every text cell written for a spreadsheet goes through
+`neutralise`, which prefixes such text with an apostrophe (shown by Excel as the plain text, never evaluated);
+any other export for a spreadsheet must use it too.
 
-Untrusted text never becomes a formula (OWASP CSV/formula injection): every cell goes through
-`steward.spreadsheet.neutralise` (a leading apostrophe on text starting like a formula), and every cell is a
-plain string or integer.
+The CSV (`export_quarantine`): the file, the row number, the reasons and every cell of the row as received, one
+column per header; UTF-8 with BOM, so Excel opens it correctly.
+
+The workbook (`quarantine_workbook`): the sheet is named and headed as the submission template
+(foundation/template.py) says, with the values as the county wrote them (a column headed in 万m² keeps that unit
+in its header), so the corrected file is read like any other submission. Two extra columns follow: `行号` (the row
+number in the file received; the readers ignore a column of that name) and `问题说明` (why the row was refused).
+Cells the county wrote under headers the template does not know are kept, after those, under their own headers.
+Every cell is a plain string or integer.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
 from foundation import template
+from foundation.config import Settings
+from foundation.db import connect_warehouse
 from ingestion.headers import header_unit, header_unit_factor, match_header
-from steward.spreadsheet import neutralise
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")  # full-width forms too: WPS evaluates them
 ROW_NUMBER_HEADER = "行号"
 REASONS_HEADER = "问题说明"
+
+
+def neutralise(value: Any) -> Any:
+    """Text that a spreadsheet would take for a formula, made inert with a leading apostrophe; other values
+    (numbers, dates, None, ordinary text) unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+# --- CSV -----------------------------------------------------------------------------------------------------
+
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """A CSV that Excel opens correctly (UTF-8 with BOM), every cell neutralised; returns the row count."""
+    n = 0
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([neutralise(h) for h in header])
+        for row in rows:
+            writer.writerow(["" if v is None else neutralise(v) for v in row])
+            n += 1
+    return n
+
+
+def export_quarantine(settings: Settings, path: Path, status: str | None = "open",
+                      submission_id: str | None = None) -> int:
+    """The quarantined rows (of one status, or all with None; of one submission, or all) as a CSV for stewards;
+    returns the row count."""
+    where, params = [], []
+    if status:
+        where.append("q.status = ?")
+        params.append(status)
+    if submission_id:
+        where.append("q.submission_id = ?")
+        params.append(submission_id)
+    with connect_warehouse(settings, read_only=True) as con:
+        rows = con.execute(f"""
+            select l.kind, l.file_name, q.row_number, q.status, q.reasons, q.raw
+            from dq.quarantined_rows as q join dq.submission_ledger as l using (submission_id)
+            {"where " + " and ".join(where) if where else ""}
+            order by l.kind, l.file_name, q.row_number""", params).fetchall()
+    cells = [json.loads(raw) for *_, raw in rows]
+    columns: dict[str, None] = {}
+    for c in cells:
+        columns.update(dict.fromkeys(c))
+    header = ["kind", "file_name", "row_number", "status", "reasons", *columns]
+    body = ([kind, name, row_number, st, "; ".join(reasons), *(c.get(k) for k in columns)]
+            for (kind, name, row_number, st, reasons, _), c in zip(rows, cells, strict=True))
+    return write_csv(path, header, body)
+
+
+# --- the county's correction workbook ------------------------------------------------------------------------
 
 
 def _columns(kind: str, raw_keys: Iterable[str]) -> tuple[list[str], dict[str, str], list[str]]:

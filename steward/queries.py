@@ -52,8 +52,7 @@ with runs as (
 ), gate as (
     select run_id, count(*) as gate_checks,
         count(*) filter (where severity = 'error' and status = 'fail') as gate_failed,
-        count(*) filter (where severity = 'error' and status = 'fail' and detail like '%(waived by steward %')
-            as gate_waived
+        count(*) filter (where severity = 'error' and status = 'fail' and waived_by is not null) as gate_waived
     from dq.check_results where stage = 'gate' group by run_id
 ), files as (
     select run_id, count(*) as files, sum(rows_loaded) as rows_loaded, sum(rows_quarantined) as rows_quarantined
@@ -101,7 +100,8 @@ def run_detail(con: duckdb.DuckDBPyConnection, run_id: str) -> dict | None:
     run = runs[0]
     run["outcome"] = run_outcome(run)
     run["checks"] = _dicts(con.execute("""
-        select check_name, stage, severity, status, failing_rows, detail, checked_at, report_url
+        select check_name, stage, severity, status, failing_rows, detail, checked_at, report_url, waived_by,
+            waiver_review_id
         from dq.check_results where run_id = ?
         order by stage = 'gate' desc, status = 'fail' desc, severity, check_name""", [run_id]))
     run["submissions"] = _dicts(con.execute("""

@@ -265,7 +265,7 @@ def test_a_second_run_changes_nothing(corpus):
 def test_formula_text_is_kept_verbatim_and_neutralised_in_the_spreadsheet_export(corpus, tmp_path):
     import csv
 
-    from steward.spreadsheet import FORMULA_STARTS, export_quarantine
+    from steward.export import FORMULA_STARTS, export_quarantine
 
     s, ledger = corpus["settings"], corpus["ledger"]
     sid = ledger.loc["buildings/330421_2020-04.csv", "submission_id"]

@@ -13,7 +13,8 @@ import pytest
 from foundation.db import connect_warehouse
 from publishing.build import DbtBuild, build
 from publishing.gate import GateBlocked, GateResult, _dbt_checks, enforce, run_gate
-from steward.decisions import history, main, open_failures, record_review
+from steward.cli import main as steward_cli
+from steward.decisions import history, open_failures, record_review
 from tests.helpers.gate import RECONCILIATION, corrupt_candidate, gate_rows, nightly_gate_and_publish, node
 from tests.helpers.landing import HEADER, land, row, run
 
@@ -30,9 +31,26 @@ def sha256(path) -> str:
 
 
 
+def waivers_recorded(settings, run_id: str) -> dict[str, tuple[str, str]]:
+    """check_name -> (waived_by, waiver_review_id) of the run's gate results that a waiver let through."""
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        rows = con.execute("select check_name, waived_by, waiver_review_id from dq.check_results "
+                           "where run_id = ? and stage = 'gate' and waived_by is not null", [run_id]).fetchall()
+    finally:
+        con.close()
+    return {name: (by, review_id) for name, by, review_id in rows}
+
+
+def review(args: list[str]) -> int:
+    """`python -m steward review ARGS...`, in process."""
+    return steward_cli(["review", *args])
+
+
 def add_check_result(settings, check_name: str, status: str = "fail", run_id: str = "r0") -> None:
     with connect_warehouse(settings) as con:
-        con.execute("insert into dq.check_results values (?, ?, 'gate', 'error', ?, 1, 'hand-made', now(), null)",
+        con.execute("insert into dq.check_results (run_id, check_name, stage, severity, status, failing_rows, "
+                    "detail, checked_at) values (?, ?, 'gate', 'error', ?, 1, 'hand-made', now())",
                     [run_id, check_name, status])
 
 
@@ -63,18 +81,20 @@ def test_failing_check_blocks_waiver_lets_one_publication_through(data_env):
     assert sha256(s.reporting_path) == published  # nothing published
     assert open_failures(s)["failures"] == [
         {"check_name": RECONCILIATION, "failing_rows": 1, "detail": detail, "report_url": gate.blocking[0].report_url,
-         "waived": False, "waived_by": None}]
+         "waived": False, "waived_by": None, "waiver_review_id": None}]
 
     # A steward waives the check: the same (still wrong) candidate now passes and is published.
     review_id = record_review(s, "wang.steward", "check", RECONCILIATION, "waive", "known rounding issue, ticket 42")
     assert history(s, "check", RECONCILIATION)[0]["review_id"] == review_id
     assert open_failures(s)["failures"][0]["waived_by"] == "wang.steward"
+    assert open_failures(s)["failures"][0]["waiver_review_id"] == review_id
     gate, pub = nightly_gate_and_publish(s, "r3", candidate)
     assert gate.passed
     waived = next(c for c in gate.checks if c.check_name == RECONCILIATION)
     assert waived.status == "fail" and waived.waived_by == "wang.steward"
     assert gate_rows(s, "r3")[RECONCILIATION][2] == "fail"  # recorded as what it is: a failure, waived
-    assert "waived by steward wang.steward" in gate_rows(s, "r3")[RECONCILIATION][4]
+    assert waivers_recorded(s, "r3") == {RECONCILIATION: ("wang.steward", review_id)}  # the waiver, as data
+    assert "waived" not in gate_rows(s, "r3")[RECONCILIATION][4]  # the detail is the check's own text
     assert pub.published and pub.publication_id == 2
     published = sha256(s.reporting_path)
 
@@ -83,7 +103,7 @@ def test_failing_check_blocks_waiver_lets_one_publication_through(data_env):
     gate, pub = nightly_gate_and_publish(s, "r4", candidate)
     assert not gate.passed and pub is None
     assert [c.check_name for c in gate.blocking] == [RECONCILIATION]
-    assert "waived" not in gate_rows(s, "r4")[RECONCILIATION][4]
+    assert "waived" not in gate_rows(s, "r4")[RECONCILIATION][4] and waivers_recorded(s, "r4") == {}
     assert open_failures(s)["failures"][0]["waived"] is False
     assert sha256(s.reporting_path) == published
 
@@ -130,12 +150,16 @@ def test_failing_dbt_node_blocks_until_waived(data_env):
     assert gate_rows(s, "r1")["dbt.model.fct_building"][:3] == ("gate", "error", "fail")
     assert not any(name.startswith("gx.") for name in gate_rows(s, "r1"))  # no reconciliation on a broken build
 
-    for name in ("dbt.model.fct_building", "dbt.test.not_null_x"):
-        record_review(s, "li", "check", name, "waive", "accepted for this month's release")
+    assert waivers_recorded(s, "r1") == {}
+    waivers = {name: record_review(s, "li", "check", name, "waive", "accepted for this month's release")
+               for name in ("dbt.model.fct_building", "dbt.test.not_null_x")}
     assert run_gate(s, "r2", failing).passed
+    assert waivers_recorded(s, "r2") == {name: ("li", review_id) for name, review_id in waivers.items()}
+    assert gate_rows(s, "r2")["dbt.model.fct_building"][4] == "Binder Error: no such column"  # no waiver text
     record_review(s, "li", "check", "dbt.test.not_null_x", "reopen", "not acceptable after all")
     gate = run_gate(s, "r3", failing)
     assert [c.check_name for c in gate.blocking] == ["dbt.test.not_null_x"]
+    assert waivers_recorded(s, "r3") == {"dbt.model.fct_building": ("li", waivers["dbt.model.fct_building"])}
 
 
 # --- record_review and history -------------------------------------------------------------------------------
@@ -202,7 +226,7 @@ def test_quarantined_row_status_follows_the_latest_decision(data_env):
 
     record_review(s, "li", "submission", submission_id, "request_resubmission", "please resend with row 3 fixed")
     assert history(s, "submission")[0]["decision"] == "request_resubmission"
-    assert main(["waive-row", submission_id, "3", "--reviewer", "zhao", "--note", "fine"]) == 0
+    assert review(["waive-row", submission_id, "3", "--reviewer", "zhao", "--note", "fine"]) == 0
     assert quarantined()[0][2:4] == ("waived", "zhao")
 
 
@@ -210,26 +234,26 @@ def test_quarantined_row_status_follows_the_latest_decision(data_env):
 
 def test_cli(data_env, capsys):
     add_check_result(data_env, "gx.reconciliation_building_count", run_id="r9")
-    assert main(["open-failures"]) == 0
+    assert review(["open-failures"]) == 0
     assert "NOT waived" in capsys.readouterr().out
-    assert main(["waive-check", "gx.reconciliation_building_count", "--reviewer", "wang", "--note", "ok"]) == 0
+    assert review(["waive-check", "gx.reconciliation_building_count", "--reviewer", "wang", "--note", "ok"]) == 0
     assert "recorded waive on check gx.reconciliation_building_count" in capsys.readouterr().out
-    assert main(["open-failures", "--json"]) == 0
+    assert review(["open-failures", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["run_id"] == "r9" and result["failures"][0]["waived_by"] == "wang"
-    assert main(["history", "--target-id", "gx.reconciliation_building_count"]) == 0
+    assert review(["history", "--target-id", "gx.reconciliation_building_count"]) == 0
     assert "wang  waive  check gx.reconciliation_building_count  -- ok" in capsys.readouterr().out
-    assert main(["history", "--json"]) == 0
+    assert review(["history", "--json"]) == 0
     assert [r["decision"] for r in json.loads(capsys.readouterr().out)] == ["waive"]
 
-    assert main(["waive-check", "gx.nope", "--reviewer", "wang", "--note", "ok"]) == 2
+    assert review(["waive-check", "gx.nope", "--reviewer", "wang", "--note", "ok"]) == 2
     assert "no check named 'gx.nope'" in capsys.readouterr().err
-    assert main(["reject-submission", "S1", "--reviewer", "wang", "--note", " "]) == 2
-    assert main(["reopen", "check", "gx.reconciliation_building_count", "--reviewer", "li", "--note", "no"]) == 0
+    assert review(["reject-submission", "S1", "--reviewer", "wang", "--note", " "]) == 2
+    assert review(["reopen", "check", "gx.reconciliation_building_count", "--reviewer", "li", "--note", "no"]) == 0
     with pytest.raises(SystemExit) as exc:
-        main(["waive-check", "gx.reconciliation_building_count", "--note", "no reviewer"])
+        review(["waive-check", "gx.reconciliation_building_count", "--note", "no reviewer"])
     assert exc.value.code == 2
     with pytest.raises(SystemExit) as exc:
-        main(["waive-row", "S1", "three", "--reviewer", "wang", "--note", "x"])
+        review(["waive-row", "S1", "three", "--reviewer", "wang", "--note", "x"])
     assert exc.value.code == 2
     assert len(history(data_env)) == 2

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from steward.spreadsheet import neutralise, write_csv
+from steward.export import neutralise, write_csv
 
 
 @pytest.mark.parametrize(("value", "expected"), [

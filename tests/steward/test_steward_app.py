@@ -50,8 +50,9 @@ def seeded(tmp_path_factory) -> Path:
         land_quarantine_files(s)
         run(s, "r1")
         with connect_warehouse(s) as con:
-            con.execute("insert into dq.check_results values ('r1', ?, 'gate', 'error', 'fail', 1, '1 unit-months "
-                        "differ between reporting and accepted rows, e.g. 330402 2020-03', now(), null)", [GATE_CHECK])
+            con.execute("insert into dq.check_results (run_id, check_name, stage, severity, status, failing_rows, "
+                        "detail, checked_at) values ('r1', ?, 'gate', 'error', 'fail', 1, '1 unit-months differ "
+                        "between reporting and accepted rows, e.g. 330402 2020-03', now())", [GATE_CHECK])
     return root
 
 
@@ -96,9 +97,10 @@ def test_no_users_or_no_secret_refuses_to_start_and_says_what_to_set(data_env, m
     with pytest.raises(ConfigurationError) as err:
         create_app(settings())
     assert "PREFAB_STEWARD_SECRET" in str(err.value) and "python -m steward add-user" in str(err.value)
-    from steward.__main__ import main
+    from steward.cli import main
 
-    assert main([]) == 2  # what `make steward` runs: it exits with the message, never starts without a user
+    assert main(["serve"]) == 2  # what `make steward` runs: it exits with the message, never starts without a user
+    assert main([]) == 2  # bare `python -m steward` serves too
     assert "add-user NAME --role steward" in capsys.readouterr().err
     # A users file with only a viewer is not enough either: someone must be able to decide.
     from steward.auth import add_user
@@ -126,8 +128,8 @@ def test_passwords_are_salted_scrypt_hashes(tmp_path):
 
 
 def test_add_user_command_writes_the_users_file(tmp_path, monkeypatch, capsys):
-    from steward.__main__ import main
     from steward.auth import authenticate
+    from steward.cli import main
 
     users = tmp_path / "users"
     monkeypatch.setenv("PREFAB_STEWARD_USERS_FILE", str(users))
@@ -318,13 +320,13 @@ def test_decisions_from_the_web_are_recorded_shown_and_take_effect(app_env, clie
 
 
 def test_the_cli_lists_what_the_web_decided(app_env, client, capsys):
-    from steward.decisions import main
+    from steward.cli import main
 
     s, _, ids = app_env
     sign_in(client, "wang")
     sid = ids["330411_2020-03.csv"]
     post_decision(client, f"/submissions/{sid}", "submission", sid, "request_resubmission", "send the P9 permit")
-    assert main(["resubmission-requests", "--json"]) == 0
+    assert main(["review", "resubmission-requests", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [(r["submission_id"], r["reviewer"], r["note"]) for r in listed] == [(sid, "wang", "send the P9 permit")]
 

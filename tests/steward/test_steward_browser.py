@@ -48,7 +48,7 @@ def server(data_env, monkeypatch):
     log = data_env.data_dir.parent / "steward.log"
     data_env.data_dir.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "steward"], cwd=PROJECT_ROOT, env=env, stdout=out,
+        proc = subprocess.Popen([sys.executable, "-m", "steward", "serve"], cwd=PROJECT_ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120

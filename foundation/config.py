@@ -96,7 +96,7 @@ class Settings:
 
     @property
     def lock_path(self) -> Path:
-        return self.data_dir / "foundation.lock"
+        return self.data_dir / "warehouse.lock"
 
     @property
     def steward_users_path(self) -> Path:

@@ -1,4 +1,4 @@
-"""One writer at a time: an exclusive lock on `PREFAB_DATA_DIR/foundation.lock` around every stage that writes.
+"""One writer at a time: an exclusive lock on `PREFAB_DATA_DIR/warehouse.lock` around every stage that writes.
 
 DuckDB allows one writing process per file and fails the second one at once (`Conflicting lock is held`).
 The nightly DAG runs one at a time (`max_active_runs=1`), but a CLI run, `make demo` or another DAG can

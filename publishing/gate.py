@@ -158,6 +158,10 @@ def _waivers(con) -> dict[str, str]:
 class GateBlocked(Exception):
     """Raised when blocking checks failed: the run ends failed and nothing is published."""
 
+    def __init__(self, message: str, blocking: list[str] | None = None):
+        super().__init__(message)
+        self.blocking = blocking or []  # the names of the blocking checks
+
 
 def _candidate_checks(settings: Settings) -> list[CheckResult]:
     """The range, plausibility and anomaly checks of `expectations.gate_rules`, one GX suite per frame."""
@@ -257,10 +261,29 @@ def record_check(con, run_id: str, c: CheckResult, checked_at: datetime) -> None
                 [run_id, c.check_name, c.severity, c.status, c.failing_rows, c.detail, checked_at, c.report_url])
 
 
-def gate_summary(gate: GateResult) -> dict:
-    return {"passed": gate.passed, "checks": len(gate.checks),
-            "failed": [asdict(c) for c in gate.checks if c.status == "fail"],
-            "warned": sum(1 for c in gate.checks if c.status == "warn")}
+@dataclass
+class GateSummary:
+    """The gate stage's record: whether it passed, how many checks ran, the failed ones (waived included),
+    how many warned."""
+
+    passed: bool
+    checks: int
+    failed: list[dict]
+    warned: int
+
+
+def gate_summary(gate: GateResult) -> GateSummary:
+    return GateSummary(passed=gate.passed, checks=len(gate.checks),
+                       failed=[asdict(c) for c in gate.checks if c.status == "fail"],
+                       warned=sum(1 for c in gate.checks if c.status == "warn"))
+
+
+def gate(settings: Settings, run_id: str) -> GateSummary:
+    """The gate stage: every check on the last dbt build's candidate, recorded; raises `GateBlocked` (failing
+    the run) when a blocking check failed."""
+    result = run_gate(settings, run_id)
+    enforce(result)
+    return gate_summary(result)
 
 
 def enforce(gate: GateResult) -> None:
@@ -272,4 +295,4 @@ def enforce(gate: GateResult) -> None:
             lines.append(f"- and {len(skipped)} dbt nodes skipped because of the failures above "
                          f"({', '.join(c.check_name for c in skipped[:10])}{', ...' if len(skipped) > 10 else ''})")
         raise GateBlocked("publication blocked by failing checks (waive or fix them, then rerun):\n"
-                          + "\n".join(lines))
+                          + "\n".join(lines), [c.check_name for c in gate.blocking])

@@ -94,13 +94,19 @@ def _dbt_checks(build: DbtBuild) -> list[CheckResult]:
 
 
 RECONCILIATION_SQL = """
-with accepted as (
+with latest as (
+    select *, row_number() over (
+        partition by project_code, building_no order by received_at desc, submission_id desc
+    ) as rn
+    from raw.buildings
+),
+accepted as (
     select unit_code, period as month, count(*) as buildings, sum(prefab_floor_area_m2) as prefab
-    from (select *, row_number() over (partition by project_code, building_no
-                                        order by received_at desc, submission_id desc) as rn
-          from raw.buildings) where rn = 1
+    from latest
+    where rn = 1
     group by all
-), published as (
+),
+published as (
     select unit_code, month, sum(building_count) as buildings, sum(prefab_floor_area_m2) as prefab
     from marts.fct_prefab_floor_area_monthly
     where unit_code in (select unit_code from accepted)
@@ -109,7 +115,8 @@ with accepted as (
 select coalesce(a.unit_code, p.unit_code) as unit_code, coalesce(a.month, p.month) as month,
     coalesce(a.buildings, 0) as accepted_buildings, coalesce(p.buildings, 0) as published_buildings,
     coalesce(a.prefab, 0)::double as accepted_prefab_m2, coalesce(p.prefab, 0)::double as published_prefab_m2
-from accepted as a full join published as p on a.unit_code = p.unit_code and a.month = p.month
+from accepted as a
+full join published as p on a.unit_code = p.unit_code and a.month = p.month
 """
 
 

@@ -5,9 +5,12 @@ UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 PY := .venv/bin/python
 
-.PHONY: install demo test test-fast lint steward browser bench clean dbt-docs
+.PHONY: help install demo test test-fast lint steward browser bench clean dbt-docs
 
-install: .venv/.installed
+help: ## this list: every target with what it does
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+install: .venv/.installed ## the project's .venv from uv.lock (with a pinned uv)
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -17,16 +20,16 @@ install: .venv/.installed
 	$(UV) sync --locked --python $(PYTHON)
 	touch $@
 
-demo: install
+demo: install ## run the nightly DAG once (on a generated sample landing zone if it is empty), print the summary
 	$(PY) -m demo
 
-test: install browser
+test: install browser lint ## install, chromium for the browser test, lint, then the whole test suite
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 # The steward app's browser test drives Debian's chromium through chromedriver (and fonts-noto-cjk, so that
 # its screenshot shows Chinese). Installed here when missing and possible (root with apt-get); otherwise this
 # says what to install and that test is skipped.
-browser:
+browser: ## chromium and chromedriver for the steward browser test (installed when root with apt-get)
 	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
@@ -38,24 +41,24 @@ browser:
 	fi
 
 # The data stewards' web app on 127.0.0.1:$${PREFAB_STEWARD_PORT:-8765}; see docs/stewards.md.
-steward: install
+steward: install ## the data stewards' web app (docs/stewards.md)
 	$(PY) -m steward serve
 
-test-fast: install
+test-fast: install ## the tests not marked slow (no DAG runs)
 	$(PY) -m pytest -n 2 -m "not slow"
 
-lint: install
+lint: install ## ruff over the Python, sqlfluff over the dbt models
 	.venv/bin/ruff check .
 	.venv/bin/sqlfluff lint dbt_project/models
 
 # dbt docs of the warehouse in PREFAB_DATA_DIR (default data/; run after a build): data/dbt/docs/static_index.html
-dbt-docs: install
+dbt-docs: install ## dbt docs of the built warehouse: data/dbt/docs/static_index.html
 	$(PY) -m publishing.build docs
 
 SCALE ?= quick
 
-bench: install
+bench: install ## a benchmark scale (SCALE=quick|bigfile|province|national; benchmarks/README.md)
 	$(PY) -m benchmarks --scale $(SCALE)
 
-clean:
+clean: ## remove the generated data and Airflow state (keeps the landing zone)
 	rm -rf .airflow data/warehouse.duckdb data/reporting.duckdb data/archive data/work data/gx data/dbt

@@ -1,5 +1,5 @@
-"""Runs one scale: the pipeline stage by stage (as the DAG's tasks call them, without Airflow), with its
-baselines measured in the same run, and returns the result document."""
+"""Runs one scale: the stages of `pipeline.stages.STAGES` one by one (as the DAG's tasks run them, without
+Airflow), each timed, with the baselines measured in the same run, and returns the result document."""
 
 from __future__ import annotations
 
@@ -9,16 +9,17 @@ import os
 import shutil
 import time
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import duckdb
 
 from benchmarks import measure, queries, registry, workload
 from foundation.config import Settings, settings
+from pipeline.stages import Stage, run_stage, select
 
-STAGES = ("discover", "read", "check", "load")
-INGEST = ("read", "check", "load")  # the issue's "read + normalise + check + load" (read normalises)
+STAGES = tuple(s.name for s in select(last="load"))  # the ingestion stages: discover, read, check, load
+INGEST = tuple(s for s in STAGES if s != "discover")  # the issue's "read + normalise + check + load" (read normalises)
 KEYS = ("ingest_ratio_vs_native", "files_per_second", "full_load_seconds", "incremental_seconds",
         "dbt_fixed_seconds", "publish_seconds", "query_p95_ms", "peak_rss_mb")
 # figure -> (target as text, predicate on the median, the scale the issue sets it at); no entry: no target
@@ -79,18 +80,25 @@ def warm_imports() -> float:
     return time.perf_counter() - started
 
 
-def ingest(settings: Settings, run_id: str) -> dict:
-    """discover -> read -> check -> load; per-stage seconds and the stages' summaries."""
-    from ingestion import stages
+def timed_stage(out: dict, stage: Stage, settings: Settings, run_id: str):
+    """Run a stage, recording its seconds, CPU seconds, the peak RSS after it and its record (as JSON) under
+    its name in `out`; returns the record."""
+    cpu, started = time.process_time(), time.perf_counter()
+    try:
+        record = run_stage(stage, settings, run_id)
+    finally:
+        out["seconds"][stage.name] = time.perf_counter() - started
+        out["cpu_seconds"][stage.name] = time.process_time() - cpu
+        out["peak_rss_mb_after"][stage.name] = measure.peak_rss_parts_mb()  # which stage raised the high-water mark
+    out["summary"][stage.name] = asdict(record)
+    return record
 
+
+def ingest(settings: Settings, run_id: str) -> dict:
+    """discover -> read -> check -> load; per-stage seconds and the stages' records."""
     out = {"seconds": {}, "cpu_seconds": {}, "summary": {}, "peak_rss_mb_after": {}}
-    for step in STAGES:
-        cpu = time.process_time()
-        seconds, summary = measure.timed(getattr(stages, step), settings, run_id)
-        out["cpu_seconds"][step] = time.process_time() - cpu
-        out["seconds"][step] = seconds
-        out["summary"][step] = summary
-        out["peak_rss_mb_after"][step] = measure.peak_rss_parts_mb()  # which step raised the high-water mark
+    for stage in select(last="load"):
+        timed_stage(out, stage, settings, run_id)
     out["seconds"]["total"] = sum(out["seconds"][s] for s in STAGES)
     out["cpu_seconds"]["total"] = sum(out["cpu_seconds"][s] for s in STAGES)
     return out
@@ -118,28 +126,24 @@ def _dbt_node_seconds(settings: Settings) -> float:
 
 
 def warehouse_run(settings: Settings, run_id: str) -> dict:
-    """ingest -> dbt build -> gate -> publish, timed per step."""
-    from publishing.build import build
-    from publishing.gate import run_gate
-    from publishing.publish import publish
+    """ingest -> dbt_build -> gate -> publish, timed per stage; publish only if the gate passed."""
+    from publishing.gate import GateBlocked
 
     out = ingest(settings, run_id)
     sec = out["seconds"]
-    rss = out["peak_rss_mb_after"]
-    sec["dbt_build"], result = measure.timed(build, settings)
-    rss["dbt_build"] = measure.peak_rss_parts_mb()
-    sec["dbt_nodes"] = _dbt_node_seconds(settings)
-    sec["gate"], gate = measure.timed(run_gate, settings, run_id, result)
-    rss["gate"] = measure.peak_rss_parts_mb()
-    out["gate_passed"] = gate.passed
-    out["gate_blocking"] = [c.check_name for c in gate.blocking][:10]
-    if gate.passed:
-        sec["publish"], pub = measure.timed(publish, settings, run_id, len(gate.checks), 0)
-        out["published"] = pub.published
-        sec["publish_swap"] = pub.swap_seconds
-        rss["publish"] = measure.peak_rss_parts_mb()
-    else:
-        sec["publish"], out["published"] = None, False
+    out["gate_passed"], out["gate_blocking"] = True, []
+    for stage in select(first="dbt_build"):
+        try:
+            record = timed_stage(out, stage, settings, run_id)
+        except GateBlocked as blocked:
+            out["gate_passed"], out["gate_blocking"] = False, blocked.blocking[:10]
+            sec["publish"], out["published"] = None, False
+            break
+        if stage.name == "dbt_build":
+            sec["dbt_nodes"] = _dbt_node_seconds(settings)
+        elif stage.name == "publish":
+            out["published"] = record.published
+            sec["publish_swap"] = record.swap_seconds
     sec["pipeline"] = sec["total"] + sec["dbt_build"] + sec["gate"] + (sec["publish"] or 0)
     return out
 

@@ -66,20 +66,30 @@ FRAMES: dict[str, str] = {
             select unit_code, month, sum(building_count) as building_count,
                 sum(total_floor_area_m2)::double as total_floor_area_m2,
                 sum(prefab_floor_area_m2)::double as prefab_floor_area_m2
-            from marts.fct_prefab_floor_area_monthly group by unit_code, month
-        ), submitting as (select distinct unit_code from marts.fct_building),
+            from marts.fct_prefab_floor_area_monthly
+            group by unit_code, month
+        ),
+        submitting as (
+            select distinct unit_code
+            from marts.fct_building
+        ),
         history as (
             select m.*, m.unit_code in (select unit_code from submitting) as is_submitting,
                 median(m.total_floor_area_m2) over w as usual_m2, count(*) over w as history_months
             from months as m
-            window w as (partition by m.unit_code order by m.month
-                         rows between {ANOMALY_WINDOW} preceding and 1 preceding)
+            window w as (
+                partition by m.unit_code order by m.month
+                rows between {ANOMALY_WINDOW} preceding and 1 preceding
+            )
         )
         select h.unit_code, coalesce(u.unit_name_zh, '') as unit_name_zh, strftime(h.month, '%Y-%m') as month,
             h.building_count, h.total_floor_area_m2, h.prefab_floor_area_m2, h.usual_m2, h.history_months,
-            case when h.is_submitting and h.history_months >= {ANOMALY_MIN_HISTORY} and h.usual_m2 > 0
-                 then h.total_floor_area_m2 / h.usual_m2 end as ratio_to_usual
-        from history as h left join marts.dim_reporting_unit as u on u.unit_code = h.unit_code
+            case
+                when h.is_submitting and h.history_months >= {ANOMALY_MIN_HISTORY} and h.usual_m2 > 0
+                    then h.total_floor_area_m2 / h.usual_m2
+            end as ratio_to_usual
+        from history as h
+        left join marts.dim_reporting_unit as u on u.unit_code = h.unit_code
         order by h.unit_code, h.month""",
     "indicators": "select unit_code, year, " + ", ".join(
         f"min({m})::double as min_{m}, max({m})::double as max_{m}" for m in INDICATOR_MEASURES)
@@ -87,7 +97,8 @@ FRAMES: dict[str, str] = {
     "production_bases": """
         select unit_code, year, base_type, status, coalesce(capacity_unit, '-') as capacity_unit, base_count,
             design_capacity::double as design_capacity
-        from marts.fct_production_bases order by all""",
+        from marts.fct_production_bases
+        order by all""",
 }
 
 _GRADE_TEXT = "case {} " + " ".join(f"when {i} then '{g}'" for i, g in enumerate(_GRADES)) + " end"
@@ -100,7 +111,8 @@ DETAILS: dict[str, str] = {
             assembly_rate_pct::double as assembly_rate_pct,
             assembly_rate_reported_pct::double as assembly_rate_reported_pct, is_recognised_prefab,
             coalesce(grade, '-') as grade, {_GRADE_TEXT.format(_EXPECTED_RANK)} as expected_grade
-        from marts.fct_building where rowid in (select unnest($rows))
+        from marts.fct_building
+        where rowid in (select unnest($rows))
         order by unit_code, project_code, building_no""",
 }
 

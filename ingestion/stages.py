@@ -1,9 +1,10 @@
-"""The ingestion stages of a nightly run, one function per Airflow task:
+"""The ingestion stages of a nightly run (their order and locking: `pipeline.stages.STAGES`):
 
-discover (find new files, archive them) -> read (parse and normalise each file) -> check (submission
-checks, per kind, in batches) -> load (ledger, quarantine and raw tables in one transaction).
+discover (find new files, archive them) -> read (parse and normalise each file) -> [check: the submission
+checks, `expectations.check_stage`] -> load (ledger, quarantine and raw tables in one transaction).
 
-Each stage reads what the previous one left in the run's work folder and returns a small summary.
+Each stage reads what the previous one left in the run's work folder and returns a small record
+(`DiscoverSummary`, `ReadSummary`, `LoadSummary`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
 
@@ -35,7 +36,31 @@ from ingestion.read import read_batch, read_submission
 log = logging.getLogger(__name__)
 
 
-def discover(settings: Settings, run_id: str) -> dict:
+@dataclass
+class DiscoverSummary:
+    landed: int  # files in the landing zone
+    new: int  # of them, not yet accounted for by the ledger: archived and listed in the run's manifest
+
+
+@dataclass
+class ReadSummary:
+    read: int  # files read (their rows in the work folder)
+    rejected: int  # files rejected before or while reading
+
+
+@dataclass
+class LoadSummary:
+    """Files recorded in the ledger by status, and the rows loaded and quarantined."""
+
+    loaded: int = 0
+    rejected: int = 0
+    duplicate: int = 0
+    superseded: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+
+
+def discover(settings: Settings, run_id: str) -> DiscoverSummary:
     """Archive every landed file the ledger has not accounted for; write the run's manifest."""
     with connect_warehouse(settings, read_only=True) as con:
         files = con.execute("select submission_id, landing_path, size_bytes, received_at, sha256 "
@@ -54,7 +79,7 @@ def discover(settings: Settings, run_id: str) -> dict:
     pruned = prune_work(settings, run_id)
     log.info("%d files in the landing zone, %d new; %d stale work folders removed", len(landed), len(manifest),
              len(pruned))
-    return {"landed": len(landed), "new": len(manifest)}
+    return DiscoverSummary(landed=len(landed), new=len(manifest))
 
 
 def _period_start(kind: str, period: str) -> date:
@@ -213,7 +238,7 @@ def _reject_disagreeing(kind: str, table: pa.Table, outcomes: dict[str, dict]) -
     return table.filter(pc.invert(pc.is_in(table.column("submission_id"), pa.array(rejected, pa.string()))))
 
 
-def read(settings: Settings, run_id: str) -> dict:
+def read(settings: Settings, run_id: str) -> ReadSummary:
     """Read and normalise every new file of the run, in batches per kind (see `ingestion.read.read_batch`)."""
     work = WorkDir(settings, run_id)
     for name in work.names("rows_"):
@@ -228,42 +253,16 @@ def read(settings: Settings, run_id: str) -> dict:
             _read_batch(settings, kind, batch, outcomes, units, work, f"rows_{kind}_{i:04d}.arrow")
     work.write_json("read.json", list(outcomes.values()))
     counts = Counter(o["status"] for o in outcomes.values())
-    return {"read": counts.get("read", 0), "rejected": counts.get("rejected", 0)}
+    return ReadSummary(read=counts.get("read", 0), rejected=counts.get("rejected", 0))
 
 
-def _row_batches(work: WorkDir, kind: str) -> Iterator[pa.Table]:
+def row_batches(work: WorkDir, kind: str) -> Iterator[pa.Table]:
     """The batches of rows of a kind that the read stage wrote, one at a time (memory-mapped)."""
     for name in work.names(f"rows_{kind}_"):
         yield work.read_table(name)
 
 
-def check(settings: Settings, run_id: str) -> dict:
-    """Run the submission checks over all new files, kind by kind, one read batch at a time."""
-    from expectations.submission import check_batch
-
-    work = WorkDir(settings, run_id)
-    outcomes = work.read_json("read.json", [])
-    verdicts: dict[str, dict] = {}
-    results = []
-    for kind in SUBMISSION_KINDS:
-        readable = [o for o in outcomes if o["status"] == "read" and o["kind"] == kind]
-        cell_errors = {(o["submission_id"], int(r)): errs for o in readable
-                       for r, errs in o["cell_errors"].items()}
-        outcome = check_batch(kind, _row_batches(work, kind), cell_errors, settings.gx_dir)
-        for o in readable:
-            verdicts[o["submission_id"]] = {"quarantined": {}, "row_warnings": {}}
-        for (sid, row), reasons in outcome.reasons.items():
-            verdicts[sid]["quarantined"][str(row)] = reasons
-        for (sid, row), reasons in outcome.warnings.items():
-            verdicts[sid]["row_warnings"][str(row)] = reasons
-        results += [asdict(r) for r in outcome.results]
-    work.write_json("checks.json", {"verdicts": verdicts, "results": results})
-    failed = sum(1 for r in results if r["status"] == "fail")
-    return {"checks": len(results), "failed": failed,
-            "rows_quarantined": sum(len(v["quarantined"]) for v in verdicts.values())}
-
-
-def load(settings: Settings, run_id: str) -> dict:
+def load(settings: Settings, run_id: str) -> LoadSummary:
     """Record every new file in the ledger and load the accepted rows, all in one transaction.
 
     Duplicates (bytes already received) are recorded, not loaded. For each kind, unit and period the
@@ -290,7 +289,7 @@ def load(settings: Settings, run_id: str) -> dict:
                 # a file superseded by a later one of the same run is recorded, its rows are not inserted
                 accepted = {sid: received for sid, (key, received) in pending.items()
                             if key[0] == kind and ledger.slice_holder(key) == sid}
-                for rows in _row_batches(work, kind) if accepted else ():
+                for rows in row_batches(work, kind) if accepted else ():
                     ledger.insert_raw(kind, rows, accepted, rejected_rows)
             ledger.record_checks(checks["results"], stage="submission")
             con.execute("commit")
@@ -299,7 +298,7 @@ def load(settings: Settings, run_id: str) -> dict:
             raise
     counts = Counter(ledger.statuses.values())
     work.remove()
-    return dict(counts) | {"rows_loaded": ledger.rows_loaded, "rows_quarantined": ledger.rows_quarantined}
+    return LoadSummary(**counts, rows_loaded=ledger.rows_loaded, rows_quarantined=ledger.rows_quarantined)
 
 
 def _load_one(ledger: Ledger, landed: LandedFile, entry: dict, outcome: dict, verdicts: dict,

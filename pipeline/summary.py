@@ -27,24 +27,31 @@ def summary_text(settings: Settings, run_id: str | None = None) -> str:
         lines.append("Submissions" + (" received in this run" if run_id else "") + ":")
         by_status = con.execute(f"""
             select kind, status, count(*), sum(rows_received), sum(rows_loaded), sum(rows_quarantined),
-                   sum(rows_ignored)
-            from dq.submission_ledger {where} group by all order by 1, 2""", params).fetchall()
+                sum(rows_ignored)
+            from dq.submission_ledger
+            {where}
+            group by all
+            order by 1, 2""", params).fetchall()
         if not by_status:
             lines.append("  nothing new")
         for kind, status, files, rec, ok, bad, ign in by_status:
             lines.append(f"  {kind:<17} {status:<10} {files:>5} files  rows: {rec:>7} received, {ok:>7} loaded, "
                          f"{bad:>5} quarantined, {ign:>4} totals/notes")
-        rejected = con.execute(f"""select file_name, reason from dq.submission_ledger
-                                   {where + (' and' if where else 'where')} status = 'rejected'
-                                   order by file_name limit 10""", params).fetchall()
+        rejected = con.execute(f"""
+            select file_name, reason
+            from dq.submission_ledger
+            {where + (' and' if where else 'where')} status = 'rejected'
+            order by file_name
+            limit 10""", params).fetchall()
         for name, reason in rejected:
             lines.append(f"  rejected {name}: {reason}")
         q = con.execute("select count(*) filter (where status = 'open'), count(*) from dq.quarantined_rows").fetchone()
         lines.append(f"  quarantined rows: {q[0]} open of {q[1]} in all")
-        gate = con.execute("""select count(*) filter (where status = 'pass'), count(*) filter (where status = 'warn'),
-                                     count(*) filter (where status = 'fail')
-                              from dq.check_results where run_id = ? and stage = 'gate'""",
-                           [run_id or ""]).fetchone()
+        gate = con.execute("""
+            select count(*) filter (where status = 'pass'), count(*) filter (where status = 'warn'),
+                count(*) filter (where status = 'fail')
+            from dq.check_results
+            where run_id = ? and stage = 'gate'""", [run_id or ""]).fetchone()
         if run_id:
             lines.append(f"Gate: {gate[0]} passed, {gate[1]} warned, {gate[2]} failed")
     if not settings.reporting_path.exists():
@@ -57,11 +64,12 @@ def summary_text(settings: Settings, run_id: str | None = None) -> str:
         lines.append(f"Reporting: publication {pub[0]} at {pub[1]:%Y-%m-%d %H:%M:%S} UTC, data as of {pub[2]}")
         rows = rep.execute("""
             select u.unit_name_zh, u.unit_name_en, i.as_of_date, i.ytd_prefab_floor_area_m2, i.ytd_prefab_share_pct,
-                   i.ytd_prefab_yoy_pct, i.target_completion_pct
-            from fct_indicators_daily as i join dim_reporting_unit as u using (unit_code)
+                i.ytd_prefab_yoy_pct, i.target_completion_pct
+            from fct_indicators_daily as i
+            inner join dim_reporting_unit as u using (unit_code)
             where u.unit_level in ('province', 'city') and u.valid_to is null
-              and i.as_of_date = (select max(start_date) from fct_building)
-              and (u.unit_level = 'province' or u.unit_code = '330400')
+                and i.as_of_date = (select max(start_date) from fct_building)
+                and (u.unit_level = 'province' or u.unit_code = '330400')
             order by u.unit_level desc, i.unit_code""").fetchall()
         lines.append("Headline indicators (year to date):")
         for zh, en, day, area, share, yoy, done in rows:

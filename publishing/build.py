@@ -55,6 +55,15 @@ class DbtBuild:
     unit_tests_run: bool = True
 
 
+@dataclass
+class BuildSummary:
+    """The dbt_build stage's record: dbt's exit code, its wall time and how many nodes it ran."""
+
+    returncode: int
+    seconds: float
+    nodes: int
+
+
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests")
 
 
@@ -153,6 +162,12 @@ def build(settings: Settings, full_refresh: bool = False) -> DbtBuild:
     _write_state(settings, state)
     return DbtBuild(proc.returncode, seconds, nodes, tail, read_parents(results_path.with_name("manifest.json")),
                     full_refresh, unit_tests)
+
+
+def dbt_build(settings: Settings, run_id: str) -> BuildSummary:
+    """The dbt_build stage: `build` (what the ledger holds; the run id names no part of it)."""
+    result = build(settings)
+    return BuildSummary(result.returncode, round(result.seconds, 1), len(result.nodes))
 
 
 def last_build(settings: Settings) -> DbtBuild:

@@ -94,13 +94,19 @@ def _dbt_checks(build: DbtBuild) -> list[CheckResult]:
 
 
 RECONCILIATION_SQL = """
-with accepted as (
+with latest as (
+    select *, row_number() over (
+        partition by project_code, building_no order by received_at desc, submission_id desc
+    ) as rn
+    from raw.buildings
+),
+accepted as (
     select unit_code, period as month, count(*) as buildings, sum(prefab_floor_area_m2) as prefab
-    from (select *, row_number() over (partition by project_code, building_no
-                                        order by received_at desc, submission_id desc) as rn
-          from raw.buildings) where rn = 1
+    from latest
+    where rn = 1
     group by all
-), published as (
+),
+published as (
     select unit_code, month, sum(building_count) as buildings, sum(prefab_floor_area_m2) as prefab
     from marts.fct_prefab_floor_area_monthly
     where unit_code in (select unit_code from accepted)
@@ -109,7 +115,8 @@ with accepted as (
 select coalesce(a.unit_code, p.unit_code) as unit_code, coalesce(a.month, p.month) as month,
     coalesce(a.buildings, 0) as accepted_buildings, coalesce(p.buildings, 0) as published_buildings,
     coalesce(a.prefab, 0)::double as accepted_prefab_m2, coalesce(p.prefab, 0)::double as published_prefab_m2
-from accepted as a full join published as p on a.unit_code = p.unit_code and a.month = p.month
+from accepted as a
+full join published as p on a.unit_code = p.unit_code and a.month = p.month
 """
 
 
@@ -152,6 +159,10 @@ def _waivers_in_force(con) -> dict[str, tuple[str, str]]:
 
 class GateBlocked(Exception):
     """Raised when blocking checks failed: the run ends failed and nothing is published."""
+
+    def __init__(self, message: str, blocking: list[str] | None = None):
+        super().__init__(message)
+        self.blocking = blocking or []  # the names of the blocking checks
 
 
 def _candidate_checks(settings: Settings) -> list[CheckResult]:
@@ -255,10 +266,29 @@ def record_check(con, run_id: str, c: CheckResult, checked_at: datetime, waiver_
                  c.waived_by, waiver_review_id])
 
 
-def gate_summary(gate: GateResult) -> dict:
-    return {"passed": gate.passed, "checks": len(gate.checks),
-            "failed": [asdict(c) for c in gate.checks if c.status == "fail"],
-            "warned": sum(1 for c in gate.checks if c.status == "warn")}
+@dataclass
+class GateSummary:
+    """The gate stage's record: whether it passed, how many checks ran, the failed ones (waived included),
+    how many warned."""
+
+    passed: bool
+    checks: int
+    failed: list[dict]
+    warned: int
+
+
+def gate_summary(gate: GateResult) -> GateSummary:
+    return GateSummary(passed=gate.passed, checks=len(gate.checks),
+                       failed=[asdict(c) for c in gate.checks if c.status == "fail"],
+                       warned=sum(1 for c in gate.checks if c.status == "warn"))
+
+
+def gate(settings: Settings, run_id: str) -> GateSummary:
+    """The gate stage: every check on the last dbt build's candidate, recorded; raises `GateBlocked` (failing
+    the run) when a blocking check failed."""
+    result = run_gate(settings, run_id)
+    enforce(result)
+    return gate_summary(result)
 
 
 def enforce(gate: GateResult) -> None:
@@ -270,4 +300,4 @@ def enforce(gate: GateResult) -> None:
             lines.append(f"- and {len(skipped)} dbt nodes skipped because of the failures above "
                          f"({', '.join(c.check_name for c in skipped[:10])}{', ...' if len(skipped) > 10 else ''})")
         raise GateBlocked("publication blocked by failing checks (waive or fix them, then rerun):\n"
-                          + "\n".join(lines))
+                          + "\n".join(lines), [c.check_name for c in gate.blocking])

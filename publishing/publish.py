@@ -35,12 +35,37 @@ CANDIDATE_SCHEMA = "marts"
 
 @dataclass
 class Publication:
+    """The publish stage's record (JSON-ready: the DAG's task returns it as its XCom)."""
+
     published: bool
     publication_id: int | None
     content_checksum: str
-    path: Path
+    path: str  # the published file
     reason: str
     swap_seconds: float | None = None  # the rename of the closed new file over the published one
+
+
+# The run's gate results (the latest evaluation, should the gate have run twice for the run): passed, warned.
+GATE_COUNTS_SQL = """
+select
+    count(*) filter (where status = 'pass') as passed,
+    count(*) filter (where status = 'warn') as warned
+from dq.check_results
+where
+    run_id = $run_id
+    and stage = 'gate'
+    and checked_at = (
+        select max(checked_at) from dq.check_results
+        where run_id = $run_id and stage = 'gate'
+    )
+"""
+
+
+def gate_counts(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[int, int]:
+    """(checks passed, checks warned) of the run's gate, as recorded in `dq.check_results`: what the
+    publication records. A failed check (waived, or the gate would have blocked) counts in neither."""
+    passed, warned = con.execute(GATE_COUNTS_SQL, {"run_id": run_id}).fetchone()
+    return passed, warned
 
 
 def content_checksum(con: duckdb.DuckDBPyConnection, schema: str) -> str:
@@ -80,10 +105,15 @@ def _remove_stale_wal(path: Path) -> None:
         wal.unlink()
 
 
-def publish(settings: Settings, run_id: str, checks_passed: int, checks_warned: int) -> Publication:
-    """Publish the candidate marts unless identical to the published data. Hold the warehouse lock (one
-    publisher at a time): leftovers of a publisher killed mid-way are cleaned up, and a swap whose log row
-    was never written is recorded, so a rerun after a crash at any point ends as an uninterrupted run."""
+def publish(settings: Settings, run_id: str, checks_passed: int | None = None,
+            checks_warned: int | None = None) -> Publication:
+    """The publish stage: publish the candidate marts unless identical to the published data. Run under the
+    warehouse lock (one publisher at a time; `pipeline.stages.run_stage` takes it): leftovers of a publisher
+    killed mid-way are cleaned up, and a swap whose log row was never written is recorded, so a rerun after a
+    crash at any point ends as an uninterrupted run.
+
+    The publication records the run's gate counts (`gate_counts`); `checks_passed`/`checks_warned` given
+    explicitly replace them (for tests that publish a candidate without a gate run)."""
     target = settings.reporting_path
     _remove_stale_wal(target)  # before reading it: a stale WAL beside the published file makes every open fail
     live_checksum, live_rows = _live_publication(target)
@@ -98,12 +128,14 @@ def publish(settings: Settings, run_id: str, checks_passed: int, checks_warned: 
                 con.execute("insert into dq.publication_log values (?, ?, ?, ?, ?, ?, ?, ?)", list(row))
         checksum = content_checksum(con, CANDIDATE_SCHEMA)
         if checksum == live_checksum:
-            return Publication(False, live_rows[-1][0] if live_rows else None, checksum, target,
+            return Publication(False, live_rows[-1][0] if live_rows else None, checksum, str(target),
                                "the candidate is identical to the published data; nothing to publish")
         publication_id = (con.execute("select coalesce(max(publication_id), 0) from dq.publication_log")
                           .fetchone()[0] + 1)
         data_as_of = con.execute(f"select max(start_date) from {CANDIDATE_SCHEMA}.fct_building").fetchone()[0]
         included = con.execute("select count(*) from dq.submission_ledger where status = 'loaded'").fetchone()[0]
+        if checks_passed is None or checks_warned is None:
+            checks_passed, checks_warned = gate_counts(con, run_id)
         now = datetime.now(UTC).replace(tzinfo=None)
         new_row = [publication_id, run_id, now, data_as_of, included, checks_passed, checks_warned, checksum]
         con.execute(f"attach '{building}' as candidate_file")
@@ -122,5 +154,5 @@ def publish(settings: Settings, run_id: str, checks_passed: int, checks_warned: 
         os.replace(building, target)
         swap_seconds = time.perf_counter() - started
         con.execute("insert into dq.publication_log values (?, ?, ?, ?, ?, ?, ?, ?)", new_row)
-    return Publication(True, publication_id, checksum, target, f"published publication {publication_id}",
+    return Publication(True, publication_id, checksum, str(target), f"published publication {publication_id}",
                        swap_seconds)

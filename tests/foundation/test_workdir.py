@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 
+from expectations.check_stage import check
 from foundation.workdir import WorkDir, prune
 from ingestion import stages
 from tests.helpers.landing import HEADER, land, ledger, row
@@ -63,7 +64,7 @@ def test_a_later_run_prunes_a_stale_killed_run_and_a_retried_run_still_finishes(
     stages.read(s, "A")  # ... and A is killed here
     stages.discover(s, "B")  # B finds the same file new (A never loaded it) and leaves A's folder alone
     assert WorkDir(s, "A").path.is_dir()
-    stages.check(s, "A")  # A's tasks are cleared and rerun: they need A's folder
+    check(s, "A")  # A's tasks are cleared and rerun: they need A's folder
     stages.load(s, "A")
     assert ledger(s)["330402_2020-03.csv"][0] == "loaded"
     assert not WorkDir(s, "A").path.exists()  # a load removes its own run's folder

@@ -1,13 +1,14 @@
 """Hand-written landing zones for the ingestion tests: a buildings header and rows, landing a file with its
-mtime, running the ingestion stages, reading the ledger."""
+mtime, running the ingestion stages (those of `pipeline.stages.STAGES` up to load), reading the ledger."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 
 import duckdb
 
-from ingestion import stages
+from pipeline.stages import run_stages
 
 HEADER = ("填报单位代码,统计期,项目代码,项目名称,单体编号,开工日期,建筑类别,结构体系,总建筑面积(m2),装配式建筑面积(m2),"
           "主体结构得分,围护墙和内隔墙得分,装修和设备管线得分,全装修\n")
@@ -25,10 +26,8 @@ def land(settings, name: str, text: str, mtime: int, kind: str = "buildings", en
 
 
 def run(settings, run_id: str) -> dict:
-    result = {}
-    for step in ("discover", "read", "check", "load"):
-        result[step] = getattr(stages, step)(settings, run_id)
-    return result
+    """The ingestion stages (discover to load), as the DAG runs them: stage name -> its record as a dict."""
+    return {name: asdict(record) for name, record in run_stages(settings, run_id, last="load").items()}
 
 
 def ledger(settings) -> dict[str, tuple]:

@@ -22,13 +22,15 @@ from tests.helpers.soundness import assert_sound, query_all
 
 T0 = 1_600_000_000
 
-# Runs the four stages in a fresh interpreter and SIGKILLs it at KILL_POINT (argv[1]) with run id argv[2].
+# Runs the ingestion stages (discover to load, as the DAG does) in a fresh interpreter and SIGKILLs it at
+# KILL_POINT (argv[1]) with run id argv[2].
 CHILD = r"""
 import os, signal, sys
 from ingestion import stages
 from ingestion.ledger import Ledger
 from foundation.workdir import WorkDir
 from foundation.config import settings
+from pipeline.stages import run_stage, select
 
 point, run_id = sys.argv[1], sys.argv[2]
 
@@ -55,9 +57,9 @@ elif point == "load_committed":  # committed, but the work folder is still there
     WorkDir.remove = lambda self: die()
 
 s = settings()
-for step in ("discover", "read", "check", "load"):
-    getattr(stages, step)(s, run_id)
-    if point == f"after_{step}":
+for stage in select(last="load"):
+    run_stage(stage, s, run_id)
+    if point == f"after_{stage.name}":
         die()
 sys.exit(3)  # not killed: the kill point was never reached
 """

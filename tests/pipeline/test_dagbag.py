@@ -39,3 +39,13 @@ def test_nightly_task_chain(dagbag):
     assert dag.get_task("discover").retries > 0
     assert all(dag.get_task(t).retries == 0 for t in chain[1:])
     assert [o.name for o in dag.get_task("publish").outlets] == ["prefab_reporting"]
+
+
+def test_tasks_and_doc_come_from_the_stage_list(dagbag):
+    from pipeline.stages import STAGES
+
+    dag = dagbag.dags["prefab_nightly"]
+    assert [s.name for s in STAGES] + ["summary"] == [t.task_id for t in dag.topological_sort()]
+    for s in STAGES:
+        assert dag.get_task(s.name).retries == s.retries
+        assert f"**{s.name}** (`{s.function}`" in dag.doc_md

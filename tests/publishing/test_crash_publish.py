@@ -25,22 +25,22 @@ import pytest
 
 from foundation.config import PROJECT_ROOT, Settings
 from foundation.lock import warehouse_lock
+from pipeline.stages import run_stage, run_stages
 from publishing.build import build, last_build
-from publishing.gate import enforce, run_gate
-from publishing.publish import content_checksum, publish
+from publishing.publish import content_checksum
 from tests.helpers.landing import HEADER, land, row, run
 from tests.helpers.soundness import assert_sound
 
 pytestmark = pytest.mark.slow
 
-# Runs one task (as its Airflow task process would) and kills it at KILL_POINT (argv[1]); run id argv[2];
-# argv[3:5] are the gate's passed and warned counts for publish.
+# Runs one task (as its Airflow task process would: its stage, under the warehouse lock) and kills it at
+# KILL_POINT (argv[1]); run id argv[2].
 CHILD = r"""
 import os, signal, subprocess, sys, types
 from publishing import gate, publish
 from publishing import build as dbt
 from foundation.config import settings
-from foundation.lock import warehouse_lock
+from pipeline.stages import run_stage
 
 point, run_id = sys.argv[1], sys.argv[2]
 s = settings()
@@ -84,13 +84,7 @@ else:  # publish_before_rename: the new file built and closed; publish_after_ren
     publish.os = types.SimpleNamespace(getpid=os.getpid, replace=replace)
     task = "publish"
 
-with warehouse_lock(s, owner=run_id):
-    if task == "dbt_build":
-        dbt.build(s)
-    elif task == "gate":
-        gate.run_gate(s, run_id)
-    else:
-        publish.publish(s, run_id, int(sys.argv[3]), int(sys.argv[4]))
+run_stage(task, s, run_id)
 sys.exit(3)  # not killed: the kill point was never reached
 """
 
@@ -101,7 +95,6 @@ KILL_POINTS = {  # kill point -> the task that is run again
     "publish_before_rename": "publish",
     "publish_after_rename": "publish",
 }
-TASKS = ("dbt_build", "gate", "publish")
 PUBLICATION_COLUMNS = ("publication_id, data_as_of, submissions_included, checks_passed, checks_warned, "
                        "content_checksum")
 
@@ -110,20 +103,12 @@ def make_settings(root: Path) -> Settings:
     return Settings(landing_dir=root / "landing", data_dir=root / "data", max_file_bytes=200 * 1024 * 1024)
 
 
-def run_tasks(s: Settings, run_id: str, first: str = "dbt_build", counts: tuple[int, int] | None = None):
-    """The DAG's tasks from `first` on, each under the warehouse lock as the DAG holds it."""
-    for task in TASKS[TASKS.index(first):]:
-        with warehouse_lock(s, owner=run_id):
-            if task == "dbt_build":
-                assert build(s).returncode == 0
-            elif task == "gate":
-                gate = run_gate(s, run_id)
-                enforce(gate)
-                warned = sum(c.status == "warn" for c in gate.checks)
-                counts = (len(gate.checks) - warned, warned)
-            else:
-                return publish(s, run_id, *counts)
-    return None
+def run_tasks(s: Settings, run_id: str, first: str = "dbt_build"):
+    """The DAG's stages from `first` to publish (each under the warehouse lock, as the DAG runs them); returns
+    the publication."""
+    records = run_stages(s, run_id, first=first)
+    assert "dbt_build" not in records or records["dbt_build"].returncode == 0
+    return records["publish"]
 
 
 def query(path: Path, sql: str) -> list[tuple]:
@@ -222,16 +207,12 @@ def test_killed_task_then_rerun_publishes_as_an_uninterrupted_run(point, loaded,
     task = KILL_POINTS[point]
     s = copy(loaded if task == "dbt_build" else built, tmp_path)  # the tasks before the killed one succeeded
     before = state(s)
-    counts = ()
     if task == "publish":
-        with warehouse_lock(s, owner="crashed"):
-            gate = run_gate(s, "crashed")
-        warned = sum(c.status == "warn" for c in gate.checks)
-        counts = (len(gate.checks) - warned, warned)
+        run_stage("gate", s, "crashed")
     env = os.environ | {"PREFAB_LANDING_DIR": str(s.landing_dir), "PREFAB_DATA_DIR": str(s.data_dir),
                         "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
-    child = subprocess.run([sys.executable, "-c", CHILD, point, "crashed", *map(str, counts)], cwd=PROJECT_ROOT,
-                           env=env, capture_output=True, text=True, timeout=600)
+    child = subprocess.run([sys.executable, "-c", CHILD, point, "crashed"], cwd=PROJECT_ROOT, env=env,
+                           capture_output=True, text=True, timeout=600)
 
     # What the kill left behind.
     if point == "dbt_process_killed":
@@ -259,7 +240,7 @@ def test_killed_task_then_rerun_publishes_as_an_uninterrupted_run(point, loaded,
     if task != "publish":
         assert state(s) == before
 
-    result = run_tasks(s, "rerun", task, counts=counts or None)
+    result = run_tasks(s, "crashed", task)  # clearing the killed task in Airflow reruns it in the same run
 
     assert result.published == (point != "publish_after_rename")  # that one was published before the kill
     assert_no_duplicates(s)

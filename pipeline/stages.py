@@ -1,0 +1,101 @@
+"""The nightly run as one ordered list of stages, `STAGES`: the DAG builds one task per stage from it (and its
+doc from their lines), the benchmark times each of them, and the tests run them without Airflow.
+
+Every stage is a function `(settings, run_id) -> record`, the record a dataclass (`dataclasses.asdict` of it
+is the task's XCom). `run_stage` runs one, holding the warehouse's writer lock when the stage writes the
+warehouse. A stage names its function by import path, imported when the stage runs: parsing the DAG file does
+not import pandas, pyarrow, DuckDB or Great Expectations.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from foundation.config import Settings
+from foundation.lock import warehouse_lock
+
+WRITER_WAIT_SECONDS = 600  # a CLI run or another DAG writing the warehouse: wait for it, then fail naming it
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str  # the Airflow task id, and the stage's key in the benchmark's results
+    function: str  # "package.module.function", called as function(settings, run_id) -> record
+    doc: str  # what it does, in one line
+    writes_warehouse: bool = False  # runs under the warehouse lock (`foundation.lock.warehouse_lock`)
+    retries: int = 0  # Airflow retries of its task
+    retry_delay: timedelta = timedelta(minutes=2)
+
+    def resolve(self) -> Callable[[Settings, str], Any]:
+        module, _, name = self.function.rpartition(".")
+        return getattr(importlib.import_module(module), name)
+
+
+STAGES: tuple[Stage, ...] = (
+    # discover only reads the warehouse (the ledger), but DuckDB cannot open it while another process writes:
+    # it waits for the lock like a writer. Retried: a file still being copied settles.
+    Stage("discover", "ingestion.stages.discover",
+          "new files in the landing zone are archived by hash and listed in the run's manifest",
+          writes_warehouse=True, retries=2),
+    Stage("read", "ingestion.stages.read",
+          "each new file is parsed and normalised (encodings, headers, units, dates), in batches per kind"),
+    Stage("check", "expectations.check_stage.check",
+          "the submission checks (an Arrow screen; Great Expectations validates every batch where a rule fails)"),
+    Stage("load", "ingestion.stages.load",
+          "ledger, quarantine and raw tables in one transaction (corrections replace their slice)",
+          writes_warehouse=True),
+    Stage("dbt_build", "publishing.build.dbt_build",
+          "staging -> intermediate -> marts, with contracts, data tests and unit tests", writes_warehouse=True),
+    Stage("gate", "publishing.gate.gate",
+          "dbt results, GX reconciliation and `expectations/gate_rules.py` on the candidate, recorded in "
+          "`dq.check_results`; a blocking (`error`) failure fails the run, `warn` results never block",
+          writes_warehouse=True),
+    Stage("publish", "publishing.publish.publish",
+          "a new reporting file is built and swapped in atomically, recording the run's gate counts",
+          writes_warehouse=True),
+)
+
+
+def stage(name: str) -> Stage:
+    """The stage called `name`."""
+    for s in STAGES:
+        if s.name == name:
+            return s
+    raise KeyError(f"no stage {name!r}; the stages are {', '.join(s.name for s in STAGES)}")
+
+
+def select(first: str | None = None, last: str | None = None) -> tuple[Stage, ...]:
+    """The stages from `first` to `last` (both included; the first and last stage by default), in order."""
+    names = [s.name for s in STAGES]
+    start = names.index(stage(first).name) if first else 0
+    end = names.index(stage(last).name) if last else len(STAGES) - 1
+    return STAGES[start:end + 1]
+
+
+def run_stage(s: Stage | str, settings: Settings, run_id: str) -> Any:
+    """Run one stage for `run_id`; under the warehouse lock (owned by the run) when it writes the warehouse."""
+    s = stage(s) if isinstance(s, str) else s
+    function = s.resolve()
+    if not s.writes_warehouse:
+        return function(settings, run_id)
+    with warehouse_lock(settings, owner=run_id, wait_seconds=WRITER_WAIT_SECONDS):
+        return function(settings, run_id)
+
+
+def run_stages(settings: Settings, run_id: str, first: str | None = None, last: str | None = None) -> dict:
+    """Run the stages from `first` to `last` in order (as the DAG's tasks do, without Airflow): name -> record."""
+    return {s.name: run_stage(s, settings, run_id) for s in select(first, last)}
+
+
+def markdown(start: int = 1) -> str:
+    """The stages as a numbered Markdown list: name, function, lock and retries, what it does."""
+    lines = []
+    for i, s in enumerate(STAGES, start):
+        notes = [f"`{s.function}`"] + (["under the warehouse lock"] if s.writes_warehouse else []) + (
+            [f"{s.retries} retries"] if s.retries else [])
+        lines.append(f"{i}. **{s.name}** ({', '.join(notes)}): {s.doc};")
+    return "\n".join(lines)

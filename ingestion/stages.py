@@ -25,8 +25,8 @@ from foundation.db import connect_warehouse
 from foundation.units import UnknownUnit, load_units
 from foundation.workdir import WorkDir
 from foundation.workdir import prune as prune_work
-from ingestion.archive import archive
-from ingestion.discover import LandedFile, scan_landing
+from ingestion.archive import LandedFileChanged, UnreadableLandedFile, archive
+from ingestion.discover import LandedFile, scan_landing, settling
 from ingestion.errors import RejectedFile
 from ingestion.ledger import Ledger
 from ingestion.naming import parse_file_name, rows_disagree
@@ -43,18 +43,33 @@ def discover(settings: Settings, run_id: str) -> dict:
     known = {r[0] for r in files}
     hashes = {} if settings.rehash_landing else {(path, size, at): sha for _, path, size, at, sha in files}
     landed = scan_landing(settings.landing_dir, hashes)
-    manifest = []
+    manifest, waiting = [], []
     for f in landed:
         if f.submission_id in known:
             continue
-        entry = asdict(f) | {"submission_id": f.submission_id}
-        entry["archived_path"] = str(archive(settings.landing_dir, settings.archive_dir, f))
+        if settling(f, settings.landing_settle_seconds):  # still being written, perhaps: not yet
+            log.info("waiting for the next run: %s was modified less than %g s ago", f.landing_path,
+                     settings.landing_settle_seconds)
+            waiting.append(f.landing_path)
+            continue
+        try:
+            archived = archive(settings.landing_dir, settings.archive_dir, f)
+        except LandedFileChanged as exc:
+            log.info("waiting for the next run: %s", exc)
+            waiting.append(f.landing_path)
+            continue
+        except UnreadableLandedFile as exc:  # recorded as rejected, with a note archived in its place
+            f = exc.landed
+            if f.submission_id in known:
+                continue
+            archived = archive(settings.landing_dir, settings.archive_dir, f)
+        entry = asdict(f) | {"submission_id": f.submission_id, "archived_path": str(archived)}
         manifest.append(entry)
     WorkDir(settings, run_id).write_json("manifest.json", manifest)
     pruned = prune_work(settings, run_id)
-    log.info("%d files in the landing zone, %d new; %d stale work folders removed", len(landed), len(manifest),
-             len(pruned))
-    return {"landed": len(landed), "new": len(manifest)}
+    log.info("%d files in the landing zone, %d new, %d waiting; %d stale work folders removed", len(landed),
+             len(manifest), len(waiting), len(pruned))
+    return {"landed": len(landed), "new": len(manifest), "waiting": waiting}
 
 
 def _period_start(kind: str, period: str) -> date:

@@ -68,23 +68,24 @@ class Ledger:
         self._statuses: list[tuple] = []
         self._quarantined: list[tuple] = []
         self._known = {r[0] for r in con.execute("select submission_id from dq.submission_files").fetchall()}
-        self._shas = {tuple(r[:4]): (r[4], r[5]) for r in con.execute(
-            "select sha256, kind, unit_code, period, min(submission_id), min(file_name) from dq.submission_files "
-            "group by all").fetchall()}
-        self._slices = {(r[0], r[1], r[2]): (r[3], r[4]) for r in con.execute(
-            "select kind, unit_code, period, submission_id, received_at from dq.submission_ledger "
+        # (kind, unit, period) -> (submission id, received at, sha256, file name) of the file loaded for it
+        self._slices = {(r[0], r[1], r[2]): tuple(r[3:]) for r in con.execute(
+            "select kind, unit_code, period, submission_id, received_at, sha256, file_name from dq.submission_ledger "
             "where status = 'loaded'").fetchall()}
 
     def known(self, submission_id: str) -> bool:
         return submission_id in self._known
 
     def same_bytes(self, sha256: str, kind: str, unit_code: str | None, period: str | None) -> tuple[str, str] | None:
-        """The earlier submission with these bytes for the same kind, unit and period, if any. (Two units'
-        zero reports, or a base registry unchanged from last year, can be byte-identical and still be
-        different submissions.)"""
+        """(submission id, file name) of the file loaded for this kind, unit and period if it has these very
+        bytes: a duplicate, which changes nothing. Bytes equal to an earlier file that a correction has since
+        replaced are not a duplicate but a new submission (the county takes the correction back), and two
+        units' zero reports, or a base registry unchanged from last year, can be byte-identical and still be
+        different submissions."""
         if unit_code is None or period is None:
             return None  # a file whose name says no unit and period is judged on its own
-        return self._shas.get((sha256, kind, unit_code, period))
+        current = self._slices.get((kind, unit_code, period))
+        return (current[0], current[3]) if current and current[2] == sha256 else None
 
     def record(self, landed: LandedFile, base: dict, status: str, reason: str | None,
                rows: tuple[int, int, int, int] = (0, 0, 0, 0)) -> None:
@@ -94,8 +95,6 @@ class Ledger:
                             base["archived_path"], *rows, base["warnings"], self.run_id, _now()))
         self._log(sid, status, reason)
         self._known.add(sid)
-        self._shas.setdefault((landed.sha256, base["kind"], base["unit_code"], base["period"]),
-                              (sid, landed.file_name))
 
     def _log(self, submission_id: str, status: str, reason: str | None) -> None:
         self._statuses.append((submission_id, status, reason, self.run_id, _now()))
@@ -132,7 +131,7 @@ class Ledger:
             self.con.execute(f"delete from raw.{kind} where submission_id = ?", [current[0]])
             self.supersede(current[0], f"superseded by the later file '{landed.file_name}' "
                                        f"(submission {landed.submission_id})")
-        self._slices[key] = (landed.submission_id, landed.received_at)
+        self._slices[key] = (landed.submission_id, landed.received_at, landed.sha256, landed.file_name)
         return True
 
     def slice_holder(self, key: tuple[str, str, str]) -> str | None:

@@ -327,8 +327,8 @@ def _load_one(ledger: Ledger, landed: LandedFile, entry: dict, outcome: dict, ve
     original = ledger.same_bytes(landed.sha256, base["kind"], base["unit_code"], base["period"])
     if original:
         ledger.record(landed, base, status="duplicate",
-                      reason=f"byte-identical to submission {original[0]} ('{original[1]}') for the same unit and "
-                      "period, already received")
+                      reason=f"byte-identical to submission {original[0]} ('{original[1]}'), the file loaded for "
+                      f"the same unit {base['unit_code']} and period {base['period']}: nothing changed")
         return
     if outcome["status"] == "rejected":
         ledger.record(landed, base, status="rejected", reason=outcome["reason"],

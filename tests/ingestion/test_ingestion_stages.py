@@ -167,3 +167,41 @@ def test_files_the_ledger_holds_unchanged_are_not_read_again(landing, monkeypatc
     rehash = dataclasses.replace(landing, rehash_landing=True)
     assert run(rehash, "r3")["discover"] == {"landed": 6, "new": 0, "waiting": []}
     assert len(hashed) == 6
+
+
+def _v(area: str) -> str:
+    return HEADER + row("330402", "2020-03", "P1", "1#", "2020-03-05", "1000", area)
+
+
+@pytest.mark.parametrize("runs", [1, 3], ids=["one_run", "a_run_each"])
+def test_the_last_file_wins_whatever_its_bytes(data_env, runs):
+    """v1, its correction v2, then v1's bytes again: the re-send is a new submission that replaces v2 (the
+    county took the correction back), not a duplicate of the superseded v1. Only bytes equal to the file
+    loaded for the slice are a duplicate, and its reason names that file."""
+    s = data_env
+    files = [("330402_2020-03.csv", _v("600")), ("330402_2020-03_更正.csv", _v("700")),
+             ("330402_2020-03_原版.csv", _v("600"))]
+    for i, (name, text) in enumerate(files):
+        land(s, name, text, 1_600_000_000 + i)
+        if runs == 3 or i == len(files) - 1:
+            run(s, f"r{i}")
+    got = ledger(s)
+    assert [got[name][0] for name, _ in files] == ["superseded", "superseded", "loaded"]
+    assert "330402_2020-03_原版.csv" in got["330402_2020-03_更正.csv"][5]
+    assert raw_buildings(s) == [("330402", "P1", "1#", 600.0)]
+
+    land(s, "330402_2020-03_再发.csv", _v("600"), 1_600_000_010)  # the loaded file's bytes: a duplicate
+    land(s, "330411_2020-03_同字节.csv", _v("600").replace("330402", "330411"), 1_600_000_011)
+    run(s, "again")
+    got = ledger(s)
+    con = duckdb.connect(str(s.warehouse_path), read_only=True)
+    holder = con.execute("select submission_id from dq.submission_files where file_name = '330402_2020-03_原版.csv'"
+                         ).fetchone()[0]
+    con.close()
+    assert got["330402_2020-03_再发.csv"][0] == "duplicate"
+    assert got["330402_2020-03_再发.csv"][5] == (
+        f"byte-identical to submission {holder} ('330402_2020-03_原版.csv'), the file loaded for the same unit "
+        "330402 and period 2020-03: nothing changed")
+    assert got["330402_2020-03_原版.csv"][0] == "loaded"
+    assert got["330411_2020-03_同字节.csv"][0] == "loaded"  # another unit's slice: the same bytes are its own
+    assert raw_buildings(s) == [("330402", "P1", "1#", 600.0), ("330411", "P1", "1#", 600.0)]

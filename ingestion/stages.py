@@ -300,13 +300,13 @@ def load(settings: Settings, run_id: str) -> dict:
                                     | {"received_at": datetime.fromisoformat(entry["received_at"])})
                 _load_one(ledger, landed, entry, outcomes[entry["submission_id"]], checks["verdicts"], pending,
                           rejected_rows)
-            ledger.flush()
             for kind in SUBMISSION_KINDS:
                 # a file superseded by a later one of the same run is recorded, its rows are not inserted
                 accepted = {sid: received for sid, (key, received) in pending.items()
                             if key[0] == kind and ledger.slice_holder(key) == sid}
                 for rows in _row_batches(work, kind) if accepted else ():
                     ledger.insert_raw(kind, rows, accepted, rejected_rows)
+            ledger.flush()  # after the raw rows: inserting them may add warnings to the files (insert_raw)
             ledger.record_checks(checks["results"], stage="submission")
             con.execute("commit")
         except BaseException:

@@ -205,3 +205,42 @@ def test_the_last_file_wins_whatever_its_bytes(data_env, runs):
     assert got["330402_2020-03_原版.csv"][0] == "loaded"
     assert got["330411_2020-03_同字节.csv"][0] == "loaded"  # another unit's slice: the same bytes are its own
     assert raw_buildings(s) == [("330402", "P1", "1#", 600.0), ("330411", "P1", "1#", 600.0)]
+
+
+def _warnings(settings) -> dict[str, list[str]]:
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return {name: list(w or []) for name, w in con.execute(
+            "select file_name, warnings from dq.submission_ledger").fetchall()}
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("runs", [1, 2], ids=["one_run", "a_run_each"])
+def test_a_building_reported_in_two_periods_warns_the_later_file(data_env, runs):
+    s = data_env
+    land(s, "330402_2020-01.csv", HEADER + row("330402", "2020-01", "P1", "1#", "2020-01-05", "1000", "600")
+         + row("330402", "2020-01", "P1", "2#", "2020-01-06", "1000", "600"), 1_600_000_000)
+    if runs == 2:
+        run(s, "r1")
+    land(s, "330402_2020-03.csv", HEADER + row("330402", "2020-03", "P1", "1#", "2020-03-05", "1000", "700")
+         + row("330402", "2020-03", "P2", "1#", "2020-03-06", "1000", "600"), 1_600_000_100)
+    run(s, "r2")
+    con = duckdb.connect(str(s.warehouse_path), read_only=True)
+    earlier = con.execute("select submission_id from dq.submission_files where file_name = '330402_2020-01.csv'"
+                          ).fetchone()[0]
+    con.close()
+    got = _warnings(s)
+    assert got["330402_2020-01.csv"] == []
+    assert got["330402_2020-03.csv"] == [
+        f"1 building(s) of this file already reported in '330402_2020-01.csv' (unit 330402, period 2020-01, "
+        f"submission {earlier}): 项目代码 单体编号 project_code building_no P1 1#; a building is reported once, in "
+        "the month it started: if they are the same buildings, remove them from one of the files (they are counted "
+        "once, from the later file)"]
+    assert ledger(s)["330402_2020-03.csv"][:3] == ("loaded", 2, 2)
+
+    # a correction of the same period is not a second report; nor is its earlier version once superseded
+    land(s, "330402_2020-01_更正.csv", HEADER + row("330402", "2020-01", "P1", "2#", "2020-01-06", "1000", "600"),
+         1_600_000_200)
+    run(s, "r3")
+    assert _warnings(s)["330402_2020-01_更正.csv"] == []

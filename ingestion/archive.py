@@ -19,6 +19,7 @@ import errno
 import hashlib
 import os
 from pathlib import Path
+from stat import S_ISREG
 
 from ingestion.discover import HASH_CHUNK, LandedFile, received_at, sha256_of, unreadable
 
@@ -72,8 +73,10 @@ def archive_path(archive_dir: Path, landed: LandedFile) -> Path:
 
 
 def _unchanged(source: Path, landed: LandedFile) -> bool:
+    """Still the regular file of the scan's size and modification time (not replaced by a link, say)."""
     stat = source.lstat()
-    return stat.st_size == landed.size_bytes and received_at(stat) == landed.received_at
+    return (S_ISREG(stat.st_mode) and stat.st_size == landed.size_bytes
+            and received_at(stat) == landed.received_at)
 
 
 def archive(landing_dir: Path, archive_dir: Path, landed: LandedFile) -> Path:

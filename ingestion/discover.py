@@ -105,6 +105,8 @@ def _landed(root: Path, path: Path, known: KnownFiles) -> LandedFile:
     landed = LandedFile(kind, rel, path.name, "", stat.st_size, mtime, problem)
     try:
         return replace(landed, sha256=known.get((rel, stat.st_size, mtime)) or sha256_of(path))
+    except FileNotFoundError:
+        raise  # gone meanwhile (see scan_landing)
     except OSError as exc:
         return unreadable(landed, exc)
 

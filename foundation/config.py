@@ -71,6 +71,8 @@ class Settings:
     duckdb_memory_limit: str = _setting("PREFAB_DUCKDB_MEMORY_LIMIT", "2GB", str)
     # hash every landed file, even one the ledger holds with its size and mtime
     rehash_landing: bool = _setting("PREFAB_REHASH_LANDING", False, _flag)
+    # a landed file modified more recently than this (seconds) is still being written: it waits for the next run
+    landing_settle_seconds: float = _setting("PREFAB_LANDING_SETTLE_SECONDS", 60.0, float)
 
     @property
     def reporting_units_path(self) -> Path:

@@ -5,6 +5,11 @@ bytes is a new file version (a re-upload), the same bytes under another path is 
 later, against the ledger). Anything that is not a regular file inside the landing zone (a symbolic
 link, a path that escapes it) is recorded as rejected, never followed.
 
+A file that cannot be read (permissions, an I/O error) is not skipped: it is recorded as rejected with the
+error, and a note of it is what the archive keeps (`note`, as for a symbolic link its target). A file still
+being written is left for a later run: one modified within `PREFAB_LANDING_SETTLE_SECONDS` of the scan
+(`settling`), or whose size, modification time or bytes change while it is archived.
+
 Hashing every landed file every night costs a read of the whole landing zone (15 s for the 600 MB of a
 national year). As rsync does, a file whose path, size and modification time are those of a file the ledger
 already holds is taken to have that file's hash without being read (`known`); a re-upload, even of the same
@@ -13,9 +18,11 @@ size, gets a new modification time and is hashed. `PREFAB_REHASH_LANDING=1` hash
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,6 +40,7 @@ class LandedFile:
     size_bytes: int
     received_at: datetime  # the file's modification time (when it landed), UTC, naive
     problem: str | None = None  # a reason to reject the file before reading it
+    note: str | None = None  # archived in place of the bytes: a symbolic link's target, why a file is unreadable
 
     @property
     def submission_id(self) -> str:
@@ -49,6 +57,31 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def received_at(stat: os.stat_result) -> datetime:
+    """A file's modification time as the ledger keeps it (UTC, naive)."""
+    return datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
+
+
+def settling(landed: LandedFile, settle_seconds: float, now: float | None = None) -> bool:
+    """Whether the file was modified so recently (within `settle_seconds` of `now`, either side) that it may
+    still be being written: it waits for a later run. A modification time further in the future than that
+    (a submitter's clock) does not make a file wait for ever."""
+    now = time.time() if now is None else now
+    age = now - landed.received_at.replace(tzinfo=UTC).timestamp()
+    return abs(age) < settle_seconds
+
+
+def unreadable(landed: LandedFile, exc: OSError) -> LandedFile:
+    """The file that could not be read or archived, as the ledger records it: rejected with the error; the
+    archive keeps a note of it (its hash is the note's), since its bytes could not be had."""
+    what = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+    note = f"unreadable landed file\0{landed.landing_path}\0{landed.size_bytes}\0{landed.received_at}\0{what}"
+    return replace(landed, sha256=hashlib.sha256(note.encode("utf-8", "surrogateescape")).hexdigest(), note=note,
+                   problem=f"the file '{landed.landing_path}' could not be read from the landing zone "
+                           f"({exc.strerror or exc}): none of it was loaded; upload it again, and if this "
+                           "reason comes back, ask the provincial data administrator to check the landing zone")
+
+
 # (landing path, size in bytes, modification time) -> the sha256 the ledger recorded for that file
 KnownFiles = dict[tuple[str, int, datetime], str]
 
@@ -62,15 +95,20 @@ def _landed(root: Path, path: Path, known: KnownFiles) -> LandedFile:
         problem = (f"file '{rel}' is not in one of the landing folders {', '.join(SUBMISSION_KINDS)} "
                    "(one level deep)")
     stat = path.lstat()
+    mtime = received_at(stat)
     if path.is_symlink():
         # Never follow: hash the link text itself so the ledger can still name it.
         target = os.readlink(path)
-        return LandedFile(kind, rel, path.name, hashlib.sha256(target.encode()).hexdigest(), 0,
-                          datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None),
-                          f"'{rel}' is a symbolic link (to '{target}'); only regular files are accepted")
-    mtime = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
-    sha = known.get((rel, stat.st_size, mtime)) or sha256_of(path)
-    return LandedFile(kind, rel, path.name, sha, stat.st_size, mtime, problem)
+        sha = hashlib.sha256(target.encode("utf-8", "surrogateescape")).hexdigest()
+        return LandedFile(kind, rel, path.name, sha, 0, mtime,
+                          f"'{rel}' is a symbolic link (to '{target}'); only regular files are accepted", target)
+    landed = LandedFile(kind, rel, path.name, "", stat.st_size, mtime, problem)
+    try:
+        return replace(landed, sha256=known.get((rel, stat.st_size, mtime)) or sha256_of(path))
+    except FileNotFoundError:
+        raise  # gone meanwhile (see scan_landing)
+    except OSError as exc:
+        return unreadable(landed, exc)
 
 
 def scan_landing(root: Path, known: KnownFiles | None = None) -> list[LandedFile]:
@@ -92,7 +130,10 @@ def scan_landing(root: Path, known: KnownFiles | None = None) -> list[LandedFile
             if name.startswith(".") or name.endswith((".part", ".tmp")):
                 continue
             path = Path(dirpath) / name
-            if path.is_file() or path.is_symlink():
-                found.append(_landed(root, path, known or {}))
+            try:
+                if path.is_file() or path.is_symlink():
+                    found.append(_landed(root, path, known or {}))
+            except FileNotFoundError:
+                continue  # gone since the folder was listed: nothing landed
     found.sort(key=lambda f: (f.received_at, f.landing_path))
     return found

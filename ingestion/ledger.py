@@ -37,6 +37,7 @@ _FILE_COLUMNS = [("submission_id", pa.string()), ("kind", pa.string()), ("unit_c
                  ("archived_path", pa.string()), ("rows_received", pa.int32()), ("rows_loaded", pa.int32()),
                  ("rows_quarantined", pa.int32()), ("rows_ignored", pa.int32()),
                  ("warnings", pa.list_(pa.string())), ("run_id", pa.string()), ("processed_at", pa.timestamp("us"))]
+_WARNINGS = [c for c, _ in _FILE_COLUMNS].index("warnings")
 _LOG_COLUMNS = [("submission_id", pa.string()), ("status", pa.string()), ("reason", pa.string()),
                 ("run_id", pa.string()), ("recorded_at", pa.timestamp("us"))]
 _QUARANTINE_COLUMNS = [("submission_id", pa.string()), ("row_number", pa.int32()), ("raw", pa.string()),
@@ -58,37 +59,38 @@ class Ledger:
         self.statuses: dict[str, str] = {}
         self.rows_loaded = self.rows_quarantined = 0
         self._files: list[tuple] = []
+        self._file_index: dict[str, int] = {}  # submission id -> its row in _files, until flushed
         self._statuses: list[tuple] = []
         self._quarantined: list[tuple] = []
         self._known = {r[0] for r in con.execute("select submission_id from dq.submission_files").fetchall()}
-        self._shas = {tuple(r[:4]): (r[4], r[5]) for r in con.execute(
-            "select sha256, kind, unit_code, period, min(submission_id), min(file_name) from dq.submission_files "
-            "group by all").fetchall()}
-        self._slices = {(r[0], r[1], r[2]): (r[3], r[4]) for r in con.execute(
-            "select kind, unit_code, period, submission_id, received_at from dq.submission_ledger "
+        # (kind, unit, period) -> (submission id, received at, sha256, file name) of the file loaded for it
+        self._slices = {(r[0], r[1], r[2]): tuple(r[3:]) for r in con.execute(
+            "select kind, unit_code, period, submission_id, received_at, sha256, file_name from dq.submission_ledger "
             "where status = 'loaded'").fetchall()}
 
     def known(self, submission_id: str) -> bool:
         return submission_id in self._known
 
     def same_bytes(self, sha256: str, kind: str, unit_code: str | None, period: str | None) -> tuple[str, str] | None:
-        """The earlier submission with these bytes for the same kind, unit and period, if any. (Two units'
-        zero reports, or a base registry unchanged from last year, can be byte-identical and still be
-        different submissions.)"""
+        """(submission id, file name) of the file loaded for this kind, unit and period if it has these very
+        bytes: a duplicate, which changes nothing. Bytes equal to an earlier file that a correction has since
+        replaced are not a duplicate but a new submission (the county takes the correction back), and two
+        units' zero reports, or a base registry unchanged from last year, can be byte-identical and still be
+        different submissions."""
         if unit_code is None or period is None:
             return None  # a file whose name says no unit and period is judged on its own
-        return self._shas.get((sha256, kind, unit_code, period))
+        current = self._slices.get((kind, unit_code, period))
+        return (current[0], current[3]) if current and current[2] == sha256 else None
 
     def record(self, landed: LandedFile, base: dict, status: str, reason: str | None,
                rows: tuple[int, int, int, int] = (0, 0, 0, 0)) -> None:
         sid = landed.submission_id
+        self._file_index[sid] = len(self._files)
         self._files.append((sid, base["kind"], base["unit_code"], base["period"], landed.file_name,
                             landed.landing_path, landed.sha256, landed.size_bytes, landed.received_at,
-                            base["archived_path"], *rows, base["warnings"], self.run_id, _now()))
+                            base["archived_path"], *rows, list(base["warnings"]), self.run_id, _now()))
         self._log(sid, status, reason)
         self._known.add(sid)
-        self._shas.setdefault((landed.sha256, base["kind"], base["unit_code"], base["period"]),
-                              (sid, landed.file_name))
 
     def _log(self, submission_id: str, status: str, reason: str | None) -> None:
         self._statuses.append((submission_id, status, reason, self.run_id, _now()))
@@ -113,6 +115,11 @@ class Ledger:
             self.con.execute(f"insert into {table} select {', '.join(c for c, _ in columns)} from ledger_batch")
             self.con.unregister("ledger_batch")
             rows.clear()
+        self._file_index.clear()
+
+    def warn(self, submission_id: str, warning: str) -> None:
+        """Add a warning to a file recorded in this transaction and not yet flushed."""
+        self._files[self._file_index[submission_id]][_WARNINGS].append(warning)
 
     def take_slice(self, landed: LandedFile, kind: str, unit_code: str, period: str) -> bool:
         """Make this file the one loaded for (kind, unit, period) unless a later one already is; the rows
@@ -125,7 +132,7 @@ class Ledger:
             self.con.execute(f"delete from raw.{kind} where submission_id = ?", [current[0]])
             self.supersede(current[0], f"superseded by the later file '{landed.file_name}' "
                                        f"(submission {landed.submission_id})")
-        self._slices[key] = (landed.submission_id, landed.received_at)
+        self._slices[key] = (landed.submission_id, landed.received_at, landed.sha256, landed.file_name)
         return True
 
     def slice_holder(self, key: tuple[str, str, str]) -> str | None:
@@ -154,11 +161,48 @@ class Ledger:
                 f"select {select}, f.received_at, ? from raw_batch r join raw_files f using (submission_id) "
                 "anti join raw_rejected q on q.submission_id = r.submission_id and q.row_number = r.row_number",
                 [_now()]).fetchone()[0]
+            if kind == "buildings":
+                self._warn_reported_before()
         finally:
             for name in ("raw_batch", "raw_files", "raw_rejected"):
                 self.con.unregister(name)
         self.rows_loaded += inserted
         return inserted
+
+    def _warn_reported_before(self) -> None:
+        """Warn each file of the batch just inserted whose buildings (project_code, building_no) are already
+        loaded from another unit's or period's file: on the later file (received later, or of an earlier
+        run or batch), naming the earlier one. One query for the batch; the files of this run are named from
+        the ledger rows not yet flushed."""
+        run_files = pa.table({"submission_id": pa.array([f[0] for f in self._files], pa.string()),
+                              "file_name": pa.array([f[4] for f in self._files], pa.string())})
+        self.con.register("run_files", run_files)
+        try:
+            pairs = self.con.execute("""
+                with batch as (select distinct submission_id from raw_batch join raw_files using (submission_id)),
+                later as (select b.* from raw.buildings b join batch using (submission_id)),
+                names as (select submission_id, file_name from dq.submission_files
+                          union all select submission_id, file_name from run_files)
+                select l.submission_id, e.submission_id, n.file_name, e.unit_code, strftime(e.period, '%Y-%m'),
+                    count(*), list(l.project_code || ' ' || l.building_no order by l.row_number)[1:3]
+                from later l
+                join raw.buildings e on e.project_code = l.project_code and e.building_no = l.building_no
+                    and (e.unit_code <> l.unit_code or e.period <> l.period)
+                    and (e.submission_id not in (select submission_id from batch)
+                         or e.received_at < l.received_at
+                         or (e.received_at = l.received_at and e.submission_id < l.submission_id))
+                join names n on n.submission_id = e.submission_id
+                group by all
+                order by 1, min(e.received_at), 2""").fetchall()
+        finally:
+            self.con.unregister("run_files")
+        for sid, earlier, name, unit, period, n, shown in pairs:
+            more = f" and {n - len(shown)} more" if n > len(shown) else ""
+            self.warn(sid, f"{n} building(s) of this file already reported in '{name}' (unit {unit}, period "
+                           f"{period}, submission {earlier}): 项目代码 单体编号 project_code building_no "
+                           f"{', '.join(shown)}{more}; a building is reported once, in the month it started: "
+                           "if they are the same buildings, remove them from one of the files (they are counted "
+                           "once, from the later file)")
 
     def record_checks(self, results: list[dict], stage: str) -> None:
         now = _now()

@@ -13,10 +13,15 @@ from ingestion.errors import RejectedFile
 
 EXTENSIONS = ("csv", "xlsx")
 
-_PATTERNS = {
-    "month": re.compile(r"^(?P<unit>\d{6})_(?P<year>\d{4})-(?P<month>\d{2})(?:_(?P<free>.+))?$"),
-    "year": re.compile(r"^(?P<unit>\d{6})_(?P<year>\d{4})(?:_(?P<free>.+))?$"),
+_SHAPE_PATTERNS = {
+    "month": r"^(?P<unit>\d{6})_(?P<year>\d{4})-(?P<month>\d{2})(?:_(?P<free>.+))?$",
+    "year": r"^(?P<unit>\d{6})_(?P<year>\d{4})(?:_(?P<free>.+))?$",
 }
+# The unit code and the period are ASCII digits 0-9 (full-width ones become ASCII by NFKC); `\d` without
+# re.ASCII also matches other scripts' digits (Arabic-Indic ٣, Devanagari ३, ...), which NFKC keeps and
+# which no code, date or number parser downstream reads as the same digits.
+_PATTERNS = {grain: re.compile(p, re.ASCII) for grain, p in _SHAPE_PATTERNS.items()}
+_ANY_DIGIT_PATTERNS = {grain: re.compile(p) for grain, p in _SHAPE_PATTERNS.items()}
 _SHAPES = {
     "month": "<unit_code>_<YYYY-MM>[_<free text>].csv|xlsx (for example 330402_2020-03.csv)",
     "year": "<unit_code>_<YYYY>[_<free text>].csv|xlsx (for example 330402_2020.xlsx)",
@@ -29,6 +34,16 @@ class FileName:
     period: str  # 'YYYY-MM' for buildings, 'YYYY' for production_bases and targets
     free_text: str | None
     extension: str  # 'csv' or 'xlsx', lower case
+
+
+def _foreign_digits(stem: str) -> str:
+    """The digits other than 0-9 in the unit code and period of a name that has the shape of a submission
+    name once any script's digits are allowed ('' if it has no such shape, or no such digit)."""
+    for grain, pattern in _ANY_DIGIT_PATTERNS.items():
+        if m := pattern.match(stem):
+            head = stem[: m.end("month" if grain == "month" else "year")]
+            return "".join(dict.fromkeys(c for c in head if c.isdigit() and not c.isascii()))
+    return ""
 
 
 def parse_file_name(kind: str, name: str) -> FileName:
@@ -49,6 +64,9 @@ def parse_file_name(kind: str, name: str) -> FileName:
         raise RejectedFile(f"file name '{shown}' has {found}: {kind} files must be .csv or .xlsx "
                            f"named {_SHAPES[grain]}")
     m = _PATTERNS[grain].match(stem)
+    if not m and (foreign := _foreign_digits(stem)):
+        raise RejectedFile(f"file name '{shown}' writes its unit code or period with digits that are not "
+                           f"0-9 ('{foreign}'): use the digits 0-9 (半角数字), as in {_SHAPES[grain]}")
     if not m:
         if grain == "year" and _PATTERNS["month"].match(stem):
             raise RejectedFile(f"file name '{shown}' carries a month, but {kind} files are reported per "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
@@ -26,8 +26,8 @@ from foundation.db import connect_warehouse
 from foundation.units import UnknownUnit, load_units
 from foundation.workdir import WorkDir
 from foundation.workdir import prune as prune_work
-from ingestion.archive import archive
-from ingestion.discover import LandedFile, scan_landing
+from ingestion.archive import LandedFileChanged, UnreadableLandedFile, archive
+from ingestion.discover import LandedFile, scan_landing, settling
 from ingestion.errors import RejectedFile
 from ingestion.ledger import Ledger
 from ingestion.naming import parse_file_name, rows_disagree
@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 class DiscoverSummary:
     landed: int  # files in the landing zone
     new: int  # of them, not yet accounted for by the ledger: archived and listed in the run's manifest
+    waiting: list[str] = field(default_factory=list)  # landed paths still being written: left for a later run
 
 
 @dataclass
@@ -68,18 +69,33 @@ def discover(settings: Settings, run_id: str) -> DiscoverSummary:
     known = {r[0] for r in files}
     hashes = {} if settings.rehash_landing else {(path, size, at): sha for _, path, size, at, sha in files}
     landed = scan_landing(settings.landing_dir, hashes)
-    manifest = []
+    manifest, waiting = [], []
     for f in landed:
         if f.submission_id in known:
             continue
-        entry = asdict(f) | {"submission_id": f.submission_id}
-        entry["archived_path"] = str(archive(settings.landing_dir, settings.archive_dir, f))
+        if settling(f, settings.landing_settle_seconds):  # still being written, perhaps: not yet
+            log.info("waiting for the next run: %s was modified less than %g s ago", f.landing_path,
+                     settings.landing_settle_seconds)
+            waiting.append(f.landing_path)
+            continue
+        try:
+            archived = archive(settings.landing_dir, settings.archive_dir, f)
+        except LandedFileChanged as exc:
+            log.info("waiting for the next run: %s", exc)
+            waiting.append(f.landing_path)
+            continue
+        except UnreadableLandedFile as exc:  # recorded as rejected, with a note archived in its place
+            f = exc.landed
+            if f.submission_id in known:
+                continue
+            archived = archive(settings.landing_dir, settings.archive_dir, f)
+        entry = asdict(f) | {"submission_id": f.submission_id, "archived_path": str(archived)}
         manifest.append(entry)
     WorkDir(settings, run_id).write_json("manifest.json", manifest)
     pruned = prune_work(settings, run_id)
-    log.info("%d files in the landing zone, %d new; %d stale work folders removed", len(landed), len(manifest),
-             len(pruned))
-    return DiscoverSummary(landed=len(landed), new=len(manifest))
+    log.info("%d files in the landing zone, %d new, %d waiting; %d stale work folders removed", len(landed),
+             len(manifest), len(waiting), len(pruned))
+    return DiscoverSummary(landed=len(landed), new=len(manifest), waiting=waiting)
 
 
 def _period_start(kind: str, period: str) -> date:
@@ -280,17 +296,18 @@ def load(settings: Settings, run_id: str) -> LoadSummary:
             pending: dict[str, tuple] = {}  # submission id -> (slice key, received at): rows to insert
             rejected_rows: list[tuple[str, int]] = []
             for entry in manifest:
-                landed = LandedFile(**{k: entry[k] for k in LandedFile.__dataclass_fields__}
+                # a manifest a killed run wrote before a field existed lacks it: the field's default
+                landed = LandedFile(**{k: entry[k] for k in LandedFile.__dataclass_fields__ if k in entry}
                                     | {"received_at": datetime.fromisoformat(entry["received_at"])})
                 _load_one(ledger, landed, entry, outcomes[entry["submission_id"]], checks["verdicts"], pending,
                           rejected_rows)
-            ledger.flush()
             for kind in SUBMISSION_KINDS:
                 # a file superseded by a later one of the same run is recorded, its rows are not inserted
                 accepted = {sid: received for sid, (key, received) in pending.items()
                             if key[0] == kind and ledger.slice_holder(key) == sid}
                 for rows in row_batches(work, kind) if accepted else ():
                     ledger.insert_raw(kind, rows, accepted, rejected_rows)
+            ledger.flush()  # after the raw rows: inserting them may add warnings to the files (insert_raw)
             ledger.record_checks(checks["results"], stage="submission")
             con.execute("commit")
         except BaseException:
@@ -311,8 +328,8 @@ def _load_one(ledger: Ledger, landed: LandedFile, entry: dict, outcome: dict, ve
     original = ledger.same_bytes(landed.sha256, base["kind"], base["unit_code"], base["period"])
     if original:
         ledger.record(landed, base, status="duplicate",
-                      reason=f"byte-identical to submission {original[0]} ('{original[1]}') for the same unit and "
-                      "period, already received")
+                      reason=f"byte-identical to submission {original[0]} ('{original[1]}'), the file loaded for "
+                      f"the same unit {base['unit_code']} and period {base['period']}: nothing changed")
         return
     if outcome["status"] == "rejected":
         ledger.record(landed, base, status="rejected", reason=outcome["reason"],

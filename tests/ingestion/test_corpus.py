@@ -251,8 +251,15 @@ def test_nothing_loaded_twice(corpus):
         loaded = ledger[(ledger["kind"] == kind) & (ledger["status"] == "loaded")]
         assert set(raw["submission_id"]) <= set(loaded["submission_id"]), kind
         assert len(raw) == loaded["rows_loaded"].sum(), kind
-    buildings = query(s.warehouse_path, "select unit_code, project_code, building_no from raw.buildings")
-    assert not buildings.duplicated().any()
+    buildings = query(s.warehouse_path, "select unit_code, period, project_code, building_no, submission_id "
+                                        "from raw.buildings")
+    assert not buildings.duplicated(["unit_code", "period", "project_code", "building_no"]).any()
+    # a building in raw twice comes from two periods' files, and the later one warns the steward of it
+    again = buildings[buildings.duplicated(["project_code", "building_no"], keep=False)]
+    warned = {sid for sid, w in zip(ledger["submission_id"], ledger["warnings"], strict=True)
+              if not _null(w) and any("already reported in" in x for x in w)}
+    for key, group in again.groupby(["project_code", "building_no"]):
+        assert set(group["submission_id"]) & warned, (key, list(group["submission_id"]))
     dupes = query(s.warehouse_path, "select submission_id, row_number from dq.quarantine group by all "
                                     "having count(*) > 1")
     assert dupes.empty

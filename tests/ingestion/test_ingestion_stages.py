@@ -53,7 +53,7 @@ def test_rerun_loads_nothing(landing):
     run(landing, "r1")
     before = (ledger(landing), raw_buildings(landing))
     result = run(landing, "r2")
-    assert result["discover"] == {"landed": 5, "new": 0}
+    assert result["discover"] == {"landed": 5, "new": 0, "waiting": []}
     assert (ledger(landing), raw_buildings(landing)) == before
 
 
@@ -153,7 +153,7 @@ def test_files_the_ledger_holds_unchanged_are_not_read_again(landing, monkeypatc
     resent.write_bytes(before.replace(b",500,", b",600,"))  # new bytes, same size, new mtime
     os.utime(resent, (1_700_000_100, 1_700_000_100))
     assert resent.stat().st_size == len(before)
-    assert run(landing, "r2")["discover"] == {"landed": 6, "new": 2}
+    assert run(landing, "r2")["discover"] == {"landed": 6, "new": 2, "waiting": []}
     assert sorted(hashed) == ["330424_2020-03.csv", "330481_2020-03.csv"]
     con = duckdb.connect(str(landing.warehouse_path), read_only=True)
     try:  # the re-upload replaced its slice
@@ -165,5 +165,82 @@ def test_files_the_ledger_holds_unchanged_are_not_read_again(landing, monkeypatc
 
     hashed.clear()
     rehash = dataclasses.replace(landing, rehash_landing=True)
-    assert run(rehash, "r3")["discover"] == {"landed": 6, "new": 0}
+    assert run(rehash, "r3")["discover"] == {"landed": 6, "new": 0, "waiting": []}
     assert len(hashed) == 6
+
+
+def _v(area: str) -> str:
+    return HEADER + row("330402", "2020-03", "P1", "1#", "2020-03-05", "1000", area)
+
+
+@pytest.mark.parametrize("runs", [1, 3], ids=["one_run", "a_run_each"])
+def test_the_last_file_wins_whatever_its_bytes(data_env, runs):
+    """v1, its correction v2, then v1's bytes again: the re-send is a new submission that replaces v2 (the
+    county took the correction back), not a duplicate of the superseded v1. Only bytes equal to the file
+    loaded for the slice are a duplicate, and its reason names that file."""
+    s = data_env
+    files = [("330402_2020-03.csv", _v("600")), ("330402_2020-03_更正.csv", _v("700")),
+             ("330402_2020-03_原版.csv", _v("600"))]
+    for i, (name, text) in enumerate(files):
+        land(s, name, text, 1_600_000_000 + i)
+        if runs == 3 or i == len(files) - 1:
+            run(s, f"r{i}")
+    got = ledger(s)
+    assert [got[name][0] for name, _ in files] == ["superseded", "superseded", "loaded"]
+    assert "330402_2020-03_原版.csv" in got["330402_2020-03_更正.csv"][5]
+    assert raw_buildings(s) == [("330402", "P1", "1#", 600.0)]
+
+    land(s, "330402_2020-03_再发.csv", _v("600"), 1_600_000_010)  # the loaded file's bytes: a duplicate
+    land(s, "330411_2020-03_同字节.csv", _v("600").replace("330402", "330411"), 1_600_000_011)
+    run(s, "again")
+    got = ledger(s)
+    con = duckdb.connect(str(s.warehouse_path), read_only=True)
+    holder = con.execute("select submission_id from dq.submission_files where file_name = '330402_2020-03_原版.csv'"
+                         ).fetchone()[0]
+    con.close()
+    assert got["330402_2020-03_再发.csv"][0] == "duplicate"
+    assert got["330402_2020-03_再发.csv"][5] == (
+        f"byte-identical to submission {holder} ('330402_2020-03_原版.csv'), the file loaded for the same unit "
+        "330402 and period 2020-03: nothing changed")
+    assert got["330402_2020-03_原版.csv"][0] == "loaded"
+    assert got["330411_2020-03_同字节.csv"][0] == "loaded"  # another unit's slice: the same bytes are its own
+    assert raw_buildings(s) == [("330402", "P1", "1#", 600.0), ("330411", "P1", "1#", 600.0)]
+
+
+def _warnings(settings) -> dict[str, list[str]]:
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return {name: list(w or []) for name, w in con.execute(
+            "select file_name, warnings from dq.submission_ledger").fetchall()}
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("runs", [1, 2], ids=["one_run", "a_run_each"])
+def test_a_building_reported_in_two_periods_warns_the_later_file(data_env, runs):
+    s = data_env
+    land(s, "330402_2020-01.csv", HEADER + row("330402", "2020-01", "P1", "1#", "2020-01-05", "1000", "600")
+         + row("330402", "2020-01", "P1", "2#", "2020-01-06", "1000", "600"), 1_600_000_000)
+    if runs == 2:
+        run(s, "r1")
+    land(s, "330402_2020-03.csv", HEADER + row("330402", "2020-03", "P1", "1#", "2020-03-05", "1000", "700")
+         + row("330402", "2020-03", "P2", "1#", "2020-03-06", "1000", "600"), 1_600_000_100)
+    run(s, "r2")
+    con = duckdb.connect(str(s.warehouse_path), read_only=True)
+    earlier = con.execute("select submission_id from dq.submission_files where file_name = '330402_2020-01.csv'"
+                          ).fetchone()[0]
+    con.close()
+    got = _warnings(s)
+    assert got["330402_2020-01.csv"] == []
+    assert got["330402_2020-03.csv"] == [
+        f"1 building(s) of this file already reported in '330402_2020-01.csv' (unit 330402, period 2020-01, "
+        f"submission {earlier}): 项目代码 单体编号 project_code building_no P1 1#; a building is reported once, in "
+        "the month it started: if they are the same buildings, remove them from one of the files (they are counted "
+        "once, from the later file)"]
+    assert ledger(s)["330402_2020-03.csv"][:3] == ("loaded", 2, 2)
+
+    # a correction of the same period is not a second report; nor is its earlier version once superseded
+    land(s, "330402_2020-01_更正.csv", HEADER + row("330402", "2020-01", "P1", "2#", "2020-01-06", "1000", "600"),
+         1_600_000_200)
+    run(s, "r3")
+    assert _warnings(s)["330402_2020-01_更正.csv"] == []

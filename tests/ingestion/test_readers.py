@@ -437,6 +437,8 @@ def test_file_names() -> None:
         "330402", "2020-03", "更正版", "xlsx")
     assert parse_file_name("targets", "330400_2021_市下达.xlsx") == FileName("330400", "2021", "市下达", "xlsx")
     assert parse_file_name("production_bases", "３３０４０２_2021.csv").unit_code == "330402"
+    assert parse_file_name("buildings", "３３０４０２＿２０２０-０３.csv").period == "2020-03"
+    assert parse_file_name("buildings", "330402_2020-03_第٣版.csv").free_text == "第٣版"  # free text is free
 
 
 @pytest.mark.parametrize(
@@ -450,6 +452,9 @@ def test_file_names() -> None:
         ("buildings", "33040_2020-03.csv", "does not follow"),
         ("buildings", "330402_2020-03.xls", "has extension '.xls'"),
         ("targets", "330402_2021", "has no extension"),
+        ("buildings", "٣٣٠٤٢٤_٢٠٢٢-٠٧.csv", "digits that are not 0-9 ('٣٠٤٢٧'): use the digits 0-9"),
+        ("targets", "३३०४०२_2021.csv", "digits that are not 0-9 ('३०४२')"),
+        ("targets", "330402_٢٠٢١_市下达.csv", "digits that are not 0-9"),
     ],
 )
 def test_bad_file_names(kind: str, name: str, reason: str) -> None:

@@ -1,7 +1,9 @@
 """Spreadsheet exports: text a submitter typed is kept verbatim in the warehouse, but a cell that starts like a
 formula (`=HYPERLINK(...)`, `+cmd|...`, `-2+3`, `@SUM(...)`) would run as one when a steward opens an
 export in Excel or WPS. Every text cell written for a spreadsheet goes through `neutralise`, which prefixes
-such text with an apostrophe (shown by Excel as the plain text, and never evaluated).
+such text with an apostrophe (shown by Excel as the plain text, and never evaluated). Characters an XLSX
+cell cannot hold (control characters other than tab and line ends, NUL included, and U+FFFE/U+FFFF and lone
+surrogates) are written visibly instead: `<NUL>`, `<BEL>`, ... by their ASCII names, `<U+FFFE>` otherwise.
 
 `python -m steward.spreadsheet quarantine <file.csv>` exports the open quarantined rows for stewards:
 the file, the row number, the reasons and every cell of the row as received, one column per header.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -20,13 +23,25 @@ from foundation.config import Settings
 from foundation.db import connect_warehouse
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")  # full-width forms too: WPS evaluates them
+ILLEGAL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")  # not allowed in XML 1.0
+CONTROL_NAMES = ("NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS", "HT", "LF", "VT", "FF", "CR", "SO",
+                 "SI", "DLE", "DC1", "DC2", "DC3", "DC4", "NAK", "SYN", "ETB", "CAN", "EM", "SUB", "ESC", "FS", "GS",
+                 "RS", "US")
+
+
+def _visible(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"<{CONTROL_NAMES[code]}>" if code < 32 else f"<U+{code:04X}>"
 
 
 def neutralise(value: Any) -> Any:
-    """Text that a spreadsheet would take for a formula, made inert with a leading apostrophe; other values
-    (numbers, dates, None, ordinary text) unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
+    """Text that a spreadsheet would take for a formula, made inert with a leading apostrophe, and characters
+    a spreadsheet cannot hold shown as `<NUL>`-style names; other values (numbers, dates, None, ordinary
+    text) unchanged."""
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS.sub(_visible, value)  # `a\x00b` -> `a<NUL>b`: openpyxl refuses the former
+        if value.startswith(FORMULA_STARTS):
+            return "'" + value
     return value
 
 

@@ -16,7 +16,9 @@ unit codes against (the benchmarks point it at a copy with a synthetic national 
 The steward web app (`make steward`, package `steward`) listens on 127.0.0.1, port `PREFAB_STEWARD_PORT`
 (default 8765). Its users are in `PREFAB_STEWARD_USERS_FILE` (default `PREFAB_DATA_DIR/steward_users`;
 lines `name:role:scrypt-hash`, written by `python -m steward add-user`) and its session cookies are signed
-with `PREFAB_STEWARD_SECRET` (no default: the app refuses to start without it).
+with `PREFAB_STEWARD_SECRET` (no default: the app refuses to start without it). It answers only requests whose
+`Host` is one of `PREFAB_STEWARD_ALLOWED_HOSTS` (comma-separated, default `127.0.0.1,localhost`) or the
+host it listens on.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class Settings:
     steward_port: int = 8765
     steward_users_file: Path | None = None
     steward_secret: str | None = None
+    steward_allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost")  # Host names the app answers (and steward_host)
     dbt_project_dir: Path = DBT_PROJECT_DIR
     duckdb_memory_limit: str = "2GB"  # DuckDB's memory_limit for the writers of the warehouse (it spills beyond)
     rehash_landing: bool = False  # hash every landed file, even one the ledger holds with its size and mtime
@@ -99,6 +102,8 @@ def settings() -> Settings:
         steward_users_file=_path("PREFAB_STEWARD_USERS_FILE", "") if os.environ.get("PREFAB_STEWARD_USERS_FILE")
         else None,
         steward_secret=os.environ.get("PREFAB_STEWARD_SECRET") or None,
+        steward_allowed_hosts=tuple(h.strip() for h in (os.environ.get("PREFAB_STEWARD_ALLOWED_HOSTS")
+                                                        or "127.0.0.1,localhost").split(",") if h.strip()),
         max_unzipped_bytes=int(os.environ.get("PREFAB_MAX_UNZIPPED_BYTES", str(2 << 30))),
         work_retention_days=float(os.environ.get("PREFAB_WORK_RETENTION_DAYS", "7")),
         dbt_project_dir=_path("PREFAB_DBT_PROJECT_DIR", str(DBT_PROJECT_DIR)),

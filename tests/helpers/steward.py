@@ -14,12 +14,14 @@ FORMULA = "=HYPERLINK(\"http://evil.example\",\"click\")"
 
 
 def configure(monkeypatch, settings) -> None:
-    """Users wang (steward) and li (viewer) and a session secret, in the test's data folder."""
+    """Users wang (steward) and li (viewer) and a session secret, in the test's data folder; the test client's
+    host name `testserver` allowed besides the defaults."""
     from steward.auth import add_user
 
     users = settings.data_dir / "steward_users"
     monkeypatch.setenv("PREFAB_STEWARD_USERS_FILE", str(users))
     monkeypatch.setenv("PREFAB_STEWARD_SECRET", SECRET)
+    monkeypatch.setenv("PREFAB_STEWARD_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
     add_user(users, "wang", "steward", PASSWORDS["wang"])
     add_user(users, "li", "viewer", PASSWORDS["li"])
 

@@ -13,7 +13,8 @@ list ingestion checks unit codes against (the benchmarks point it at a copy with
 
 The steward web app (`make steward`, package `steward`) listens on `steward_host`, port `steward_port`; its
 users are in a file of lines `name:role:scrypt-hash` (written by `python -m steward add-user`), and its
-session cookies are signed with a secret that has no default: the app refuses to start without it.
+session cookies are signed with a secret that has no default: the app refuses to start without it. It answers only
+requests whose `Host` is one of `steward_allowed_hosts` or the host it listens on.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ def _path(value: str) -> Path:
     """A path from the environment; a relative one is under the project root."""
     path = Path(value)
     return path if path.is_absolute() else (PROJECT_ROOT / path)
+
+
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(h.strip() for h in value.split(",") if h.strip())
 
 
 def _flag(value: str) -> bool:
@@ -66,6 +71,9 @@ class Settings:
     # None: `steward_users` in the data folder (steward_users_path)
     steward_users_file: Path | None = _setting("PREFAB_STEWARD_USERS_FILE", None, _path)
     steward_secret: str | None = _setting("PREFAB_STEWARD_SECRET", None, str)  # None: the app refuses to start
+    # Host names the app answers (besides steward_host): a DNS-rebinding page names another
+    steward_allowed_hosts: tuple[str, ...] = _setting("PREFAB_STEWARD_ALLOWED_HOSTS", ("127.0.0.1", "localhost"),
+                                                      _names)
     dbt_project_dir: Path = _setting("PREFAB_DBT_PROJECT_DIR", DBT_PROJECT_DIR, _path)
     # DuckDB's memory_limit for the writers of the warehouse (it spills beyond)
     duckdb_memory_limit: str = _setting("PREFAB_DUCKDB_MEMORY_LIMIT", "2GB", str)

@@ -4,14 +4,19 @@ FastAPI (on Starlette) because it is already in the lock through Airflow 3's API
 through Jinja2 (autoescaped) and runs under uvicorn with one command; pages are server-rendered forms with no
 JavaScript, so they work in any browser and are easy to test.
 
-Every page needs a signed-in user (auth.py); decisions need the `steward` role. Every POST is checked against
-CSRF (csrf.py). Reads go through queries.py (parameterised, under the warehouse lock); decisions through
-steward.decisions, the same functions the command line uses.
+Every page needs a signed-in user (auth.py) with a live server-side session (sessions.py: signing out, removing
+the user or changing their password ends it; the role is read from the users file on every request); decisions
+need the `steward` role. Failed sign-ins are throttled (throttle.py); only the allowed `Host` names are answered
+(hosts.py). Every POST is checked against CSRF (csrf.py). Reads go through queries.py (parameterised, under
+the shared warehouse lock); decisions through steward.decisions, the same functions the command line uses.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -28,14 +33,27 @@ from foundation.config import settings as current_settings
 from foundation.lock import WarehouseBusy
 from steward import csrf, decisions, export, queries
 from steward.auth import User, authenticate, load_users
+from steward.hosts import AllowedHostsMiddleware, allowed_hosts
+from steward.sessions import Sessions, SessionStore, UsersFile
+from steward.throttle import SignInThrottle, retry_text
 
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "prefab_steward"
 SESSION_MAX_AGE = 8 * 3600
-BUSY_TEXT = "The nightly run is writing the warehouse; try again in a minute."
+SESSIONS_FILE = "steward_sessions.sqlite3"  # in PREFAB_DATA_DIR
+BUSY_TEXT = ("夜间运行正在写入数据仓库，请一分钟后重试 "
+             "(The nightly run is writing the warehouse; try again in a minute.)")
+WRONG_PASSWORD_TEXT = "用户名或密码错误 (Unknown user or wrong password.)"
 CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; script-src 'none'; "
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+# The Data Docs pages (static HTML from Great Expectations) load jQuery, Bootstrap and Vega from CDNs, run
+# inline scripts that need jQuery, and show a remote logo: offline none of that loads, and the pages read as
+# plain HTML with their own inline styles. So: their styles, fonts and images from this app only, no script
+# at all (the reports show what counties wrote), no remote origin, no frames, no forms.
+DOCS_CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
+            "script-src 'none'; connect-src 'none'; object-src 'none'; frame-src 'none'; frame-ancestors 'none'; "
+            "form-action 'none'; base-uri 'none'")
 DECISION_LABELS = {"waive": "waive", "reject": "reject", "request_resubmission": "request resubmission",
                    "reopen": "reopen"}
 
@@ -70,17 +88,33 @@ def check_configuration(s: Settings) -> None:
         raise ConfigurationError("the steward app is not configured:\n- " + "\n- ".join(problems))
 
 
+_UNRESOLVED = object()
+
+
+def _current_user(request: Request) -> User | None:
+    """The signed-in user as the server's session record and the users file say now (once per request)."""
+    user = getattr(request.state, "steward_user", _UNRESOLVED)
+    if user is _UNRESOLVED:
+        sessions: Sessions = request.app.state.sessions
+        user = sessions.user(request.session.get("sid")) if "session" in request.scope else None
+        if user is None and "session" in request.scope and request.session.get("sid"):
+            request.session.clear()  # a revoked or expired session: forget it in the browser too
+        request.state.steward_user = user
+    return user
+
+
 def _user(request: Request) -> User:
-    name, role = request.session.get("user"), request.session.get("role")
-    if not name or not role:
+    user = _current_user(request)
+    if user is None:
         raise NotSignedIn()
-    return User(name, role)
+    return user
 
 
 def _steward(request: Request) -> User:
     user = _user(request)
     if not user.may_decide:
-        raise Forbidden(f"{user.name} may look but not decide: decisions need the steward role")
+        raise Forbidden(f"{user.name} 只能查看，不能做决定：做决定需要 steward 角色 "
+                        f"({user.name} may look but not decide: decisions need the steward role)")
     return user
 
 
@@ -99,42 +133,51 @@ def _report_link(url: str | None) -> str | None:
     return "/gx-docs/" + url.split(marker, 1)[1]
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, clock: Callable[[], float] | None = None) -> FastAPI:
+    """The app; `clock` (seconds, default the system's) drives session expiry and sign-in throttling."""
     s = settings or current_settings()
     check_configuration(s)
     app = FastAPI(title="Prefab warehouse: data stewards", docs_url=None, redoc_url=None, openapi_url=None)
+    hosts = allowed_hosts(s)
+    sessions = Sessions(SessionStore(s.data_dir / SESSIONS_FILE, SESSION_MAX_AGE, clock or time.time),
+                        UsersFile(s.steward_users_path))
+    throttle = SignInThrottle(clock or time.monotonic)
+    app.state.sessions, app.state.throttle = sessions, throttle
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True)
     templates = Jinja2Templates(env=env)  # autoescape: whatever a submitter wrote is shown as text
     templates.env.globals.update(report_link=_report_link, decision_labels=DECISION_LABELS,
                                  kinds=SUBMISSION_KINDS, statuses=queries.LEDGER_STATUSES, quote=quote)
 
     def page(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
-        who, role = request.session.get("user"), request.session.get("role")
-        context.update(user=User(who, role) if who and role else None, csrf_token=csrf.session_token(request),
+        context.update(user=_current_user(request), csrf_token=csrf.session_token(request),
                        path=request.url.path,
                        here=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""))
         return templates.TemplateResponse(request, template, context, status_code=status_code)
 
-    @app.middleware("http")
     async def security_headers(request: Request, call_next):
         response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Cache-Control", "no-store")
-        if not request.url.path.startswith("/gx-docs/"):  # the GX site brings its own scripts and styles
-            response.headers.setdefault("Content-Security-Policy", CSP)
-            response.headers.setdefault("X-Frame-Options", "DENY")
+        docs = request.url.path.startswith("/gx-docs/")
+        response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else CSP)
+        response.headers.setdefault("X-Frame-Options", "DENY")
         return response
 
+    # Outermost first: security headers (on every response, the host check's 400 included), the Host check,
+    # then the signed cookie (which holds only the session id and the CSRF token).
     app.add_middleware(SessionMiddleware, secret_key=s.steward_secret, session_cookie=SESSION_COOKIE,
                        max_age=SESSION_MAX_AGE, same_site="strict", https_only=False)
+    app.add_middleware(AllowedHostsMiddleware, hosts=hosts)
+    app.middleware("http")(security_headers)
 
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, exc: NotSignedIn):
         if request.method == "GET":
             return RedirectResponse("/login?" + urlencode({"next": _safe_next(str(request.url.path))}), 303)
-        return page(request, "message.html", 401, title="Sign in first",
-                    message="You are not signed in (or your session expired). Sign in and try again.")
+        return page(request, "message.html", 401, title="请先登录 (Sign in first)",
+                    message="您尚未登录，或会话已结束，请登录后重试 (You are not signed in, or your session has "
+                            "ended. Sign in and try again.)")
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden):
@@ -176,19 +219,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post("/login")
     def login(request: Request, username: str = Form(""), password: str = Form(""),
               csrf_token: str = Form(""), next: str = Form("/")):  # noqa: A002
-        csrf.check(request, csrf_token)
-        user = authenticate(s.steward_users_path, username.strip(), password)
+        csrf.check(request, csrf_token, hosts)
+        name = username.strip()[:100]
+        address = request.client.host if request.client else ""
+        wait = throttle.attempt(name, address)  # counted as a failure until the password proves right
+        if wait > 0:
+            log.warning("sign-in of %r from %s refused: too many failed attempts", name, address)
+            response = page(request, "login.html", 429, next=_safe_next(next), error=retry_text(wait))
+            response.headers["Retry-After"] = str(math.ceil(wait))
+            return response
+        user = authenticate(s.steward_users_path, name, password)
         if user is None:
-            return page(request, "login.html", 401, next=_safe_next(next), error="Unknown user or wrong password.")
+            log.warning("failed sign-in of %r from %s", name, address)
+            return page(request, "login.html", 401, next=_safe_next(next), error=WRONG_PASSWORD_TEXT)
+        throttle.succeeded(name, address)
+        sessions.sign_out(request.session.get("sid"))  # whatever session this browser had before
         request.session.clear()  # a fresh session (and token) for the signed-in user
-        request.session.update(user=user.name, role=user.role)
+        request.session["sid"] = sessions.sign_in(user)
+        request.state.steward_user = user
         csrf.session_token(request)
         return RedirectResponse(_safe_next(next), 303)
 
     @app.post("/logout")
     def logout(request: Request, csrf_token: str = Form("")):
         _user(request)
-        csrf.check(request, csrf_token)
+        csrf.check(request, csrf_token, hosts)
+        sessions.sign_out(request.session.get("sid"))  # the server forgets it: a copied cookie is worthless
         request.session.clear()
         return RedirectResponse("/login", 303)
 
@@ -279,7 +335,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def decide(request: Request, target_type: str = Form(""), target_id: str = Form(""), decision: str = Form(""),
                note: str = Form(""), csrf_token: str = Form(""), next: str = Form("/")):  # noqa: A002
         _user(request)
-        csrf.check(request, csrf_token)
+        csrf.check(request, csrf_token, hosts)
         user = _steward(request)
         back = _safe_next(next)
         try:

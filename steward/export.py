@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,11 +42,25 @@ ROW_NUMBER_HEADER = "行号"
 REASONS_HEADER = "问题说明"
 
 
+ILLEGAL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")  # not allowed in XML 1.0
+CONTROL_NAMES = ("NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS", "HT", "LF", "VT", "FF", "CR", "SO",
+                 "SI", "DLE", "DC1", "DC2", "DC3", "DC4", "NAK", "SYN", "ETB", "CAN", "EM", "SUB", "ESC", "FS", "GS",
+                 "RS", "US")
+
+
+def _visible(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"<{CONTROL_NAMES[code]}>" if code < 32 else f"<U+{code:04X}>"
+
+
 def neutralise(value: Any) -> Any:
-    """Text that a spreadsheet would take for a formula, made inert with a leading apostrophe; other values
-    (numbers, dates, None, ordinary text) unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
+    """Text that a spreadsheet would take for a formula, made inert with a leading apostrophe, and characters
+    a spreadsheet cannot hold shown as `<NUL>`-style names; other values (numbers, dates, None, ordinary
+    text) unchanged."""
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS.sub(_visible, value)  # `a\x00b` -> `a<NUL>b`: openpyxl refuses the former
+        if value.startswith(FORMULA_STARTS):
+            return "'" + value
     return value
 
 

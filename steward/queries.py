@@ -1,9 +1,11 @@
 """What the steward pages read from `warehouse.duckdb`: every query parameterised, one short connection each.
 
 DuckDB lets one process write a file or many read it, never both. While the nightly run writes the warehouse
-it holds the warehouse lock (foundation/lock.py); the app takes the same lock for the few milliseconds of a
-read (waiting at most `READ_LOCK_WAIT_SECONDS`), so a page never breaks a run's write and a run never breaks
-a page: the run waits for the page, and a page that cannot get the lock says so (WarehouseBusy -> HTTP 503).
+it holds the warehouse lock (foundation/lock.py); the app takes the same lock *shared* for the few milliseconds
+of a read (`reader_lock`, waiting at most `READ_LOCK_WAIT_SECONDS`), so pages never exclude each other, a page
+never breaks a run's write and a run never breaks a page: the run waits for the pages, and a page that cannot
+get the lock says so (WarehouseBusy -> HTTP 503). Read-only DuckDB connections of one process to one file
+coexist (they share one database instance).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import duckdb
 
 from foundation.config import Settings
 from foundation.db import connect_warehouse
-from foundation.lock import warehouse_lock
+from foundation.lock import reader_lock, warehouse_lock
 
 READ_LOCK_WAIT_SECONDS = 2.0
 LEDGER_STATUSES = ("loaded", "rejected", "superseded", "duplicate")
@@ -26,9 +28,14 @@ PAGE_ROWS = 500
 
 @contextmanager
 def reading(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to the warehouse, held under the warehouse lock for the block's duration."""
-    with warehouse_lock(settings, owner="steward web app (reading)", wait_seconds=READ_LOCK_WAIT_SECONDS), \
-            connect_warehouse(settings, read_only=True) as con:
+    """A read-only connection to the warehouse, held under the shared warehouse lock for the block's duration
+    (the exclusive one on a fresh install, where this first reader creates the file)."""
+    if settings.warehouse_path.exists():
+        lock = reader_lock(settings, wait_seconds=READ_LOCK_WAIT_SECONDS)
+    else:
+        lock = warehouse_lock(settings, owner="steward web app (creating the warehouse)",
+                              wait_seconds=READ_LOCK_WAIT_SECONDS)
+    with lock, connect_warehouse(settings, read_only=True) as con:
         yield con
 
 

@@ -38,6 +38,8 @@ def _as_readme_writes(default: object) -> str:
                 return f"{default // size} {unit}"
     if isinstance(default, float):
         return f"{default:g}"
+    if isinstance(default, tuple):
+        return ",".join(default)
     return str(default)
 
 

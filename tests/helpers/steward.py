@@ -14,12 +14,14 @@ FORMULA = "=HYPERLINK(\"http://evil.example\",\"click\")"
 
 
 def configure(monkeypatch, settings) -> None:
-    """Users wang (steward) and li (viewer) and a session secret, in the test's data folder."""
+    """Users wang (steward) and li (viewer) and a session secret, in the test's data folder; the test client's
+    host name `testserver` allowed besides the defaults."""
     from steward.auth import add_user
 
     users = settings.data_dir / "steward_users"
     monkeypatch.setenv("PREFAB_STEWARD_USERS_FILE", str(users))
     monkeypatch.setenv("PREFAB_STEWARD_SECRET", SECRET)
+    monkeypatch.setenv("PREFAB_STEWARD_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
     add_user(users, "wang", "steward", PASSWORDS["wang"])
     add_user(users, "li", "viewer", PASSWORDS["li"])
 
@@ -51,3 +53,14 @@ def sign_in(client, name: str, origin: str = "http://testserver") -> None:
                                            "csrf_token": csrf_token(page.text), "next": "/"},
                            headers={"Origin": origin}, follow_redirects=False)
     assert response.status_code == 303, response.text
+
+
+CONTROL_NAME = "名\x00称\x07X"  # a project name with NUL and BEL, as a UTF-16 CSV can carry them
+
+
+def land_control_character_file(settings) -> None:
+    """330402 2020-04 as a UTF-16 CSV (the readers accept NUL there): one good row and row 3, quarantined
+    (prefab > total), whose project name holds NUL and BEL."""
+    bad = f"330402,2020-04,P3,{CONTROL_NAME},1#,2020-04-07,居住建筑,装配式混凝土,2000,2500,30,15,20,是\n"
+    land(settings, "330402_2020-04.csv", "\ufeff" + HEADER + row("330402", "2020-04", "P1", "1#", "2020-04-05", "1000",
+                                                                  "600") + bad, 1_600_000_002, encoding="utf-16-le")

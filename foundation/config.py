@@ -7,6 +7,7 @@ archive of every file received. `PREFAB_MAX_FILE_BYTES` (default 200 MiB) is the
 `PREFAB_WORK_RETENTION_DAYS` (default 7): how long a killed run's work folder is kept for a retry.
 `PREFAB_REHASH_LANDING` (default off): hash every landed file each run, not only those whose path, size or
 modification time the ledger has not seen (see `ingestion.discover`).
+`PREFAB_EARLIEST_PERIOD` (default 2000-01): the earliest submission period accepted (see `foundation.periods`).
 `PREFAB_DUCKDB_MEMORY_LIMIT` (default 2GB) is the memory each DuckDB that writes the warehouse (the load
 stage, dbt, publication) may use before it spills to disk.
 `PREFAB_DBT_PROJECT_DIR` (default the repository's `dbt_project`) is the dbt
@@ -52,6 +53,7 @@ class Settings:
     dbt_project_dir: Path = DBT_PROJECT_DIR
     duckdb_memory_limit: str = "2GB"  # DuckDB's memory_limit for the writers of the warehouse (it spills beyond)
     rehash_landing: bool = False  # hash every landed file, even one the ledger holds with its size and mtime
+    earliest_period: str = "2000-01"  # 'YYYY-MM': no submission period before it is plausible (foundation.periods)
 
     @property
     def reporting_units_path(self) -> Path:
@@ -104,4 +106,5 @@ def settings() -> Settings:
         dbt_project_dir=_path("PREFAB_DBT_PROJECT_DIR", str(DBT_PROJECT_DIR)),
         duckdb_memory_limit=os.environ.get("PREFAB_DUCKDB_MEMORY_LIMIT") or "2GB",
         rehash_landing=os.environ.get("PREFAB_REHASH_LANDING", "").lower() in ("1", "true", "yes"),
+        earliest_period=os.environ.get("PREFAB_EARLIEST_PERIOD") or "2000-01",
     )

@@ -30,6 +30,7 @@ from ingestion.discover import LandedFile, scan_landing
 from ingestion.errors import RejectedFile
 from ingestion.ledger import Ledger
 from ingestion.naming import parse_file_name, rows_disagree
+from ingestion.periods import period_plausible
 from ingestion.read import read_batch, read_submission
 
 log = logging.getLogger(__name__)
@@ -221,7 +222,8 @@ def read(settings: Settings, run_id: str) -> dict:
     units = load_units(settings.reporting_units_path)
     manifest = work.read_json("manifest.json", [])
     outcomes = {e["submission_id"]: _outcome(e) for e in manifest}
-    readable = [e for e in manifest if _name_and_unit(e, units, outcomes[e["submission_id"]])]
+    readable = [e for e in manifest if _name_and_unit(e, units, outcomes[e["submission_id"]])
+                and period_plausible(settings, e, outcomes[e["submission_id"]])]
     for kind in SUBMISSION_KINDS:
         entries = [e for e in readable if e["kind"] == kind]
         for i, batch in enumerate(_batches(entries)):

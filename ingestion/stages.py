@@ -32,6 +32,7 @@ from ingestion.ledger import Ledger
 from ingestion.naming import parse_file_name, rows_disagree
 from ingestion.periods import period_plausible
 from ingestion.read import read_batch, read_submission
+from ingestion.recover import recover_from_archive
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +45,23 @@ def discover(settings: Settings, run_id: str) -> dict:
     known = {r[0] for r in files}
     hashes = {} if settings.rehash_landing else {(path, size, at): sha for _, path, size, at, sha in files}
     landed = scan_landing(settings.landing_dir, hashes)
+    # archived files the ledger does not know and the landing zone no longer holds (a lost warehouse)
+    recovered = {f.submission_id: (f, copy, note) for f, copy, note in recover_from_archive(
+        settings.archive_dir, {r[4] for r in files}, known | {f.submission_id for f in landed})}
     manifest = []
-    for f in landed:
+    for f in sorted(landed + [r[0] for r in recovered.values()], key=lambda f: (f.received_at, f.landing_path)):
         if f.submission_id in known:
             continue
         entry = asdict(f) | {"submission_id": f.submission_id}
-        entry["archived_path"] = str(archive(settings.landing_dir, settings.archive_dir, f))
+        entry["archived_path"] = str(recovered[f.submission_id][1] if f.submission_id in recovered
+                                     else archive(settings.landing_dir, settings.archive_dir, f))
+        entry["notes"] = [recovered[f.submission_id][2]] if f.submission_id in recovered else []
         manifest.append(entry)
     WorkDir(settings, run_id).write_json("manifest.json", manifest)
     pruned = prune_work(settings, run_id)
-    log.info("%d files in the landing zone, %d new; %d stale work folders removed", len(landed), len(manifest),
-             len(pruned))
-    return {"landed": len(landed), "new": len(manifest)}
+    log.info("%d files in the landing zone, %d new (%d recovered from the archive); %d stale work folders removed",
+             len(landed), len(manifest), len(recovered), len(pruned))
+    return {"landed": len(landed), "new": len(manifest), "recovered": len(recovered)}
 
 
 def _period_start(kind: str, period: str) -> date:
@@ -81,8 +87,8 @@ def _batches(entries: list[dict]) -> list[list[dict]]:
 
 def _outcome(entry: dict) -> dict:
     return {"submission_id": entry["submission_id"], "kind": entry["kind"], "status": "read", "reason": None,
-            "warnings": [], "unit_code": None, "period": None, "rows_received": 0, "rows_ignored": 0, "rows": 0,
-            "cell_errors": {}}
+            "warnings": list(entry.get("notes", [])), "unit_code": None, "period": None, "rows_received": 0,
+            "rows_ignored": 0, "rows": 0, "cell_errors": {}}
 
 
 def _name_and_unit(entry: dict, units, out: dict) -> bool:

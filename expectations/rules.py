@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass, field
+from datetime import datetime, time
 from typing import Any
 
 from foundation.template import ENUMS, Field, fields
@@ -118,6 +119,23 @@ def _same_unit_and_period(kind: str, period_field: str | None) -> list[RowRule]:
     return rules
 
 
+def _start_date_plausible() -> RowRule:
+    """A start date neither after the run date nor before the floor (`foundation.periods`): the bounds are the
+    run's, so the rule is built when the checks run."""
+    from foundation.config import settings
+    from foundation.periods import floor_date, run_date
+
+    current = settings()
+    lo, hi = floor_date(current), run_date(current)
+    return RowRule(
+        "start_date_plausible", f"开工日期 start_date is from {lo} to the run date", "error", "start_date",
+        f"开工日期 start_date is {{start_date}}; 不得早于 {lo} 或晚于处理日期 {hi}: expected {lo} to {hi} "
+        "(not in the future, not before the earliest accepted period)",
+        "ExpectColumnValuesToBeBetween",
+        {"column": "start_date", "min_value": datetime.combine(lo, time()),
+         "max_value": datetime.combine(hi, time())})
+
+
 def _buildings() -> list[RowRule]:
     scores = [
         RowRule(f"score_q{i}_present_when_prefab", f"{zh} score_q{i} is required when prefab area > 0", "error",
@@ -130,6 +148,7 @@ def _buildings() -> list[RowRule]:
         RowRule("start_date_in_period", "开工日期 start_date falls inside the file's month", "error", "start_date",
                 "开工日期 start_date is {start_date}; it must fall in {file_period}",
                 *_equal("start_month", "file_period")),
+        _start_date_plausible(),
         RowRule("total_floor_area_positive", "总建筑面积 total_floor_area_m2 is greater than 0", "error",
                 "total_floor_area_m2", "总建筑面积 total_floor_area_m2 is {total_floor_area_m2}; expected > 0",
                 "ExpectColumnValuesToBeBetween", {"column": "total_floor_area_m2", "min_value": 0, "strict_min": True}),

@@ -81,6 +81,8 @@ class Settings:
     rehash_landing: bool = _setting("PREFAB_REHASH_LANDING", False, _flag)
     # a landed file modified more recently than this (seconds) is still being written: it waits for the next run
     landing_settle_seconds: float = _setting("PREFAB_LANDING_SETTLE_SECONDS", 60.0, float)
+    # 'YYYY-MM': no submission period before it is plausible (foundation.periods)
+    earliest_period: str = _setting("PREFAB_EARLIEST_PERIOD", "2000-01", str)
 
     @property
     def reporting_units_path(self) -> Path:

@@ -11,13 +11,17 @@ time or bytes change while it is copied is not archived (`LandedFileChanged`: it
 and waits for a later run); one that cannot be read is `UnreadableLandedFile`, which carries the landed file
 as it is recorded instead (rejected, with a note of the error archived in place of its bytes). Errors of
 the archive itself (full, read-only) are raised as they are: no file is to blame, the run is retried.
+Beside each copy, a small manifest of the landings of those bytes (kind, landing path, received_at:
+`ingestion.recover`) lets a lost warehouse be rebuilt from the archive alone; its name is bounded like the copy's.
 """
 
 from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
+from dataclasses import asdict
 from pathlib import Path
 from stat import S_ISREG
 
@@ -51,14 +55,14 @@ def copy_hashing(source: Path, target: Path) -> str:
     return h.hexdigest()
 
 
-def archived_name(file_name: str) -> str:
-    """The landed name, shortened (at a character, keeping the extension) to at most NAME_MAX bytes."""
-    if len(os.fsencode(file_name)) <= NAME_MAX:
+def archived_name(file_name: str, max_bytes: int = NAME_MAX) -> str:
+    """The landed name, shortened (at a character, keeping the extension) to at most `max_bytes` bytes."""
+    if len(os.fsencode(file_name)) <= max_bytes:
         return file_name
     stem, dot, ext = file_name.rpartition(".")
     if not dot or len(os.fsencode(ext)) > 16:
         stem, dot, ext = file_name, "", ""
-    room = NAME_MAX - len(os.fsencode(f"~{dot}{ext}"))
+    room = max_bytes - len(os.fsencode(f"~{dot}{ext}"))
     kept, size = [], 0
     for c in stem:
         size += len(os.fsencode(c))
@@ -66,6 +70,27 @@ def archived_name(file_name: str) -> str:
             break
         kept.append(c)
     return f"{''.join(kept)}~{dot}{ext}"
+
+
+SIDECAR_SUFFIX = ".landed.json"  # beside each copy: its landings (`ingestion.recover` reads them back)
+
+
+def sidecar_path(copy: Path) -> Path:
+    """`.<copy name>.landed.json`, its name bounded like the copy's (a long name is shortened first)."""
+    return copy.with_name(f".{archived_name(copy.name, NAME_MAX - 1 - len(SIDECAR_SUFFIX))}{SIDECAR_SUFFIX}")
+
+
+def write_sidecar(copy: Path, landed: LandedFile) -> None:
+    """Record this landing beside the archived copy (idempotent; a new landing path of the same bytes and name
+    is added), written atomically."""
+    path = sidecar_path(copy)
+    landings = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    if any(item["landing_path"] == landed.landing_path for item in landings):
+        return
+    landings.append(asdict(landed) | {"received_at": landed.received_at.isoformat()})
+    tmp = path.with_name(f".partial-{os.getpid()}")
+    tmp.write_text(json.dumps(landings, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def archive_path(archive_dir: Path, landed: LandedFile) -> Path:
@@ -83,6 +108,7 @@ def archive(landing_dir: Path, archive_dir: Path, landed: LandedFile) -> Path:
     """Copy the landed file into the archive (idempotent); returns the archived path."""
     target = archive_path(archive_dir, landed)
     if target.exists() and sha256_of(target) == landed.sha256:
+        write_sidecar(target, landed)  # a crash between the copy and its manifest, or another landing path
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     source = landing_dir / landed.landing_path
@@ -96,6 +122,7 @@ def archive(landing_dir: Path, archive_dir: Path, landed: LandedFile) -> Path:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+    write_sidecar(target, landed)
     return target
 
 

@@ -31,7 +31,9 @@ from ingestion.discover import LandedFile, scan_landing, settling
 from ingestion.errors import RejectedFile
 from ingestion.ledger import Ledger
 from ingestion.naming import parse_file_name, rows_disagree
+from ingestion.periods import period_plausible
 from ingestion.read import read_batch, read_submission
+from ingestion.recover import recover_from_archive
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 class DiscoverSummary:
     landed: int  # files in the landing zone
     new: int  # of them, not yet accounted for by the ledger: archived and listed in the run's manifest
+    recovered: int = 0  # of the new, archived files the ledger did not know and the landing zone no longer holds
     waiting: list[str] = field(default_factory=list)  # landed paths still being written: left for a later run
 
 
@@ -69,9 +72,17 @@ def discover(settings: Settings, run_id: str) -> DiscoverSummary:
     known = {r[0] for r in files}
     hashes = {} if settings.rehash_landing else {(path, size, at): sha for _, path, size, at, sha in files}
     landed = scan_landing(settings.landing_dir, hashes)
+    # archived files the ledger does not know and the landing zone no longer holds (a lost warehouse)
+    recovered = {f.submission_id: (f, copy, note) for f, copy, note in recover_from_archive(
+        settings.archive_dir, {r[4] for r in files}, known | {f.submission_id for f in landed})}
     manifest, waiting = [], []
-    for f in landed:
+    for f in sorted(landed + [r[0] for r in recovered.values()], key=lambda f: (f.received_at, f.landing_path)):
         if f.submission_id in known:
+            continue
+        if f.submission_id in recovered:
+            _, copy, note = recovered[f.submission_id]
+            manifest.append(asdict(f) | {"submission_id": f.submission_id, "archived_path": str(copy),
+                                         "notes": [note]})
             continue
         if settling(f, settings.landing_settle_seconds):  # still being written, perhaps: not yet
             log.info("waiting for the next run: %s was modified less than %g s ago", f.landing_path,
@@ -89,13 +100,12 @@ def discover(settings: Settings, run_id: str) -> DiscoverSummary:
             if f.submission_id in known:
                 continue
             archived = archive(settings.landing_dir, settings.archive_dir, f)
-        entry = asdict(f) | {"submission_id": f.submission_id, "archived_path": str(archived)}
-        manifest.append(entry)
+        manifest.append(asdict(f) | {"submission_id": f.submission_id, "archived_path": str(archived), "notes": []})
     WorkDir(settings, run_id).write_json("manifest.json", manifest)
     pruned = prune_work(settings, run_id)
-    log.info("%d files in the landing zone, %d new, %d waiting; %d stale work folders removed", len(landed),
-             len(manifest), len(waiting), len(pruned))
-    return DiscoverSummary(landed=len(landed), new=len(manifest), waiting=waiting)
+    log.info("%d files in the landing zone, %d new (%d recovered from the archive), %d waiting; %d stale work "
+             "folders removed", len(landed), len(manifest), len(recovered), len(waiting), len(pruned))
+    return DiscoverSummary(landed=len(landed), new=len(manifest), recovered=len(recovered), waiting=waiting)
 
 
 def _period_start(kind: str, period: str) -> date:
@@ -121,8 +131,8 @@ def _batches(entries: list[dict]) -> list[list[dict]]:
 
 def _outcome(entry: dict) -> dict:
     return {"submission_id": entry["submission_id"], "kind": entry["kind"], "status": "read", "reason": None,
-            "warnings": [], "unit_code": None, "period": None, "rows_received": 0, "rows_ignored": 0, "rows": 0,
-            "cell_errors": {}}
+            "warnings": list(entry.get("notes", [])), "unit_code": None, "period": None, "rows_received": 0,
+            "rows_ignored": 0, "rows": 0, "cell_errors": {}}
 
 
 def _name_and_unit(entry: dict, units, out: dict) -> bool:
@@ -262,7 +272,8 @@ def read(settings: Settings, run_id: str) -> ReadSummary:
     units = load_units(settings.reporting_units_path)
     manifest = work.read_json("manifest.json", [])
     outcomes = {e["submission_id"]: _outcome(e) for e in manifest}
-    readable = [e for e in manifest if _name_and_unit(e, units, outcomes[e["submission_id"]])]
+    readable = [e for e in manifest if _name_and_unit(e, units, outcomes[e["submission_id"]])
+                and period_plausible(settings, e, outcomes[e["submission_id"]])]
     for kind in SUBMISSION_KINDS:
         entries = [e for e in readable if e["kind"] == kind]
         for i, batch in enumerate(_batches(entries)):

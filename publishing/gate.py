@@ -21,6 +21,7 @@ from expectations.results import CheckResult, format_value
 from foundation.config import Settings
 from foundation.db import connect_warehouse
 from publishing.build import DbtBuild, DbtNodeResult, last_build
+from publishing.collapse import collapse_checks
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +243,7 @@ def run_gate(settings: Settings, run_id: str, build: DbtBuild | None = None) -> 
     if not any(c.status == "fail" and c.check_name.startswith("dbt.model.") for c in gate.checks):
         gate.checks += _reconciliation(settings)
         gate.checks += _candidate_checks(settings)
+        gate.checks += collapse_checks(settings)  # the candidate against the live reporting.duckdb
     now = datetime.now(UTC).replace(tzinfo=None)
     with connect_warehouse(settings) as con:
         waivers = _waivers_in_force(con)

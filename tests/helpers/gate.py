@@ -47,3 +47,16 @@ def node(resource_type: str, name: str, status: str, severity: str = "error", fa
          message: str | None = None) -> DbtNodeResult:
     return DbtNodeResult(f"{resource_type}.prefab.{name}", resource_type, name, status, failures, severity, message)
 
+
+
+
+def waivers_recorded(settings, run_id: str) -> dict[str, tuple[str, str]]:
+    """check_name -> (waived_by, waiver_review_id) of the run's gate results that a waiver let through."""
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        rows = con.execute("select check_name, waived_by, waiver_review_id from dq.check_results "
+                           "where run_id = ? and stage = 'gate' and waived_by is not null", [run_id]).fetchall()
+    finally:
+        con.close()
+    return {name: (by, review_id) for name, by, review_id in rows}
+

@@ -53,7 +53,7 @@ def test_rerun_loads_nothing(landing):
     run(landing, "r1")
     before = (ledger(landing), raw_buildings(landing))
     result = run(landing, "r2")
-    assert result["discover"] == {"landed": 5, "new": 0, "waiting": []}
+    assert result["discover"] == {"landed": 5, "new": 0, "recovered": 0, "waiting": []}
     assert (ledger(landing), raw_buildings(landing)) == before
 
 
@@ -153,7 +153,7 @@ def test_files_the_ledger_holds_unchanged_are_not_read_again(landing, monkeypatc
     resent.write_bytes(before.replace(b",500,", b",600,"))  # new bytes, same size, new mtime
     os.utime(resent, (1_700_000_100, 1_700_000_100))
     assert resent.stat().st_size == len(before)
-    assert run(landing, "r2")["discover"] == {"landed": 6, "new": 2, "waiting": []}
+    assert run(landing, "r2")["discover"] == {"landed": 6, "new": 2, "recovered": 0, "waiting": []}
     assert sorted(hashed) == ["330424_2020-03.csv", "330481_2020-03.csv"]
     con = duckdb.connect(str(landing.warehouse_path), read_only=True)
     try:  # the re-upload replaced its slice
@@ -165,7 +165,7 @@ def test_files_the_ledger_holds_unchanged_are_not_read_again(landing, monkeypatc
 
     hashed.clear()
     rehash = dataclasses.replace(landing, rehash_landing=True)
-    assert run(rehash, "r3")["discover"] == {"landed": 6, "new": 0, "waiting": []}
+    assert run(rehash, "r3")["discover"] == {"landed": 6, "new": 0, "recovered": 0, "waiting": []}
     assert len(hashed) == 6
 
 

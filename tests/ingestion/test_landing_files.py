@@ -52,7 +52,7 @@ def test_a_name_as_long_as_the_file_system_allows_is_archived_and_loaded(data_en
     assert len(name.encode()) == size
     land(data_env, name, _rows(2), T0)
     result = run(data_env, "r1")
-    assert result["discover"] == {"landed": 1, "new": 1, "waiting": []}
+    assert result["discover"] == {"landed": 1, "new": 1, "recovered": 0, "waiting": []}
     assert ledger(data_env)[name][:3] == ("loaded", 2, 2)
     archived, sha = _archived(data_env, name)
     assert len(os.path.basename(archived).encode()) <= NAME_MAX
@@ -116,12 +116,12 @@ def test_a_file_modified_within_the_settle_time_waits_for_a_later_run(data_env):
     land(s, "330402_2020-03.csv", _rows(1), T0)
     land(s, "330411_2020-03.csv", _rows(22, unit="330411"), int(time.time()))  # the upload is still going on
     result = run(s, "r1")
-    assert result["discover"] == {"landed": 2, "new": 1, "waiting": ["buildings/330411_2020-03.csv"]}
+    assert result["discover"] == {"landed": 2, "new": 1, "recovered": 0, "waiting": ["buildings/330411_2020-03.csv"]}
     assert set(ledger(s)) == {"330402_2020-03.csv"}
 
     land(s, "330411_2020-03.csv", _rows(40, unit="330411"), int(time.time()) - 120)  # finished, and settled
     result = run(s, "r2")
-    assert result["discover"] == {"landed": 2, "new": 1, "waiting": []}
+    assert result["discover"] == {"landed": 2, "new": 1, "recovered": 0, "waiting": []}
     assert ledger(s)["330411_2020-03.csv"][:3] == ("loaded", 40, 40)
 
 
@@ -139,7 +139,7 @@ def test_a_file_written_to_while_it_is_archived_is_not_recorded(data_env, monkey
 
     monkeypatch.setattr(archive_module, "copy_hashing", copy_while_appending)
     result = run(s, "r1")
-    assert result["discover"] == {"landed": 1, "new": 0, "waiting": ["buildings/330411_2020-03.csv"]}
+    assert result["discover"] == {"landed": 1, "new": 0, "recovered": 0, "waiting": ["buildings/330411_2020-03.csv"]}
     assert result["load"]["rows_loaded"] == 0 and ledger(s) == {}
     assert not [p for p in s.archive_dir.rglob("*") if p.is_file()]  # no copy, whole or partial
 

@@ -15,7 +15,14 @@ from publishing.build import DbtBuild, build
 from publishing.gate import GateBlocked, GateResult, _dbt_checks, enforce, run_gate
 from steward.cli import main as steward_cli
 from steward.decisions import history, open_failures, record_review
-from tests.helpers.gate import RECONCILIATION, corrupt_candidate, gate_rows, nightly_gate_and_publish, node
+from tests.helpers.gate import (
+    RECONCILIATION,
+    corrupt_candidate,
+    gate_rows,
+    nightly_gate_and_publish,
+    node,
+    waivers_recorded,
+)
 from tests.helpers.landing import HEADER, land, row, run
 
 
@@ -31,15 +38,6 @@ def sha256(path) -> str:
 
 
 
-def waivers_recorded(settings, run_id: str) -> dict[str, tuple[str, str]]:
-    """check_name -> (waived_by, waiver_review_id) of the run's gate results that a waiver let through."""
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        rows = con.execute("select check_name, waived_by, waiver_review_id from dq.check_results "
-                           "where run_id = ? and stage = 'gate' and waived_by is not null", [run_id]).fetchall()
-    finally:
-        con.close()
-    return {name: (by, review_id) for name, by, review_id in rows}
 
 
 def review(args: list[str]) -> int:

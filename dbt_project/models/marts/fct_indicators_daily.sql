@@ -1,5 +1,6 @@
--- Year-to-date indicators by unit (every level) x as_of_date, for every day of every year from the
--- first to the last year with buildings data.
+-- Year-to-date indicators by unit (every level) x as_of_date, for every day of every year that has
+-- buildings data (the contract's words): a year between two data years that has none gets no rows, so an
+-- outlier decades away from the rest costs one year of rows, not every year in between.
 --
 -- 1. sum buildings per unit and start date; 2. roll the daily sums up through the current unit
 -- hierarchy; 3. running year-to-date sums per unit and year on the days with data; 4. a calendar
@@ -33,9 +34,9 @@
     on_schema_change='fail',
     pre_hook=[
         "create table if not exists " ~ indicators_watermark() ~ " (changes_seen_until timestamp)",
-        "{% if is_incremental() %}delete from {{ this }} where year not between
-            (select coalesce(min(year(start_date)), 0) from {{ ref('int_buildings_assessed') }})
-            and (select coalesce(max(year(start_date)), 0) from {{ ref('int_buildings_assessed') }}){% endif %}",
+        "{% if is_incremental() %}delete from {{ this }} where year not in
+            (select distinct year(start_date) from {{ ref('int_buildings_assessed') }}
+             where start_date is not null){% endif %}",
     ],
     post_hook="create or replace table " ~ indicators_watermark() ~ " as
         select greatest(
@@ -142,23 +143,19 @@ rolled_up_days as (
     group by hierarchy.ancestor_code, unit_days.day
 ),
 
-year_bounds as (
-    select
-        min(year(start_date)) as first_data_year,
-        max(year(start_date)) as last_data_year
+-- The years with data; the previous-year columns read the sparse sums, so no padding year is needed.
+data_years as (
+    select distinct year(start_date) as data_year
     from buildings
-),
-
-calendar_bounds as (
-    select
-        make_date(first_data_year, 1, 1) as first_day,
-        make_date(last_data_year, 12, 31) as last_day
-    from year_bounds
+    where start_date is not null
 ),
 
 calendar as (
-    select cast(unnest(generate_series(first_day, last_day, interval 1 day)) as date) as day
-    from calendar_bounds
+    select
+        cast(unnest(generate_series(
+            make_date(data_year, 1, 1), make_date(data_year, 12, 31), interval 1 day
+        )) as date) as day
+    from data_years
 ),
 
 {%- if changes_only %}

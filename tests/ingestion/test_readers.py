@@ -97,9 +97,11 @@ def test_blank_lines_on_the_fast_path(tmp_path: Path, monkeypatch: pytest.Monkey
 
     row8 = [*ROWS[7]]
     row8[11] = "1500"
+    row9 = [*ROWS[6]]
+    row9[11] = "1600"  # not an exact copy of row 5 (those count once: test_exact_copies_count_once)
     # rows 2, 4, 7 and 8 are empty lines, row 10 a line of empty cells, and the file ends with empty lines
     text = "".join([line(ROWS[0]), newline, line(ROWS[2]), newline, line(ROWS[6]), line(row8), newline,
-                    newline, line(ROWS[6]), line([]), line(ROWS[9]), newline, newline])
+                    newline, line(row9), line([]), line(ROWS[9]), newline, newline])
     assert '"' not in text
     result = read_submission(write(tmp_path, "b.csv", text), "buildings")
     assert result.header_row == 3

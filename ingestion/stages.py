@@ -315,6 +315,7 @@ def _load_one(ledger: Ledger, landed: LandedFile, entry: dict, outcome: dict, ve
                       reason=f"byte-identical to submission {original[0]} ('{original[1]}') for the same unit and "
                       "period, already received")
         return
+    ledger.ignore(sid, outcome.get("ignored", []))  # as many as rows_ignored counts
     if outcome["status"] == "rejected":
         ledger.record(landed, base, status="rejected", reason=outcome["reason"],
                       rows=(outcome["rows_received"], 0, 0, outcome["rows_ignored"]))

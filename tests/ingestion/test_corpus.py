@@ -36,6 +36,7 @@ def _snapshot(warehouse: Path) -> dict[str, list]:
         "files": "select * exclude (processed_at) from dq.submission_files order by submission_id",
         "status": "select submission_id, status, reason, run_id from dq.submission_status_log order by all",
         "quarantine": "select submission_id, row_number, raw, reasons from dq.quarantine order by all",
+        "ignored": "select submission_id, row_number, what, text from dq.ignored_rows order by all",
     }
     for kind in ("buildings", "production_bases", "targets"):
         tables[kind] = f"select * exclude (loaded_at) from raw.{kind} order by submission_id, row_number"
@@ -241,6 +242,13 @@ def test_conservation_for_every_file(corpus):
     by_sid = ledger.set_index("submission_id")
     for sid, n in zip(counts["submission_id"], counts["n"], strict=True):
         assert by_sid.loc[sid, "rows_quarantined"] == n
+    # every ignored row is kept with its text: as many as the ledger counts, none of them a data row
+    kept = query(s.warehouse_path, "select submission_id, count(*) as n from dq.ignored_rows group by all")
+    assert dict(zip(kept["submission_id"], kept["n"], strict=True)) == \
+        {sid: n for sid, n in by_sid["rows_ignored"].items() if n}
+    overlap = query(s.warehouse_path, "select i.submission_id, i.row_number from dq.ignored_rows i "
+                                      "join dq.quarantine q using (submission_id, row_number)")
+    assert overlap.empty
 
 
 def test_nothing_loaded_twice(corpus):

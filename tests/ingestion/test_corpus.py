@@ -160,6 +160,12 @@ def test_case_outcome(corpus, case: Case):
         assert isinstance(raw, dict) and any(str(v).strip() for v in raw.values()), (case.path, q["raw"])
         assert q["status"] == ("fixed" if case.outcome == "superseded" else "open")
 
+    if "ignored" in case.spec:
+        kept = query(s.warehouse_path, "select row_number, what, text from dq.ignored_rows where submission_id = ?",
+                     [sid])
+        assert dict(zip(kept["row_number"], kept["what"], strict=True)) == \
+            {int(r): w for r, w in case.spec["ignored"].items()}, f"{case.path}: ignored rows"
+        assert all(t.strip() for t in kept["text"]), case.path
     if "rows_received" in case.spec:
         assert row["rows_received"] == case.rows_received, case.path
         assert row["rows_ignored"] == case.rows_ignored, case.path
@@ -181,7 +187,7 @@ def test_case_outcome(corpus, case: Case):
             assert raw_rows.empty, f"{case.path}: a superseded file's rows are still in raw.{case.kind}"
             return
         assert len(raw_rows) == row["rows_loaded"]
-        assert not set(raw_rows["row_number"]) & set(expected_q)
+        assert not set(raw_rows["row_number"]) & (set(expected_q) | set(case.spec.get("ignored") or {}))
         by_row = raw_rows.set_index("row_number")
         for r, values in (case.spec.get("values") or {}).items():
             for name, want in values.items():

@@ -68,6 +68,20 @@ create table if not exists dq.quarantine (
     primary key (submission_id, row_number)
 );
 
+-- The rows of a file that were received but are not data, kept with their text so that nothing a county
+-- sent is lost from view: totals rows (合计/小计/总计), footnotes (注：..., 填表人 ...) and exact copies of
+-- an earlier data row of the same file (counted once). Their count is dq.submission_files.rows_ignored.
+-- Blank rows and the title lines above the header are not rows and are not kept (they hold nothing).
+create table if not exists dq.ignored_rows (
+    submission_id varchar not null,
+    row_number integer not null,
+    what varchar not null,         -- totals | note | copy
+    text varchar not null,         -- the row's non-empty cells, joined with ' | '
+    run_id varchar not null,
+    recorded_at timestamp not null,
+    primary key (submission_id, row_number)
+);
+
 create table if not exists dq.steward_reviews (
     review_id varchar primary key,
     reviewed_at timestamp not null,

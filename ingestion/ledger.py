@@ -44,6 +44,9 @@ _QUARANTINE_COLUMNS = [("submission_id", pa.string()), ("row_number", pa.int32()
                        ("reasons", pa.list_(pa.string())), ("run_id", pa.string()),
                        ("quarantined_at", pa.timestamp("us"))]
 
+_IGNORED_COLUMNS = [("submission_id", pa.string()), ("row_number", pa.int32()), ("what", pa.string()),
+                    ("text", pa.string()), ("run_id", pa.string()), ("recorded_at", pa.timestamp("us"))]
+
 
 def _table(columns: list[tuple[str, pa.DataType]], rows: list[tuple]) -> pa.Table:
     return pa.table({name: pa.array([r[i] for r in rows], type=t) for i, (name, t) in enumerate(columns)})
@@ -62,6 +65,7 @@ class Ledger:
         self._file_index: dict[str, int] = {}  # submission id -> its row in _files, until flushed
         self._statuses: list[tuple] = []
         self._quarantined: list[tuple] = []
+        self._ignored: list[tuple] = []
         self._known = {r[0] for r in con.execute("select submission_id from dq.submission_files").fetchall()}
         # (kind, unit, period) -> (submission id, received at, sha256, file name) of the file loaded for it
         self._slices = {(r[0], r[1], r[2]): tuple(r[3:]) for r in con.execute(
@@ -104,11 +108,18 @@ class Ledger:
         self._quarantined += [(submission_id, r[0], r[1], r[2], self.run_id, now) for r in rows]
         self.rows_quarantined += len(rows)
 
+    def ignore(self, submission_id: str, rows: list[dict]) -> None:
+        """Keep a file's ignored rows (`IgnoredRow` as dicts: row_number, what, text)."""
+        now = _now()
+        self._ignored += [(submission_id, r["row_number"], r["what"], r["text"], self.run_id, now) for r in rows]
+
     def flush(self) -> None:
-        """Write the collected facts, statuses and quarantined rows (inside the caller's transaction)."""
+        """Write the collected facts, statuses, quarantined and ignored rows (inside the caller's
+        transaction)."""
         for table, columns, rows in (("dq.submission_files", _FILE_COLUMNS, self._files),
                                      ("dq.submission_status_log", _LOG_COLUMNS, self._statuses),
-                                     ("dq.quarantine", _QUARANTINE_COLUMNS, self._quarantined)):
+                                     ("dq.quarantine", _QUARANTINE_COLUMNS, self._quarantined),
+                                     ("dq.ignored_rows", _IGNORED_COLUMNS, self._ignored)):
             if not rows:
                 continue
             self.con.register("ledger_batch", _table(columns, rows))

@@ -34,7 +34,6 @@ Header matching is `ingestion.headers`.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import math
 import re
 import unicodedata
@@ -49,76 +48,26 @@ import pyarrow.compute as pc
 
 from foundation import template
 from foundation.template import Field
+from ingestion.cells import (
+    STR_DTYPE,
+    clean_cells,
+    is_missing_word,
+    merge_errors,
+    missing_mask,
+    non_ascii_digits,
+    np_float,
+    numpy_bools,
+    per_unique,
+    quote_cell,
+    str_series,
+    strip_format,
+    take_str,
+    trim,
+)
 from ingestion.headers import fold_header
 
 DATE_DTYPE = pd.ArrowDtype(pa.date32())
-STR_DTYPE = "str"
-
-# ----------------------------------------------------------------------------------------------------
-# Cells as text
-
-
-def _missing_variants() -> list[str]:
-    words: set[str] = set()
-    for word in (*template.MISSING_WORDS, "／", "–", "－－", "n/a", "#n/a"):
-        nfkc = unicodedata.normalize("NFKC", word)
-        for w in (word, nfkc):
-            if w.isascii() and any(c.isalpha() for c in w):
-                words.update("".join(p) for p in itertools.product(*((c.lower(), c.upper()) for c in w)))
-            else:
-                words.add(w)
-    return sorted(words)
-
-
-_MISSING_SET = pa.array(_missing_variants(), type=pa.string())
-
-
-_MISSING_VARIANTS = frozenset(_missing_variants())
-_MISSING_LOWER = frozenset(unicodedata.normalize("NFKC", w).casefold() for w in _MISSING_VARIANTS) | {""}
-
-
-def is_missing_word(text: str) -> bool:
-    """True for an empty cell or one of the template's missing words (case- and width-insensitive)."""
-    return unicodedata.normalize("NFKC", text).strip().casefold() in _MISSING_LOWER
-
-
-def _trim(arr: pa.ChunkedArray) -> pa.ChunkedArray:
-    return pc.utf8_trim_whitespace(arr)
-
-
-def _missing_mask(trimmed: pa.ChunkedArray) -> np.ndarray:
-    """True for null, empty or missing-word cells (input already trimmed)."""
-    mask = pc.or_kleene(pc.is_null(trimmed), pc.is_in(trimmed, value_set=_MISSING_SET))
-    return numpy_bools(pc.fill_null(mask, True))
-
-
-def numpy_bools(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """An arrow boolean array (without nulls) as a numpy bool array."""
-    if isinstance(arr, pa.ChunkedArray):
-        if arr.num_chunks == 0:
-            return np.zeros(0, dtype=bool)
-        arr = arr.combine_chunks() if arr.num_chunks > 1 else arr.chunk(0)
-    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _np_float(arr: pa.ChunkedArray) -> np.ndarray:
-    if arr.num_chunks == 0:
-        return np.zeros(0, dtype=np.float64)
-    return np.asarray(arr.to_numpy(), dtype=np.float64)
-
-
-def quote_cell(text: str, limit: int = 60) -> str:
-    """A cell's text as a reason quotes it: in single quotes, cut to `limit` characters."""
-    text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return "'" + text + "'"
-
-
-def _str_series(arr: pa.ChunkedArray | pa.Array, index: pd.Index | None = None) -> pd.Series:
-    return pd.Series(arr, dtype=STR_DTYPE, index=index)
-
-
 Core = Callable[..., tuple[pd.Series, "np.ndarray | None"]]
-
 
 # ----------------------------------------------------------------------------------------------------
 # Numbers and areas
@@ -132,7 +81,7 @@ def _plain_floats(arr: pa.ChunkedArray) -> np.ndarray | None:
     if arr.null_count:
         return None
     try:
-        v = _np_float(pc.cast(arr, pa.float64()))
+        v = np_float(pc.cast(arr, pa.float64()))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     return v if bool(np.isfinite(v).all()) else None
@@ -147,12 +96,13 @@ def parse_numbers(arr: pa.ChunkedArray, *, percent: bool = False
     v = _plain_floats(arr)
     if v is not None:
         return v, np.zeros(n, dtype=bool), None
-    t = _trim(arr)
+    t = trim(arr)
     v = _plain_floats(t)
     if v is not None:
         return v, np.zeros(n, dtype=bool), None
 
-    missing = _missing_mask(t)
+    t, long_errors = clean_cells(t)
+    missing = missing_mask(t)
     s = t
     if not pc.all(pc.string_is_ascii(pc.fill_null(t, ""))).as_py():
         s = pc.utf8_trim_whitespace(pc.utf8_normalize(pc.fill_null(t, ""), "NFKC"))
@@ -165,7 +115,7 @@ def parse_numbers(arr: pa.ChunkedArray, *, percent: bool = False
     s = pc.if_else(grouped, pc.replace_substring(s, ",", ""), s)
     ok_arr = pc.match_substring_regex(s, _NUMBER_RE)
     ok = numpy_bools(ok_arr)
-    v = _np_float(pc.cast(pc.if_else(ok_arr, s, pa.scalar(None, pa.string())), pa.float64()))
+    v = np_float(pc.cast(pc.if_else(ok_arr, s, pa.scalar(None, pa.string())), pa.float64()))
     bad_pct = has_pct & ok & (not percent)
     overflow = ok & ~np.isfinite(v)
     bad = ~missing & (~ok | bad_pct | overflow)
@@ -183,9 +133,19 @@ def parse_numbers(arr: pa.ChunkedArray, *, percent: bool = False
             elif has_comma[i]:
                 errors[i] = (f"{quote_cell(found)} is not a number: thousands separators must group three "
                              f"digits, as in 1,234.5")
+            elif non_ascii_digits(found):
+                errors[i] = foreign_digits_reason(found, "a number")
             else:
                 errors[i] = f"{quote_cell(found)} is not a number (expected digits such as 1234.5 or 1,234.5)"
-    return v, missing, errors
+    if long_errors is not None:
+        v = np.where(pd.notna(long_errors), np.nan, v)
+    return v, missing, merge_errors(long_errors, errors)
+
+
+def foreign_digits_reason(text: str, what: str) -> str:
+    """The reason for a cell written with digits other than 0-9 (full-width digits are accepted)."""
+    return (f"{quote_cell(text)} is written with digits other than 0-9 ('{non_ascii_digits(text)[:10]}'): "
+            f"write {what} with the digits 0-9")
 
 
 def float_series(v: np.ndarray, index: pd.Index | None = None) -> pd.Series:
@@ -223,52 +183,18 @@ def area_values(arr: pa.ChunkedArray, factor: float | None = None) -> tuple[pd.S
 
 
 # ----------------------------------------------------------------------------------------------------
-# Per distinct value
-
-
-def _per_unique(arr: pa.ChunkedArray, func: Callable[[str], tuple[Any, str | None]]
-                ) -> tuple[list[Any], np.ndarray | None, np.ndarray]:
-    """Apply `func(stripped_text) -> (value, error)` once per distinct value (stripped in Python: the
-    values that differ only by surrounding spaces are few, and give the same result).
-
-    Returns (values per distinct value + [None] for missing, errors per cell or None, codes per cell
-    indexing the first list)."""
-    codes, uniques = pd.factorize(pd.Series(arr, dtype=STR_DTYPE), use_na_sentinel=True)
-    results: list[Any] = []
-    errs: list[str | None] = []
-    for u in uniques:
-        u = u.strip()
-        if is_missing_word(u):
-            value, error = None, None
-        else:
-            value, error = func(u)
-        results.append(value)
-        errs.append(error)
-    results.append(None)
-    errs.append(None)
-    codes = np.where(codes < 0, len(uniques), codes)
-    errors = None
-    if any(e is not None for e in errs):
-        errors = np.asarray(errs, dtype=object)[codes]
-    return results, errors, codes
-
-
-def _take_str(results: list[Any], codes: np.ndarray) -> pa.Array:
-    return pc.take(pa.array(results, type=pa.string()), pa.array(codes))
-
-
-# ----------------------------------------------------------------------------------------------------
 # Dates, periods, years
 
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _DATE_FORMS = "2020-03-05, 2020/3/5, 2020年3月5日, 20200305 or an Excel date"
-_TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+# Digits are 0-9 only (re.ASCII; full-width digits are 0-9 after NFKC), as in numbers.
+_TIME = r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?"
 _DATE_PATTERNS = (
-    re.compile(r"^(\d{4})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})" + _TIME + r"$"),
-    re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?$"),
-    re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
+    re.compile(r"^(\d{4})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})" + _TIME + r"$", re.ASCII),
+    re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?$", re.ASCII),
+    re.compile(r"^(\d{4})(\d{2})(\d{2})$", re.ASCII),
 )
-_SERIAL = re.compile(r"^(\d{5})(?:\.\d*)?$")
+_SERIAL = re.compile(r"^(\d{5})(?:\.\d*)?$", re.ASCII)
 
 
 def excel_serial_to_date(serial: float) -> dt.date:
@@ -289,17 +215,24 @@ def parse_date_text(text: str) -> tuple[dt.date | None, str | None]:
     for pattern in _DATE_PATTERNS:
         m = pattern.match(s)
         if m:
-            y, mo, d = (int(g) for g in m.groups())
+            y, mo, d = (int(g) for g in m.groups()[:3])
+            h, mi, sec = (int(g) if g else 0 for g in (m.groups()[3:] or (None,) * 3))
             try:
-                return dt.date(y, mo, d), None
+                day = dt.date(y, mo, d)
             except ValueError:
                 return None, f"{quote_cell(text)} is not a valid calendar date (year {y}, month {mo}, day {d})"
+            if h > 23 or mi > 59 or sec > 59:
+                return None, (f"{quote_cell(text)} is not a valid time of day ({h}:{mi:02d}): expected hours "
+                              f"0-23 and minutes 0-59, or the date alone")
+            return day, None
     m = _SERIAL.match(s)
     if m:
         try:
             return excel_serial_to_date(float(s)), None
         except (ValueError, OverflowError) as exc:
             return None, f"{quote_cell(text)} is not a valid Excel date: {exc}"
+    if non_ascii_digits(s):
+        return None, foreign_digits_reason(text, "the date")
     return None, f"{quote_cell(text)} is not a date (expected {_DATE_FORMS})"
 
 
@@ -313,14 +246,14 @@ def _date_series(results: list[Any], codes: np.ndarray) -> pd.Series:
 def date_values(arr: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray | None]:
     """Dates in any accepted form (see `parse_date_text`; an XLSX date arrives as the ISO text of its value) ->
     dtype date32[pyarrow] (elements are datetime.date). Invalid calendar dates (2021-02-29) are errors."""
-    results, errors, codes = _per_unique(arr, parse_date_text)
+    results, errors, codes = per_unique(arr, parse_date_text)
     return _date_series(results, codes), errors
 
 
 _PERIOD_PATTERNS = (
-    re.compile(r"^(\d{4})\s*[-/.]\s*(\d{1,2})$"),
-    re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月份?$"),
-    re.compile(r"^(\d{4})(\d{2})$"),
+    re.compile(r"^(\d{4})\s*[-/.]\s*(\d{1,2})$", re.ASCII),
+    re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月份?$", re.ASCII),
+    re.compile(r"^(\d{4})(\d{2})$", re.ASCII),
 )
 _PERIOD_FORMS = "2020-03, 2020-3, 2020/03, 2020年3月 or 202003"
 
@@ -342,16 +275,18 @@ def parse_period_text(text: str) -> tuple[str | None, str | None]:
             return f"{date.year:04d}-{date.month:02d}", None
         return None, (f"{quote_cell(text)} is a day, not a month: expected a month such as 2020-03 "
                       f"(a date is accepted only as the 1st of the month)")
+    if non_ascii_digits(s):
+        return None, foreign_digits_reason(text, "the month")
     return None, f"{quote_cell(text)} is not a month (expected {_PERIOD_FORMS})"
 
 
 def period_values(arr: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray | None]:
     """Statistical period (month) -> 'YYYY-MM' text (dtype str)."""
-    results, errors, codes = _per_unique(arr, parse_period_text)
-    return _str_series(_take_str(results, codes)), errors
+    results, errors, codes = per_unique(arr, parse_period_text)
+    return str_series(take_str(results, codes)), errors
 
 
-_YEAR = re.compile(r"^(\d{4})(?:\.0*)?\s*(?:年度?)?$")
+_YEAR = re.compile(r"^(\d{4})(?:\.0*)?\s*(?:年度?)?$", re.ASCII)
 
 
 def parse_year_text(text: str) -> tuple[int | None, str | None]:
@@ -367,7 +302,7 @@ def parse_year_text(text: str) -> tuple[int | None, str | None]:
 
 def year_values(arr: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray | None]:
     """Year: '2021', '2021年', '2021年度', 2021.0 -> Int64."""
-    results, errors, codes = _per_unique(arr, parse_year_text)
+    results, errors, codes = per_unique(arr, parse_year_text)
     vals = np.array([r if r is not None else 0 for r in results], dtype=np.int64)[codes]
     mask = np.array([r is None for r in results], dtype=bool)[codes]
     return pd.Series(pd.arrays.IntegerArray(vals, mask)), errors
@@ -376,7 +311,7 @@ def year_values(arr: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray | None]:
 # ----------------------------------------------------------------------------------------------------
 # Codes, enumerations, booleans, text
 
-_CODE = re.compile(r"^(\d{6})(?:\.0*)?$")
+_CODE = re.compile(r"^(\d{6})(?:\.0*)?$", re.ASCII)
 
 
 def parse_code_text(text: str) -> tuple[str | None, str | None]:
@@ -389,8 +324,8 @@ def parse_code_text(text: str) -> tuple[str | None, str | None]:
 
 def code_values(arr: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray | None]:
     """6-digit unit codes, kept as text; 330402.0 (a number from Excel) -> '330402'."""
-    results, errors, codes = _per_unique(arr, parse_code_text)
-    return _str_series(_take_str(results, codes)), errors
+    results, errors, codes = per_unique(arr, parse_code_text)
+    return str_series(take_str(results, codes)), errors
 
 
 @cache
@@ -415,7 +350,7 @@ def enum_values(arr: pa.ChunkedArray, enum: str) -> tuple[pd.Series, np.ndarray 
     codes, uniques = pd.factorize(pd.Series(arr, dtype=STR_DTYPE), use_na_sentinel=True)
     results: list[str | None] = []
     for u in uniques:
-        u = u.strip()
+        u = strip_format(u)
         code = index_map.get(fold_header(u))
         if code is None and is_missing_word(u):
             code = None
@@ -424,7 +359,7 @@ def enum_values(arr: pa.ChunkedArray, enum: str) -> tuple[pd.Series, np.ndarray 
         results.append(code)
     results.append(None)
     codes = np.where(codes < 0, len(uniques), codes)
-    return _str_series(_take_str(results, codes)), None
+    return str_series(take_str(results, codes)), None
 
 
 _TRUE = frozenset(fold_header(w) for w in template.TRUE_WORDS)
@@ -444,7 +379,7 @@ def parse_bool_text(text: str) -> tuple[bool | None, str | None]:
 def bool_values(arr: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray | None]:
     """Yes/no: template.TRUE_WORDS / FALSE_WORDS after folding (是/否, Y/N, yes/no, true/false, 1/0;
     'TRUE'/'FALSE' cells from XLSX) -> dtype boolean."""
-    results, errors, codes = _per_unique(arr, parse_bool_text)
+    results, errors, codes = per_unique(arr, parse_bool_text)
     vals = np.array([bool(r) for r in results], dtype=bool)[codes]
     mask = np.array([r is None for r in results], dtype=bool)[codes]
     return pd.Series(pd.arrays.BooleanArray(vals, mask)), errors
@@ -454,11 +389,11 @@ def text_values(arr: pa.ChunkedArray, missing_words: bool = True) -> tuple[pd.Se
     """Text: stripped; empty -> NA, and missing words ('—', '-', '/', '无', ...) -> NA unless
     `missing_words` is False. Text that looks like a formula ('=...', '+...', '-...', '@...') is kept
     unchanged (it is only text here; whoever exports it to a spreadsheet must escape it)."""
-    t = _trim(arr)
-    mask = _missing_mask(t) if missing_words else numpy_bools(pc.fill_null(pc.equal(t, ""), True))
+    t = trim(arr)
+    mask = missing_mask(t) if missing_words else numpy_bools(pc.fill_null(pc.equal(t, ""), True))
     if mask.any():
         t = pc.if_else(pa.chunked_array([pa.array(mask)]), pa.scalar(None, pa.string()), t)
-    return _str_series(t), None
+    return str_series(t), None
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -471,7 +406,11 @@ def normalise_cells(f: Field, cells: pa.ChunkedArray, unit_factor: float | None 
     on a RangeIndex and the errors as an object array, or None when no cell has an error (cheap to test on
     a million rows)."""
     core, args = _core_of(f, unit_factor)
-    return core(cells, *args)
+    if f.type in ("area", "number", "percent"):
+        return core(cells, *args)  # parse_numbers cleans the cells where its fast path does not apply
+    cells, long_errors = clean_cells(cells)
+    values, errors = core(cells, *args)
+    return values, merge_errors(long_errors, errors)
 
 
 def _core_of(f: Field, unit_factor: float | None) -> tuple[Core, tuple[Any, ...]]:

@@ -342,6 +342,7 @@ def _load_one(ledger: Ledger, landed: LandedFile, entry: dict, outcome: dict, ve
                       reason=f"byte-identical to submission {original[0]} ('{original[1]}'), the file loaded for "
                       f"the same unit {base['unit_code']} and period {base['period']}: nothing changed")
         return
+    ledger.ignore(sid, outcome.get("ignored", []))  # as many as rows_ignored counts
     if outcome["status"] == "rejected":
         ledger.record(landed, base, status="rejected", reason=outcome["reason"],
                       rows=(outcome["rows_received"], 0, 0, outcome["rows_ignored"]))

@@ -40,7 +40,16 @@ class _LineFeed:
         return line
 
 
+def allow_fields(size: int) -> None:
+    """Let the csv module read a field of up to `size` characters. Its default limit (131,072) would
+    reject a whole file for one long cell, as if its quotes were broken; the text read is bounded by the
+    file size limit, and a cell over `ingestion.cells.MAX_CELL_CHARS` quarantines its row instead."""
+    if csv.field_size_limit() < size:
+        csv.field_size_limit(size)
+
+
 def _first_records(text: str, delimiter: str, limit: int) -> list[tuple[list[str], int]]:
+    allow_fields(len(text) + 1)
     feed = _LineFeed(text)
     reader = csv.reader(feed, delimiter=delimiter, strict=False)
     out: list[tuple[list[str], int]] = []
@@ -186,6 +195,7 @@ def exact_grid(buf: bytes, data_start: int, delimiter: str, ncols: int, header_r
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "\x00" in text:
         raise RejectedFile("the file contains NUL bytes: expected CSV text")
+    allow_fields(len(text) + 1)
     reader = csv.reader(_LineFeed(text), delimiter=delimiter, strict=False)
     rows: list[list[str]] = []
     numbers: list[int] = []

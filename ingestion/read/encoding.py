@@ -22,24 +22,31 @@ def _is_utf8(buf: bytes, start: int) -> bool:
     return True
 
 
+_NUL = ("cannot decode the file as UTF-8, UTF-16 or GB18030: it contains NUL bytes (UTF-16 without a "
+        "byte-order mark, or not a text file)")
+
+
 def decode_text(raw: bytes) -> tuple[bytes, int, str]:
     """(UTF-8 bytes, offset of the text after any BOM, encoding found). UTF-8 is tried before GB18030:
     the other order turns UTF-8 into mojibake."""
-    if raw.startswith(b"\xef\xbb\xbf") and _is_utf8(raw, 3):
-        return raw, 3, "utf-8-sig"
-    if _is_utf8(raw, 0):
-        if b"\x00" in raw[:4096]:
-            raise RejectedFile("cannot decode the file as UTF-8, UTF-16 or GB18030: it contains NUL bytes "
-                               "(UTF-16 without a byte-order mark, or not a text file)")
-        return raw, 0, "utf-8"
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # neither is valid UTF-8
         try:
-            return raw.decode("utf-16").encode("utf-8"), 0, "utf-16"
+            text = raw.decode("utf-16").encode("utf-8")
         except UnicodeDecodeError as exc:
             raise RejectedFile(f"cannot decode the file as UTF-16 although it starts with a UTF-16 "
                                f"byte-order mark: {exc.reason} at byte {exc.start}") from None
-    if b"\x00" in raw[:4096]:
-        raise RejectedFile("cannot decode the file as UTF-8, UTF-16 or GB18030: it contains NUL bytes")
+        if b"\x00" in text:  # a U+0000 character: binary content, as a NUL byte is in 8-bit text
+            raise RejectedFile("cannot decode the file as UTF-8, UTF-16 or GB18030: it contains NUL bytes "
+                               "(U+0000 characters in UTF-16 text): not a text file")
+        return text, 0, "utf-16"
+    # A NUL byte anywhere (one pass, at memchr speed: ~15 ms for 200 MB) marks a file that is not text:
+    # UTF-16 without a byte-order mark, or binary content. No text a county writes holds one.
+    if b"\x00" in raw:
+        raise RejectedFile(_NUL)
+    if raw.startswith(b"\xef\xbb\xbf") and _is_utf8(raw, 3):
+        return raw, 3, "utf-8-sig"
+    if _is_utf8(raw, 0):
+        return raw, 0, "utf-8"
     # Transcoded in slices cut after a newline (0x0A is never part of a GB18030 multi-byte character), so
     # that the whole text never exists as one Python string.
     out: list[bytes] = []

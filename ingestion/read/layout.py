@@ -43,13 +43,19 @@ _NOTE_PREFIX_RE = r"(?i)^\s*(?:注\s*\d*\s*[:：.、]|" + "|".join(
 _NOTE_PY = re.compile(_NOTE_PREFIX_RE)
 _CANDIDATE_RE = f"(?m)(?:{_TOTALS_RE})|(?:{_NOTE_PREFIX_RE})"
 
+# The fields that identify a data row of each kind. A row with all of them filled is data, whatever its
+# first cell says ('Total' is a legal project code; a 备注 column first may start '注：'), and so is a row
+# with an area value unless it is a totals row: only rows that carry no data are set aside.
+ROW_KEYS = {"buildings": ("project_code", "building_no"), "production_bases": ("base_name", "base_type"),
+            "targets": ("unit_code", "year")}
+
 
 @dataclass
 class IgnoredRow:
-    """A row set aside, not data: a totals row or a footnote."""
+    """A row set aside, not data: a totals row, a footnote, or an exact copy of an earlier data row."""
 
     row_number: int
-    what: str  # 'totals' | 'note'
+    what: str  # 'totals' | 'note' | 'copy'
     text: str  # the row's non-empty cells, joined with ' | '
 
 
@@ -113,7 +119,14 @@ def lay_out(grid: Grid, kind: str) -> Layout:
 
     # Rows: blank, totals, notes, data.
     key_col = col_of.get(fields[0].name)
-    data_mask, ignored, totals_pos = _classify(grid, key_col, index_cols)
+    row_key = [(col_of[name], by_name[name].type) for name in ROW_KEYS[kind] if name in col_of]
+    if len(row_key) < len(ROW_KEYS[kind]):
+        row_key = []  # the key is not complete in any row
+    area_cols = [i for name, i in col_of.items() if by_name[name].type == "area"]
+    data_mask, ignored, totals_pos = _classify(grid, key_col, index_cols, row_key, area_cols)
+    copies, copy_warnings = exact_copies(grid, data_mask, [i for i, _ in row_key], index_cols)
+    ignored += copies
+    warnings += copy_warnings
     if data_mask.all():
         columns = grid.columns
         row_numbers = grid.row_numbers
@@ -162,9 +175,12 @@ def lay_out(grid: Grid, kind: str) -> Layout:
                    source)
 
 
-def _classify(grid: Grid, key_col: int | None, index_cols: set[int]) -> tuple[np.ndarray, list[IgnoredRow],
-                                                                                 list[int]]:
-    """Data mask, ignored rows and the grid positions of totals rows."""
+def _classify(grid: Grid, key_col: int | None, index_cols: set[int], row_key: list[tuple[int, str]],
+              area_cols: list[int]) -> tuple[np.ndarray, list[IgnoredRow], list[int]]:
+    """Data mask, ignored rows and the grid positions of totals rows. A candidate row (a totals word or a
+    note prefix near its start) with its row key complete is data; so is a note-like one with an area
+    value. `row_key`: (grid position, field type) of the kind's key fields, empty when a key field has no
+    column."""
     n = grid.n
     data = np.ones(n, dtype=bool)
     if n == 0:
@@ -197,7 +213,16 @@ def _classify(grid: Grid, key_col: int | None, index_cols: set[int]) -> tuple[np
             continue
         first = content[0]
         text = " | ".join(v for v in row if v)
+        # A key cell that is a totals label ('合计' as 单位代码) does not make a key, but in a text field
+        # ('Total' as 项目代码) it does.
+        keyed = bool(row_key) and all(
+            row[i] and not nz.is_missing_word(row[i]) and (t == "text" or not _TOTALS_LABEL.match(row[i]))
+            for i, t in row_key)
+        if keyed:
+            continue
         if _NOTE_PY.search(unicodedata.normalize("NFKC", first)):
+            if any(row[i] and not nz.is_missing_word(row[i]) for i in area_cols):
+                continue
             data[pos] = False
             ignored.append(IgnoredRow(int(grid.row_numbers[pos]), "note", text))
         elif _TOTALS_LABEL.match(first) or any(_TOTALS_LABEL.match(v) for v in row[:3]):
@@ -205,6 +230,59 @@ def _classify(grid: Grid, key_col: int | None, index_cols: set[int]) -> tuple[np
             ignored.append(IgnoredRow(int(grid.row_numbers[pos]), "totals", text))
             totals.append(int(pos))
     return data, ignored, totals
+
+
+COPIES_NAMED = 20  # rows repeated exactly that a file's warnings name one by one
+
+
+def exact_copies(grid: Grid, data_mask: np.ndarray, key_cols: list[int], index_cols: set[int]
+                 ) -> tuple[list[IgnoredRow], list[str]]:
+    """Data rows whose every cell (surrounding spaces aside; a 序号 column aside; extra cells included)
+    equals an earlier data row's: each such copy leaves `data_mask` (the first of them counts once) and is
+    set aside as an ignored row 'copy', kept with its text; one warning per repeated row names the copies.
+    Rows that share a key but differ in some cell are not copies: the submission checks quarantine them.
+
+    Vectorised: only rows whose key (or, without key columns, whole row) occurs more than once are looked
+    at one by one."""
+    positions = np.flatnonzero(data_mask)
+    if len(positions) < 2 or not grid.columns:
+        return [], []
+    idx = pa.array(positions)
+    cols = [pc.utf8_trim_whitespace(pc.fill_null(grid.columns[i].take(idx), ""))
+            for i in (key_cols or [i for i in range(len(grid.columns)) if i not in index_cols])]
+    joined = cols[0] if len(cols) == 1 else pc.binary_join_element_wise(*cols, "\x1f")
+    codes = pc.fill_null(joined.combine_chunks().dictionary_encode().indices, -1).to_numpy()
+    counts = np.bincount(codes[codes >= 0]) if len(codes) else np.zeros(0, dtype=np.int64)
+    candidates = positions[(codes >= 0) & (counts[np.maximum(codes, 0)] > 1)]
+    if len(candidates) == 0:
+        return [], []
+    cidx = pa.array(candidates)
+    cells = [col.take(cidx).to_pylist() for col in grid.columns]
+    first_of: dict[tuple, int] = {}
+    groups: dict[int, list[int]] = {}
+    ignored: list[IgnoredRow] = []
+    for j, pos in enumerate(candidates):
+        row = [(c[j] or "").strip() for c in cells]
+        extra = tuple(v.strip() for v in grid.extras.get(int(pos), []))
+        key = (tuple(v for i, v in enumerate(row) if i not in index_cols), extra)
+        first = first_of.setdefault(key, int(pos))
+        if first == pos:
+            continue
+        data_mask[pos] = False
+        rn = int(grid.row_numbers[pos])
+        groups.setdefault(first, []).append(rn)
+        ignored.append(IgnoredRow(rn, "copy", " | ".join(v for v in [*row, *extra] if v)))
+    warnings = []
+    for first, rows in list(groups.items())[:COPIES_NAMED]:
+        rn = int(grid.row_numbers[first])
+        which = f"row {rows[0]} is an exact copy" if len(rows) == 1 else \
+            f"rows {', '.join(map(str, rows))} are exact copies"
+        warnings.append(f"{which} of row {rn}: the row is counted once, "
+                        f"the {'copy is' if len(rows) == 1 else 'copies are'} not loaded")
+    if len(groups) > COPIES_NAMED:
+        warnings.append(f"... and {len(groups) - COPIES_NAMED:,} more rows repeated exactly: counted once each, "
+                        f"{sum(len(r) for r in list(groups.values())[COPIES_NAMED:]):,} copies not loaded")
+    return ignored, warnings
 
 
 def check_totals(grid: Grid, kind: str, totals_pos: list[int], data_mask: np.ndarray, col_of: dict[str, int],

@@ -245,6 +245,49 @@ def csv_oversize(case: Case, outside: Path) -> bytes:
     return _csv(rows)
 
 
+def csv_long_cell(case: Case, outside: Path) -> bytes:
+    """A 150,000-character 项目名称 (over the csv module's default field limit of 131,072) in a file that
+    takes the exact (csv module) path: a line of spaces."""
+    rows = [BUILDINGS_HEADER, _building_row("330424", "2020-10", "C04-P1", "1#", "2020-10-03"),
+            _building_row("330424", "2020-10", "C04-P1", "2#", "2020-10-03"), ["   "],
+            _building_row("330424", "2020-10", "C04-P1", "3#", "2020-10-03")]
+    rows[2][3] = "长" * 150_000
+    return _csv(rows)
+
+
+def csv_late_nul(case: Case, outside: Path) -> bytes:
+    """Valid UTF-8 for more than 4 KiB, then a NUL byte inside a cell."""
+    rows = [BUILDINGS_HEADER] + [_building_row("330471", "2020-10", "C05-P1", f"{i}#", "2020-10-03")
+                                 for i in range(60)]
+    rows[-1][3] = "项目\x00C05"
+    data = _csv(rows)
+    assert data.index(b"\x00") > 4096
+    return data
+
+
+def utf16_nul(case: Case, outside: Path) -> bytes:
+    """UTF-16 with a byte-order mark (tab separated), a U+0000 character in a cell."""
+    rows = [BUILDINGS_HEADER, _building_row("330472", "2020-10", "C06-P1", "1#", "2020-10-03")]
+    rows[1][3] = "项目\x00C06"
+    return b"\xff\xfe" + "".join("\t".join(r) + "\r\n" for r in rows).encode("utf-16-le")
+
+
+def csv_invisible_and_digits(case: Case, outside: Path) -> bytes:
+    """Zero-width characters inside cells (loaded, removed from the values); Arabic-Indic digits in a date
+    and in an area, and an hour of 99 (quarantined); full-width digits (loaded)."""
+    rows = [BUILDINGS_HEADER] + [_building_row("330481", "2020-10", "C07-P1", f"{i}#", "2020-10-03")
+                                 for i in range(1, 7)]
+    rows[1][13] = "\ufeff是"  # row 2
+    rows[1][8] = "1\u200b200"
+    rows[1][3] = "项目\u2060C07"
+    rows[2][5] = "٢٠٢٠-١٠-٠٥"  # row 3
+    rows[3][8] = "١٢٠٠"  # row 4
+    rows[4][5] = "2020-10-05 99:00"  # row 5
+    rows[5][5] = "２０２０－１０－０５"  # row 6
+    rows[6][12] = "2\u200d0"  # row 7
+    return _csv(rows)
+
+
 def _outside_csv(outside: Path, name: str) -> Path:
     target = outside / name
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -263,7 +306,8 @@ def symlink_dir_outside(case: Case, outside: Path) -> Path:
 BUILDERS: dict[str, Callable[[Case, Path], bytes | Path]] = {f.__name__: f for f in (
     xlsx_second_sheet, xlsx_formula_text, xlsx_percent_title, xlsx_bases, xlsx_targets, xlsx_truncated,
     xlsx_as_csv, xlsx_bomb_ratio, xlsx_bomb_lying, xlsx_bomb_declared, garbage, csv_wide_row, csv_wide_empty,
-    csv_oversize, symlink_outside, symlink_dir_outside)}
+    csv_oversize, symlink_outside, symlink_dir_outside, csv_long_cell, csv_late_nul, utf16_nul,
+    csv_invisible_and_digits)}
 
 
 def case_bytes(case: Case) -> bytes:

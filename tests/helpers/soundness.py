@@ -23,6 +23,7 @@ def assert_sound(s: Settings) -> None:
     """No duplicates anywhere, and every ledger row's archived copy exists and hashes to its sha256."""
     for table, key in (("dq.submission_files", "submission_id"), ("dq.submission_ledger", "submission_id"),
                        ("dq.quarantine", "submission_id, row_number"),
+                       ("dq.ignored_rows", "submission_id, row_number"),
                        ("raw.buildings", "submission_id, row_number")):
         dupes = query_all(s, f"select {key}, count(*) from {table} group by all having count(*) > 1")
         assert dupes == [], f"duplicated rows in {table}: {dupes}"

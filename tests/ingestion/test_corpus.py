@@ -36,6 +36,7 @@ def _snapshot(warehouse: Path) -> dict[str, list]:
         "files": "select * exclude (processed_at) from dq.submission_files order by submission_id",
         "status": "select submission_id, status, reason, run_id from dq.submission_status_log order by all",
         "quarantine": "select submission_id, row_number, raw, reasons from dq.quarantine order by all",
+        "ignored": "select submission_id, row_number, what, text from dq.ignored_rows order by all",
     }
     for kind in ("buildings", "production_bases", "targets"):
         tables[kind] = f"select * exclude (loaded_at) from raw.{kind} order by submission_id, row_number"
@@ -159,6 +160,12 @@ def test_case_outcome(corpus, case: Case):
         assert isinstance(raw, dict) and any(str(v).strip() for v in raw.values()), (case.path, q["raw"])
         assert q["status"] == ("fixed" if case.outcome == "superseded" else "open")
 
+    if "ignored" in case.spec:
+        kept = query(s.warehouse_path, "select row_number, what, text from dq.ignored_rows where submission_id = ?",
+                     [sid])
+        assert dict(zip(kept["row_number"], kept["what"], strict=True)) == \
+            {int(r): w for r, w in case.spec["ignored"].items()}, f"{case.path}: ignored rows"
+        assert all(t.strip() for t in kept["text"]), case.path
     if "rows_received" in case.spec:
         assert row["rows_received"] == case.rows_received, case.path
         assert row["rows_ignored"] == case.rows_ignored, case.path
@@ -180,7 +187,7 @@ def test_case_outcome(corpus, case: Case):
             assert raw_rows.empty, f"{case.path}: a superseded file's rows are still in raw.{case.kind}"
             return
         assert len(raw_rows) == row["rows_loaded"]
-        assert not set(raw_rows["row_number"]) & set(expected_q)
+        assert not set(raw_rows["row_number"]) & (set(expected_q) | set(case.spec.get("ignored") or {}))
         by_row = raw_rows.set_index("row_number")
         for r, values in (case.spec.get("values") or {}).items():
             for name, want in values.items():
@@ -241,6 +248,13 @@ def test_conservation_for_every_file(corpus):
     by_sid = ledger.set_index("submission_id")
     for sid, n in zip(counts["submission_id"], counts["n"], strict=True):
         assert by_sid.loc[sid, "rows_quarantined"] == n
+    # every ignored row is kept with its text: as many as the ledger counts, none of them a data row
+    kept = query(s.warehouse_path, "select submission_id, count(*) as n from dq.ignored_rows group by all")
+    assert dict(zip(kept["submission_id"], kept["n"], strict=True)) == \
+        {sid: n for sid, n in by_sid["rows_ignored"].items() if n}
+    overlap = query(s.warehouse_path, "select i.submission_id, i.row_number from dq.ignored_rows i "
+                                      "join dq.quarantine q using (submission_id, row_number)")
+    assert overlap.empty
 
 
 def test_nothing_loaded_twice(corpus):

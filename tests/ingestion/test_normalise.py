@@ -332,3 +332,74 @@ def test_field_dispatch_and_dtypes() -> None:
     assert str(sn.value_dtypes("targets")["year"]) == "Int64"
     area = next(f for f in template.fields("buildings") if f.name == "total_floor_area_m2")
     assert values(sn.normalise_field(area, pd.Series(["1.5"]), 10000)) == [15000.0]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Digits other than 0-9, format characters, time of day, over-long cells
+
+# Decimal digit sets that NFKC leaves alone (it makes full-width and mathematical digits ASCII, which are
+# then accepted everywhere): Arabic-Indic, extended Arabic-Indic, Devanagari, Bengali, Thai.
+FOREIGN_ZEROS = [0x0660, 0x06F0, 0x0966, 0x09E6, 0x0E50]
+
+
+def _in_digits(text: str, zero: int) -> str:
+    return "".join(chr(zero + int(c)) if c.isdigit() else c for c in text)
+
+
+@settings(max_examples=200)
+@given(st.dates(min_value=dt.date(1927, 5, 18), max_value=dt.date(2173, 10, 14)),
+       st.integers(min_value=1, max_value=10**9), st.sampled_from(FOREIGN_ZEROS), st.booleans())
+def test_digits_are_treated_alike_in_numbers_dates_and_periods(d: dt.date, n: int, zero: int, wide: bool) -> None:
+    """A digit form is accepted by every numeric-looking field or by none: ASCII and full-width digits
+    everywhere; other decimal digits (Arabic-Indic, Devanagari, ...) nowhere, with a reason that says so."""
+    iso, month, number = f"{d.year:04d}-{d.month:02d}-{d.day:02d}", f"{d.year:04d}-{d.month:02d}", str(n)
+    if wide:
+        iso, month, number = full_width(iso), full_width(month), full_width(number)
+    accepted = (sn.normalise_date(pd.Series([iso])), sn.normalise_period(pd.Series([month])),
+                sn.normalise_number(pd.Series([number])))
+    assert [errors(r) for r in accepted] == [[None]] * 3
+    assert [values(r) for r in accepted] == [[d], [month if not wide else f"{d.year:04d}-{d.month:02d}"], [n]]
+    foreign = (sn.normalise_date(pd.Series([_in_digits(iso, zero)])),
+               sn.normalise_period(pd.Series([_in_digits(month, zero)])),
+               sn.normalise_number(pd.Series([_in_digits(number, zero)])))
+    for r in foreign:
+        assert values(r) == [None]
+        assert "digits other than 0-9" in errors(r)[0]
+
+
+def test_arabic_indic_digits_are_refused_in_years_and_codes() -> None:
+    assert values(sn.normalise_year(pd.Series(["٢٠٢١"]))) == [None]
+    assert values(sn.normalise_code(pd.Series(["٣٣٠٤٠٢"]))) == [None]
+
+
+def test_a_time_of_day_must_be_valid() -> None:
+    cells = pd.Series(["2020-03-05 23:59", "2020-03-05T00:00:00", "2020-03-05 99:00", "2020-03-05 12:60",
+                       "2020-03-05 10:00:61"])
+    result = sn.normalise_date(cells)
+    assert values(result) == [dt.date(2020, 3, 5)] * 2 + [None] * 3
+    assert errors(result)[2] == ("'2020-03-05 99:00' is not a valid time of day (99:00): expected hours 0-23 "
+                                 "and minutes 0-59, or the date alone")
+    assert all(e and "not a valid time of day" in e for e in errors(result)[3:])
+
+
+@pytest.mark.parametrize("mark", ["\ufeff", "\u200b", "\u200c", "\u200d", "\u2060"])
+def test_format_characters_inside_cells_are_removed_for_every_type(mark: str) -> None:
+    by_name = {f.name: f for f in template.fields("buildings")}
+    cases = {"full_decoration": (f"是{mark}", True), "start_date": (f"2020-03{mark}-05", dt.date(2020, 3, 5)),
+             "period": (f"{mark}2020-03", "2020-03"), "total_floor_area_m2": (f"12{mark}000", 12000.0),
+             "unit_code": (f"3304{mark}02", "330402"), "building_use": (f"居住{mark}建筑", "residential"),
+             "project_name": (f"南湖{mark}花园", "南湖花园"), "score_q1": (f"{mark}30", 30.0)}
+    for name, (cell, want) in cases.items():
+        result = sn.normalise_field(by_name[name], pd.Series([cell, cell]))
+        assert errors(result) == [None, None], (name, errors(result))
+        assert values(result) == [want, want], name
+
+
+def test_an_over_long_cell_is_an_error_naming_its_length() -> None:
+    by_name = {f.name: f for f in template.fields("buildings")}
+    for name in ("project_name", "building_use", "total_floor_area_m2", "start_date"):
+        result = sn.normalise_field(by_name[name], pd.Series(["长" * 150_000, "ok" if name == "project_name" else ""]))
+        err = errors(result)[0]
+        assert err is not None and err.endswith("is 150,000 characters long: a cell holds at most 4,000"), name
+        assert len(err) < 200 and errors(result)[1] is None
+    assert errors(sn.normalise_field(by_name["remarks"], pd.Series(["x" * 4000]))) == [None]

@@ -97,9 +97,11 @@ def test_blank_lines_on_the_fast_path(tmp_path: Path, monkeypatch: pytest.Monkey
 
     row8 = [*ROWS[7]]
     row8[11] = "1500"
+    row9 = [*ROWS[6]]
+    row9[11] = "1600"  # not an exact copy of row 5 (those count once: test_exact_copies_count_once)
     # rows 2, 4, 7 and 8 are empty lines, row 10 a line of empty cells, and the file ends with empty lines
     text = "".join([line(ROWS[0]), newline, line(ROWS[2]), newline, line(ROWS[6]), line(row8), newline,
-                    newline, line(ROWS[6]), line([]), line(ROWS[9]), newline, newline])
+                    newline, line(row9), line([]), line(ROWS[9]), newline, newline])
     assert '"' not in text
     result = read_submission(write(tmp_path, "b.csv", text), "buildings")
     assert result.header_row == 3
@@ -489,3 +491,83 @@ def test_raw_json_on_demand(tmp_path: Path, rows: list[list[str]]) -> None:
     assert json.loads(lazy.raw_json([6])[6])["备注"] == "多行\n备注"
     with pytest.raises(KeyError):
         lazy.raw_json([9])  # the totals row is not a data row
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Rows never dropped silently
+
+B_HEADER = ["填报单位代码", "统计期", "项目代码", "项目名称", "单体编号", "开工日期", "建筑类别", "结构体系",
+            "总建筑面积(m²)", "装配式建筑面积(m²)", "主体结构得分", "围护墙和内隔墙得分", "装修和设备管线得分",
+            "全装修"]
+
+
+def _b_row(project: str, no: str, area: str = "1000") -> list[str]:
+    return ["330402", "2020-03", project, "南湖", no, "2020-03-05", "居住建筑", "装配式混凝土", area, "800", "30", "15",
+            "20", "是"]
+
+
+@pytest.mark.parametrize("exact_path", [False, True])
+def test_a_row_with_its_key_is_data_whatever_its_first_cell_says(tmp_path: Path, exact_path: bool) -> None:
+    rows = [["备注", *B_HEADER],
+            ["注：续建", *_b_row("P1", "1#")],  # 备注 first: a data row
+            ["说明：", *_b_row("P1", "2#")],
+            ["注：面积", "", "", "", "", "", "", "", "", "1000", ""],  # an area value: data, not a note
+            ["注：本表由系统导出"]]
+    if exact_path:
+        rows.append(["   "])  # a line of spaces takes the csv-module path
+    result = read_submission(write(tmp_path, "a.csv", csv_text(rows)), "buildings")
+    assert column(result.frame, "row_number") == [2, 3, 4]
+    assert column(result.frame, "remarks") == ["注：续建", "说明：", "注：面积"]
+    assert result.ignored == [IgnoredRow(5, "note", "注：本表由系统导出")]
+
+    rows = [B_HEADER, _b_row("Total", "1#"), _b_row("P2", "1#"),
+            ["330402", "2020-03", "小计", "", "", "", "", "", "2000"], ["合计", *[""] * 7, "2000", "1600"]]
+    result = read_submission(write(tmp_path, "b.csv", csv_text(rows)), "buildings")
+    assert column(result.frame, "project_code") == ["Total", "P2"]
+    assert [(r.row_number, r.what) for r in result.ignored] == [(4, "totals"), (5, "totals")]
+    assert result.warnings == []  # both totals agree with the two data rows
+
+
+@pytest.mark.parametrize("exact_path", [False, True])
+def test_exact_copies_count_once(tmp_path: Path, exact_path: bool) -> None:
+    rows = [["序号", *B_HEADER], ["1", *_b_row("P1", "1#")], ["2", *_b_row("P1", "1#")],
+            ["3", *_b_row("P1", "2#")], ["4", *_b_row("P1", "2#", area="1200")],  # a conflict: both stay
+            ["5", *_b_row(" P1", "1# ")], ["6", *_b_row("P2", "1#")], ["合计", *[""] * 8, "6200", "4800"]]
+    if exact_path:
+        rows.insert(3, ["   "])
+    result = read_submission(write(tmp_path, "a.csv", csv_text(rows)), "buildings")
+    first, copies = (2, [3, 6]) if not exact_path else (2, [3, 7])
+    assert column(result.frame, "building_no") == ["1#", "2#", "2#", "1#"]
+    assert [(r.row_number, r.what) for r in result.ignored] == [(c, "copy") for c in copies] + [
+        (8 + exact_path, "totals")]
+    assert result.ignored[0].text == "2 | " + " | ".join(_b_row("P1", "1#"))
+    assert result.warnings[0] == (f"rows {copies[0]}, {copies[1]} are exact copies of row {first}: the row is "
+                                  f"counted once, the copies are not loaded")
+    # the totals row counted the copies: it is compared with the rows that load
+    assert len(result.warnings) == 3 and "sum to 4200 m²" in result.warnings[1]
+    assert result.rows_received == result.rows + len(result.ignored) == 7
+
+
+def test_no_copies_when_rows_differ_only_in_a_cell(tmp_path: Path) -> None:
+    rows = [B_HEADER, _b_row("P1", "1#"), _b_row("P1", "1#", area="1001"), _b_row("P1", "2#")]
+    result = read_submission(write(tmp_path, "a.csv", csv_text(rows)), "buildings")
+    assert result.rows == 3 and result.ignored == [] and result.warnings == []
+
+
+def test_a_cell_over_the_csv_field_limit_quarantines_its_row(tmp_path: Path) -> None:
+    long_row = _b_row("P1", "2#")
+    long_row[3] = "长" * 200_000
+    rows = [B_HEADER, _b_row("P1", "1#"), long_row, ["   "], _b_row("P1", "3#")]
+    result = read_submission(write(tmp_path, "a.csv", csv_text(rows)), "buildings")
+    assert result.rows == 3
+    assert result.errors[3][0].startswith("column '项目名称' (project_name): '长")
+    assert result.errors[3][0].endswith("is 200,000 characters long: a cell holds at most 4,000")
+    assert json.loads(result.raw_json([3])[3])["项目名称"] == "长" * 200_000  # kept whole
+
+
+@pytest.mark.parametrize(("data", "encoding"), [
+    ("x" * 10_000 + "\x00", "utf-8"), ("x" * 10_000 + "\x00", "gb18030"), ("项目\x00", "utf-16")])
+def test_a_nul_anywhere_rejects_the_file(tmp_path: Path, data: str, encoding: str) -> None:
+    text = csv_text([B_HEADER, _b_row("P1", "1#")]) + data + ",\n"
+    with pytest.raises(RejectedFile, match="NUL bytes"):
+        read_submission(write(tmp_path, "a.csv", text, encoding), "buildings")

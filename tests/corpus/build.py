@@ -248,16 +248,16 @@ def csv_oversize(case: Case, outside: Path) -> bytes:
 def csv_long_cell(case: Case, outside: Path) -> bytes:
     """A 150,000-character 项目名称 (over the csv module's default field limit of 131,072) in a file that
     takes the exact (csv module) path: a line of spaces."""
-    rows = [BUILDINGS_HEADER, _building_row("330424", "2020-10", "C04-P1", "1#", "2020-10-03"),
-            _building_row("330424", "2020-10", "C04-P1", "2#", "2020-10-03"), ["   "],
-            _building_row("330424", "2020-10", "C04-P1", "3#", "2020-10-03")]
+    rows = [BUILDINGS_HEADER, _building_row("330424", "2020-12", "C04-P1", "1#", "2020-12-03"),
+            _building_row("330424", "2020-12", "C04-P1", "2#", "2020-12-03"), ["   "],
+            _building_row("330424", "2020-12", "C04-P1", "3#", "2020-12-03")]
     rows[2][3] = "长" * 150_000
     return _csv(rows)
 
 
 def csv_late_nul(case: Case, outside: Path) -> bytes:
     """Valid UTF-8 for more than 4 KiB, then a NUL byte inside a cell."""
-    rows = [BUILDINGS_HEADER] + [_building_row("330471", "2020-10", "C05-P1", f"{i}#", "2020-10-03")
+    rows = [BUILDINGS_HEADER] + [_building_row("330471", "2020-12", "C05-P1", f"{i}#", "2020-12-03")
                                  for i in range(60)]
     rows[-1][3] = "项目\x00C05"
     data = _csv(rows)
@@ -267,7 +267,7 @@ def csv_late_nul(case: Case, outside: Path) -> bytes:
 
 def utf16_nul(case: Case, outside: Path) -> bytes:
     """UTF-16 with a byte-order mark (tab separated), a U+0000 character in a cell."""
-    rows = [BUILDINGS_HEADER, _building_row("330472", "2020-10", "C06-P1", "1#", "2020-10-03")]
+    rows = [BUILDINGS_HEADER, _building_row("330472", "2020-12", "C06-P1", "1#", "2020-12-03")]
     rows[1][3] = "项目\x00C06"
     return b"\xff\xfe" + "".join("\t".join(r) + "\r\n" for r in rows).encode("utf-16-le")
 
@@ -275,14 +275,14 @@ def utf16_nul(case: Case, outside: Path) -> bytes:
 def csv_invisible_and_digits(case: Case, outside: Path) -> bytes:
     """Zero-width characters inside cells (loaded, removed from the values); Arabic-Indic digits in a date
     and in an area, and an hour of 99 (quarantined); full-width digits (loaded)."""
-    rows = [BUILDINGS_HEADER] + [_building_row("330481", "2020-10", "C07-P1", f"{i}#", "2020-10-03")
+    rows = [BUILDINGS_HEADER] + [_building_row("330481", "2020-12", "C07-P1", f"{i}#", "2020-12-03")
                                  for i in range(1, 7)]
     rows[1][13] = "\ufeff是"  # row 2
     rows[1][8] = "1\u200b200"
     rows[1][3] = "项目\u2060C07"
     rows[2][5] = "٢٠٢٠-١٠-٠٥"  # row 3
     rows[3][8] = "١٢٠٠"  # row 4
-    rows[4][5] = "2020-10-05 99:00"  # row 5
+    rows[4][5] = "2020-12-05 99:00"  # row 5
     rows[5][5] = "２０２０－１０－０５"  # row 6
     rows[6][12] = "2\u200d0"  # row 7
     return _csv(rows)

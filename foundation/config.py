@@ -4,6 +4,8 @@
 (default `data`) holds the pipeline's `warehouse.duckdb`, the published `reporting.duckdb` and the
 archive of every file received. `PREFAB_MAX_FILE_BYTES` (default 200 MiB) is the largest file read;
 `PREFAB_MAX_UNZIPPED_BYTES` (default 2 GiB) the most an XLSX workbook's parts may declare unpacked.
+XLSX files are read in a worker process limited to `PREFAB_XLSX_READ_MEMORY_BYTES` of address space
+(default 4 GiB) and `PREFAB_XLSX_READ_SECONDS` per file (default 300; see `ingestion.read.xlsx_worker`).
 `PREFAB_WORK_RETENTION_DAYS` (default 7): how long a killed run's work folder is kept for a retry.
 `PREFAB_REHASH_LANDING` (default off): hash every landed file each run, not only those whose path, size or
 modification time the ledger has not seen (see `ingestion.discover`).
@@ -43,6 +45,8 @@ class Settings:
     data_dir: Path
     max_file_bytes: int
     max_unzipped_bytes: int = 2 << 30  # what an XLSX file's parts may declare unpacked, in all
+    xlsx_read_memory_bytes: int = 4 << 30  # address space of the worker process that reads XLSX files
+    xlsx_read_seconds: float = 300  # what reading one XLSX file may take
     work_retention_days: float = 7  # a killed run's work folder is kept this long for a retry
     timezone: str = "Asia/Shanghai"
     steward_host: str = "127.0.0.1"
@@ -100,6 +104,8 @@ def settings() -> Settings:
         else None,
         steward_secret=os.environ.get("PREFAB_STEWARD_SECRET") or None,
         max_unzipped_bytes=int(os.environ.get("PREFAB_MAX_UNZIPPED_BYTES", str(2 << 30))),
+        xlsx_read_memory_bytes=int(os.environ.get("PREFAB_XLSX_READ_MEMORY_BYTES", str(4 << 30))),
+        xlsx_read_seconds=float(os.environ.get("PREFAB_XLSX_READ_SECONDS", "300")),
         work_retention_days=float(os.environ.get("PREFAB_WORK_RETENTION_DAYS", "7")),
         dbt_project_dir=_path("PREFAB_DBT_PROJECT_DIR", str(DBT_PROJECT_DIR)),
         duckdb_memory_limit=os.environ.get("PREFAB_DUCKDB_MEMORY_LIMIT") or "2GB",

@@ -49,9 +49,15 @@ def _not_null(kw: dict, column: Columns, n: int) -> np.ndarray:
     return ~_present(column(kw["column"]))
 
 
+def _numeric_zero(values: pa.Array) -> pa.Array:
+    """Floats with -0.0 as 0.0: Arrow's set lookups and dictionaries hash the bits, GX (pandas) compares
+    numbers, for which -0.0 == 0.0."""
+    return pc.add(values, pa.scalar(0.0, values.type)) if pa.types.is_floating(values.type) else values
+
+
 def _in_set(kw: dict, column: Columns, n: int) -> np.ndarray:
-    values = column(kw["column"])
-    allowed = pa.array(kw["value_set"]).cast(values.type)
+    values = _numeric_zero(column(kw["column"]))
+    allowed = _numeric_zero(pa.array(kw["value_set"]).cast(values.type))
     return _present(values) & ~_true(pc.is_in(values, value_set=allowed))
 
 
@@ -90,7 +96,7 @@ def _a_greater(kw: dict, column: Columns, n: int) -> np.ndarray:
 def _codes(values: pa.Array) -> tuple[np.ndarray, int]:
     """(a code per row, missing values sharing one code; the number of codes)."""
     if pa.types.is_floating(values.type):
-        values = pc.if_else(pc.is_nan(values), pa.scalar(None, values.type), values)
+        values = pc.if_else(pc.is_nan(values), pa.scalar(None, values.type), _numeric_zero(values))
     encoded = values.dictionary_encode()
     size = len(encoded.dictionary)
     return pc.fill_null(encoded.indices, size).to_numpy(zero_copy_only=False).astype(np.int64), size + 1

@@ -63,6 +63,10 @@ class Settings:
     max_file_bytes: int = _setting("PREFAB_MAX_FILE_BYTES", 200 << 20, int, constructor_default=False)
     # what an XLSX file's parts may declare unpacked, in all
     max_unzipped_bytes: int = _setting("PREFAB_MAX_UNZIPPED_BYTES", 2 << 30, int)
+    # address space of the worker process that reads XLSX files (ingestion.read.xlsx_worker)
+    xlsx_read_memory_bytes: int = _setting("PREFAB_XLSX_READ_MEMORY_BYTES", 4 << 30, int)
+    # what reading one XLSX file may take, in seconds
+    xlsx_read_seconds: float = _setting("PREFAB_XLSX_READ_SECONDS", 300.0, float)
     # a killed run's work folder is kept this long (days) for a retry
     work_retention_days: float = _setting("PREFAB_WORK_RETENTION_DAYS", 7.0, float)
     timezone: str = "Asia/Shanghai"

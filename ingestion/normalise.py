@@ -149,8 +149,8 @@ def foreign_digits_reason(text: str, what: str) -> str:
 
 
 def float_series(v: np.ndarray, index: pd.Index | None = None) -> pd.Series:
-    mask = np.isnan(v)
-    return pd.Series(pd.arrays.FloatingArray(np.where(mask, 0.0, v), mask), index=index)
+    mask = np.isnan(v)  # + 0.0 turns -0.0 (from '-0', or -0.001 rounded) into 0.0: one zero downstream
+    return pd.Series(pd.arrays.FloatingArray(np.where(mask, 0.0, v + 0.0), mask), index=index)
 
 
 def number_values(arr: pa.ChunkedArray, percent: bool = False) -> tuple[pd.Series, np.ndarray | None]:

@@ -1,4 +1,9 @@
-"""Decompression-bomb guard for XLSX workbooks (zip archives), run before any reader inflates them.
+"""Guard for XLSX workbooks (zip archives), run before any reader inflates them.
+
+A file named .xlsx that is an OLE2 compound file (magic D0 CF 11 E0 A1 B1 1A E1) is refused first, with
+the reason that fits: a password-protected workbook (Excel encrypts the whole .xlsx into an OLE2 file
+holding the streams EncryptionInfo and EncryptedPackage), an old Excel 97-2003 .xls workbook (a stream
+named Workbook or Book), or another old Office document.
 
 A workbook is refused, with a steward-readable reason, when its zip entries
 - declare more unpacked bytes in all than the configured limit (`PREFAB_MAX_UNZIPPED_BYTES`),
@@ -9,6 +14,9 @@ The last check inflates each entry in bounded chunks and stops one byte past wha
 memory stays bounded whatever the archive holds, and the work is bounded by the declared sizes (which the
 first two checks have bounded). Entries are read from the file's own bytes, never through the reader that
 will parse the workbook afterwards.
+
+Last, each worksheet's declared and actual extent is checked (`ingestion.xlsx_extent`): a sheet spanning
+more rows, columns or cells than a submission can need is refused before a reader lays it out in memory.
 """
 
 from __future__ import annotations
@@ -19,11 +27,16 @@ import zlib
 from pathlib import Path
 
 from ingestion.errors import RejectedFile
+from ingestion.xlsx_extent import check_extent
 
 MAX_RATIO = 200  # real sheet XML packs 5-30 to 1; deflate's ceiling is about 1030 to 1
 RATIO_FLOOR = 8 << 20  # entries smaller than this unpack harmlessly, whatever their ratio
 CHUNK = 1 << 16
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # signature ... file name length, extra field length
+OLE2_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
+# Stream names in an OLE2 directory are UTF-16LE; the directory may sit anywhere in the file.
+_ENCRYPTED = ("EncryptedPackage".encode("utf-16-le"), "EncryptionInfo".encode("utf-16-le"))
+_XLS_STREAMS = ("Workbook".encode("utf-16-le"), "Book\0".encode("utf-16-le"))
 
 
 def _bomb(path: Path, detail: str) -> RejectedFile:
@@ -36,7 +49,9 @@ def _mib(n: int) -> str:
 
 
 def check_workbook(path: Path, max_unzipped_bytes: int | None) -> None:
-    """Raise RejectedFile if `path` is not a zip archive or may unpack to more than is safe to read."""
+    """Raise RejectedFile if `path` is not a zip archive, may unpack to more than is safe to read, or has a
+    sheet larger than a submission can need."""
+    _refuse_ole2(path)
     try:
         with zipfile.ZipFile(path) as zf:
             entries = [i for i in zf.infolist() if not i.is_dir()]
@@ -57,6 +72,44 @@ def check_workbook(path: Path, max_unzipped_bytes: int | None) -> None:
             if actual > info.file_size:
                 raise _bomb(path, f"part '{info.filename}' unpacks to more than the {info.file_size:,} bytes "
                                   "its header declares")
+    try:
+        with zipfile.ZipFile(path) as zf:  # every part now inflates to what it declares, which is bounded
+            check_extent(zf, path.name)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+        raise RejectedFile(f"not a readable XLSX workbook ({type(exc).__name__}: {exc}): expected an Excel "
+                           ".xlsx file") from None
+
+
+def _refuse_ole2(path: Path) -> None:
+    """Raise RejectedFile, with what to do, if the file is an OLE2 compound file rather than a zip archive."""
+    with path.open("rb") as fh:
+        if fh.read(len(OLE2_MAGIC)) != OLE2_MAGIC:
+            return
+        found = _stream_names(fh)
+    if found & set(_ENCRYPTED):
+        raise RejectedFile(f"工作簿已加密（受密码保护）password protected: the workbook '{path.name}' is "
+                           "encrypted with a password, so it cannot be read; remove the password (Excel: 文件 > 信息 > "
+                           "保护工作簿 > 用密码进行加密, clear it; File > Info > Protect Workbook > Encrypt with "
+                           "Password), save it as .xlsx and send it again")
+    if found & set(_XLS_STREAMS):
+        raise RejectedFile(f"旧版 .xls 工作簿 old .xls format: the file '{path.name}' is an Excel 97-2003 .xls "
+                           "workbook renamed .xlsx; open it in Excel or WPS and save it as an Excel workbook (.xlsx), "
+                           "then send it again")
+    raise RejectedFile(f"不是 .xlsx 工作簿 not an .xlsx workbook: the file '{path.name}' is an old Office (OLE2) "
+                       "document, not an Excel .xlsx workbook; save it from Excel as .xlsx and send it again")
+
+
+def _stream_names(fh) -> set[bytes]:
+    """Which of the stream names that matter occur in the rest of the file (read in chunks)."""
+    wanted = (*_ENCRYPTED, *_XLS_STREAMS)
+    overlap = max(len(w) for w in wanted)
+    found: set[bytes] = set()
+    tail = b""
+    while chunk := fh.read(1 << 20):
+        buf = tail + chunk
+        found.update(w for w in wanted if w in buf)
+        tail = buf[-overlap:]
+    return found
 
 
 def _inflated_size(fh, info: zipfile.ZipInfo) -> int:

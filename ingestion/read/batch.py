@@ -3,6 +3,7 @@ cells of all the files normalised in one vectorised pass, into one frame."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,8 +21,7 @@ from ingestion.read.csv_file import csv_grid
 from ingestion.read.grid import Grid
 from ingestion.read.layout import IgnoredRow, Layout, check_totals, lay_out
 from ingestion.read.raw_json import RawSource
-from ingestion.read.xlsx_file import xlsx_grid
-from ingestion.xlsx_guard import check_workbook
+from ingestion.read.xlsx_worker import ContainedXlsxReader, XlsxLimits
 
 # Below this many rows the fields are normalised one after the other: threads cost more than they save.
 _THREADED_ROWS = 50_000
@@ -84,19 +84,21 @@ class BatchRead:
 
 
 def read_submission(path: Path, kind: str, max_bytes: int | None = None, *, raw: bool = True,
-                    max_unzipped_bytes: int | None = None) -> FileRead:
+                    max_unzipped_bytes: int | None = None, xlsx_limits: XlsxLimits | None = None) -> FileRead:
     """Read and normalise one submission file; raise RejectedFile when it cannot be read as a whole.
 
     With `raw=False` the frame has no 'raw' column and `FileRead.raw_json(row_numbers)` builds it for the
     rows that need it (the quarantined ones): on a million-row file the JSON of every row is about three
     times the file's size in memory and half of the reading time.
 
-    An XLSX file is checked for a decompression bomb first (`ingestion.xlsx_guard`; `max_unzipped_bytes`
-    bounds what its parts may declare unpacked in all).
+    An XLSX file is checked for a decompression bomb and an oversized sheet first (`ingestion.xlsx_guard`;
+    `max_unzipped_bytes` bounds what its parts may declare unpacked in all), then read, both in a worker
+    process bounded in memory and time (`xlsx_limits`, by default the settings'; see `xlsx_worker`).
     """
     if kind not in template.KIND_FIELDS:
         raise ValueError(f"unknown submission kind {kind!r}")
-    layout = lay_out(_file_grid(Path(path), kind, max_bytes, max_unzipped_bytes), kind)
+    with ContainedXlsxReader(_limits(xlsx_limits, max_unzipped_bytes)) as xlsx:
+        layout = lay_out(_file_grid(Path(path), kind, max_bytes, xlsx), kind)
     frame, (result,) = _read_layouts([layout], kind, raw)
     result.frame = frame
     if raw:
@@ -105,15 +107,17 @@ def read_submission(path: Path, kind: str, max_bytes: int | None = None, *, raw:
 
 
 def read_batch(paths: Iterable[Path], kind: str, max_bytes: int | None = None, *, raw: bool = False,
-               max_unzipped_bytes: int | None = None) -> BatchRead:
+               max_unzipped_bytes: int | None = None, xlsx_limits: XlsxLimits | None = None) -> BatchRead:
     """Read many files of one kind: the per-file work (decoding, header, row classification) file by file,
-    then each field's cells of all files normalised in one vectorised pass, into one frame."""
+    then each field's cells of all files normalised in one vectorised pass, into one frame. The batch's
+    XLSX files are read by one worker process (see `read_submission`)."""
     layouts: list[Layout | RejectedFile] = []
-    for path in paths:
-        try:
-            layouts.append(lay_out(_file_grid(Path(path), kind, max_bytes, max_unzipped_bytes), kind))
-        except RejectedFile as exc:
-            layouts.append(exc)
+    with ContainedXlsxReader(_limits(xlsx_limits, max_unzipped_bytes)) as xlsx:
+        for path in paths:
+            try:
+                layouts.append(lay_out(_file_grid(Path(path), kind, max_bytes, xlsx), kind))
+            except RejectedFile as exc:
+                layouts.append(exc)
     frame, reads = _read_layouts([x for x in layouts if isinstance(x, Layout)], kind, raw)
     found = iter(reads)
     return BatchRead(kind, frame, [x if isinstance(x, RejectedFile) else next(found) for x in layouts])
@@ -125,7 +129,7 @@ def _read_layouts(layouts: list[Layout], kind: str, with_raw: bool) -> tuple[pd.
     reads: list[FileRead] = []
     offset = 0
     for x, file_errors in zip(layouts, errors, strict=True):
-        warnings = list(x.warnings)
+        warnings = [*x.grid.warnings, *x.warnings]
         if x.totals_pos and own_unit:
             mine = {name: v[offset:offset + x.n] for name, v in own_unit.items() if name in x.col_of}
             if mine:
@@ -140,7 +144,13 @@ def _read_layouts(layouts: list[Layout], kind: str, with_raw: bool) -> tuple[pd.
     return frame, reads
 
 
-def _file_grid(path: Path, kind: str, max_bytes: int | None, max_unzipped_bytes: int | None) -> Grid:
+def _limits(limits: XlsxLimits | None, max_unzipped_bytes: int | None) -> XlsxLimits:
+    if limits is None:
+        return XlsxLimits.from_settings(max_unzipped_bytes)
+    return limits if max_unzipped_bytes is None else dataclasses.replace(limits, max_unzipped_bytes=max_unzipped_bytes)
+
+
+def _file_grid(path: Path, kind: str, max_bytes: int | None, xlsx: ContainedXlsxReader) -> Grid:
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
         raise RejectedFile(f"file is {size} bytes, over the limit of {max_bytes}")
@@ -148,8 +158,7 @@ def _file_grid(path: Path, kind: str, max_bytes: int | None, max_unzipped_bytes:
     if ext == ".csv":
         return csv_grid(path.read_bytes(), kind)
     if ext == ".xlsx":
-        check_workbook(path, max_unzipped_bytes)  # before any reader inflates it
-        return xlsx_grid(path, kind)
+        return xlsx.read(path, kind)  # guard and parse in a worker process (started on the first workbook)
     raise RejectedFile(f"file '{path.name}' has extension '{path.suffix}': expected .csv or .xlsx")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +20,7 @@ class Grid:
     encoding: str | None = None
     sheet: str | None = None
     plain_json: bool = False  # True when no cell can need JSON escaping (checked on the bytes)
+    warnings: list[str] = field(default_factory=list)  # about the file as read (e.g. a hidden sheet skipped)
 
     @property
     def n(self) -> int:

@@ -1,5 +1,7 @@
-"""XLSX: the template's sheet (or the first) read with calamine, its cells rendered as the text a user typed
-(`cell_text`); percentages shown with a % format are looked up with openpyxl, only when such cells may exist."""
+"""XLSX: the template's sheet (or the first visible one) read with calamine, its cells rendered as the text a
+user typed (`cell_text`); percentages shown with a % format are looked up with openpyxl, only when such cells
+may exist. Hidden sheets (and chart sheets) are never read: the submitter did not see them; the file gets a
+warning naming each hidden sheet that was passed over."""
 
 from __future__ import annotations
 
@@ -60,18 +62,37 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
+def choose_sheet(kind: str, sheets: list[tuple[str, bool]]) -> tuple[str, list[str]]:
+    """(the sheet to read, warnings) among the workbook's (name, visible worksheet) in order: the first
+    visible one named as `template.SHEET_NAMES` says, else the first visible one; the warnings name the
+    hidden sheets passed over (all of them when one of them has the template's name)."""
+    wanted = {fold_header(s) for s in template.SHEET_NAMES[kind]}
+    visible = [name for name, shown in sheets if shown]
+    if not visible:
+        raise RejectedFile("the workbook has no visible worksheet: unhide the sheet with the table (右键工作表标签 > "
+                           "取消隐藏; right-click a sheet tab > Unhide) and send it again")
+    sheet = next((s for s in visible if fold_header(s) in wanted), visible[0])
+    before = [name for name, _ in sheets[:[n for n, _ in sheets].index(sheet)]]
+    hidden = [name for name, shown in sheets if not shown
+              and (name in before or fold_header(name) in wanted)]
+    warnings = [f"隐藏的工作表未读取 hidden sheet skipped: the workbook's hidden sheet '{name}' was not read; sheet "
+                f"'{sheet}' was read instead (if the data is on the hidden sheet, unhide it, delete the other sheet "
+                "and send the file again)" for name in hidden]
+    return sheet, warnings
+
+
 def xlsx_grid(path: Path, kind: str) -> Grid:
-    """The template's sheet of a workbook (named as `template.SHEET_NAMES` says, else the first) as a grid;
-    raises RejectedFile when it cannot be read or has no header row."""
-    from python_calamine import CalamineWorkbook
+    """The template's sheet of a workbook (named as `template.SHEET_NAMES` says, else the first visible one)
+    as a grid; raises RejectedFile when it cannot be read or has no header row."""
+    from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
     try:
         workbook = CalamineWorkbook.from_path(str(path))
-        names = list(workbook.sheet_names)
-        if not names:
+        if not workbook.sheet_names:
             raise RejectedFile("the workbook has no sheets")
-        wanted = {fold_header(s) for s in template.SHEET_NAMES[kind]}
-        sheet = next((s for s in names if fold_header(s) in wanted), names[0])
+        sheets = [(m.name, m.visible == SheetVisibleEnum.Visible and m.typ == SheetTypeEnum.WorkSheet)
+                  for m in workbook.sheets_metadata]
+        sheet, warnings = choose_sheet(kind, sheets)
         rows = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
     except RejectedFile:
         raise
@@ -105,7 +126,7 @@ def xlsx_grid(path: Path, kind: str) -> Grid:
     numbers = numbers[keep]
     columns = ([pa.chunked_array([pa.array(list(col), type=pa.string())]) for col in zip(*texts, strict=True)]
                if texts else [pa.chunked_array([], pa.string()) for _ in range(ncols)])
-    return Grid(headers, hi + 1, columns, numbers, {}, sheet=sheet)
+    return Grid(headers, hi + 1, columns, numbers, {}, sheet=sheet, warnings=warnings)
 
 
 def _percent_formatted(path: Path, sheet: str, first_row: int, body: list[list[Any]],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import re
 import struct
 import zipfile
 from collections.abc import Callable
@@ -215,6 +216,80 @@ def xlsx_bomb_declared(case: Case, outside: Path) -> bytes:
     return _patch_size(_small_workbook(), "xl/worksheets/sheet1.xml", 0xFFFFFFF0)
 
 
+def _far_cell(ref: str, dimension: str | None = None) -> bytes:
+    """A one-row workbook with one more cell, at `ref`; the sheet declares its range as openpyxl computes it,
+    or as `dimension` (a range that lies about the cells)."""
+    wb = _buildings_workbook([_building_row("330402", "2020-10", "B60-P1", "1#", "2020-10-08")])
+    wb.active[ref] = "x"
+    data = _workbook_bytes(wb)
+    if dimension is None:
+        return data
+    return _rewrite_part(data, "xl/worksheets/sheet1.xml",
+                         lambda xml: re.sub(rb'<dimension ref="[^"]*"', f'<dimension ref="{dimension}"'.encode(), xml))
+
+
+def _rewrite_part(data: bytes, name: str, change: Callable[[bytes], bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            part = src.read(info.filename)
+            dst.writestr(info, change(part) if info.filename == name else part)
+    return out.getvalue()
+
+
+def xlsx_cell_at_xfd1048576(case: Case, outside: Path) -> bytes:
+    return _far_cell("XFD1048576")
+
+
+def xlsx_cell_at_az1048576(case: Case, outside: Path) -> bytes:
+    return _far_cell("AZ1048576")
+
+
+def xlsx_cell_far_right_undeclared(case: Case, outside: Path) -> bytes:
+    return _far_cell("XFD2", dimension="A1:N2")
+
+
+def xlsx_hidden_first_sheet(case: Case, outside: Path) -> bytes:
+    """The first sheet (an old draft, with the template's header) is hidden; the visible one holds the data."""
+    wb = Workbook()
+    draft = wb.active
+    draft.title = "草稿"
+    draft.append(BUILDINGS_HEADER)
+    draft.append(_building_row("330424", "2020-10", "B61-P1", "9#", "2020-10-09"))
+    draft.sheet_state = "hidden"
+    ws = wb.create_sheet("报表")
+    ws.append(BUILDINGS_HEADER)
+    ws.append(_building_row("330424", "2020-10", "B61-P1", "1#", "2020-10-09"))
+    ws.append(_building_row("330424", "2020-10", "B61-P1", "2#", "2020-10-10"))
+    wb.active = 1
+    return _workbook_bytes(wb)
+
+
+def ole2(streams: list[str]) -> bytes:
+    """An OLE2 compound file's header and a directory sector naming `streams` (no stream data): what a
+    password-protected .xlsx (EncryptionInfo, EncryptedPackage) or an old .xls (Workbook) starts with."""
+    header = bytearray(512)
+    header[:8] = bytes.fromhex("D0CF11E0A1B11AE1")
+    struct.pack_into("<HHHHH", header, 24, 0x3E, 3, 0xFFFE, 9, 6)
+    struct.pack_into("<III", header, 44, 1, 0, 0)  # one FAT sector, the directory at sector 0
+    entries = bytearray()
+    for i, name in enumerate(["Root Entry", *streams]):
+        entry = bytearray(128)
+        encoded = (name + "\0").encode("utf-16-le")
+        entry[:len(encoded)] = encoded
+        struct.pack_into("<HBB", entry, 64, len(encoded), 5 if i == 0 else 2, 1)
+        entries += entry
+    return bytes(header) + bytes(entries.ljust(512, b"\0"))
+
+
+def xlsx_password_protected(case: Case, outside: Path) -> bytes:
+    return ole2(["\x06DataSpaces", "EncryptionInfo", "EncryptedPackage"])
+
+
+def xlsx_old_xls(case: Case, outside: Path) -> bytes:
+    return ole2(["\x05SummaryInformation", "Workbook"])
+
+
 def garbage(case: Case, outside: Path) -> bytes:
     rng = random.Random(case.path)
     return bytes(rng.randrange(256) for _ in range(4096))
@@ -305,9 +380,10 @@ def symlink_dir_outside(case: Case, outside: Path) -> Path:
 
 BUILDERS: dict[str, Callable[[Case, Path], bytes | Path]] = {f.__name__: f for f in (
     xlsx_second_sheet, xlsx_formula_text, xlsx_percent_title, xlsx_bases, xlsx_targets, xlsx_truncated,
-    xlsx_as_csv, xlsx_bomb_ratio, xlsx_bomb_lying, xlsx_bomb_declared, garbage, csv_wide_row, csv_wide_empty,
-    csv_oversize, symlink_outside, symlink_dir_outside, csv_long_cell, csv_late_nul, utf16_nul,
-    csv_invisible_and_digits)}
+    xlsx_as_csv, xlsx_bomb_ratio, xlsx_bomb_lying, xlsx_bomb_declared, xlsx_cell_at_xfd1048576,
+    xlsx_cell_at_az1048576, xlsx_cell_far_right_undeclared, xlsx_hidden_first_sheet, xlsx_password_protected,
+    xlsx_old_xls, garbage, csv_wide_row, csv_wide_empty, csv_oversize, symlink_outside, symlink_dir_outside,
+    csv_long_cell, csv_late_nul, utf16_nul, csv_invisible_and_digits)}
 
 
 def case_bytes(case: Case) -> bytes:

@@ -25,7 +25,8 @@ def _pool(f, rng: np.random.Generator) -> list:
     """Values for a field: valid ones and the edges its rules test, missing included."""
     if f.type in ("area", "number", "percent"):
         lo, hi = f.minimum or 0, f.maximum if f.maximum is not None else 1e10
-        return [None, float("nan"), lo, lo - 0.01, lo + 0.5, hi, hi - 0.01, hi + 0.01, 0.0, 60.0, 1000.0, 250.5]
+        return [None, float("nan"), lo, lo - 0.01, lo + 0.5, hi, hi - 0.01, hi + 0.01, 0.0, -0.0, 60.0, 1000.0,
+                250.5]  # -0.0: GX compares numbers (-0.0 == 0.0), Arrow's set lookups hash the bits
     if f.type == "year":
         return [None, 2023, 2024, 2025]
     if f.type == "date":
@@ -113,3 +114,22 @@ def test_a_clean_batch_is_not_handed_to_gx(tmp_path, monkeypatch):
     assert calls == [1]
     assert list(bad.reasons) == [("s1", n + 1)]
     assert "exceeds 总建筑面积" in bad.reasons[("s1", n + 1)][0]
+
+
+def test_a_disagreement_with_gx_does_not_fail_the_run(tmp_path, monkeypatch, caplog):
+    """A screen bug (here: a rule's mask wrong) is logged and GX's verdict stands; the check still ends."""
+    from expectations import submission
+
+    real = screen.failing
+
+    def wrong(rule, column, n):
+        mask = real(rule, column, n)
+        return ~mask if rule.name == "cast_in_place_has_no_prefab_area" else mask
+
+    monkeypatch.setattr(screen, "failing", wrong)
+    batch = generated_batch("buildings", 1)
+    outcome = submission.check_batch("buildings", [batch], {}, tmp_path / "gx")
+    assert "disagree on cast_in_place_has_no_prefab_area" in caplog.text
+    from_gx, _ = _validate_with_gx("buildings", rules("buildings"), _Batch("buildings", batch), tmp_path / "gx2")
+    result = next(r for r in outcome.results if r.check_name == "buildings.cast_in_place_has_no_prefab_area")
+    assert result.failing_rows == len(from_gx["cast_in_place_has_no_prefab_area"])

@@ -355,10 +355,10 @@ def csv_invisible_and_digits(case: Case, outside: Path) -> bytes:
     rows[1][13] = "\ufeff是"  # row 2
     rows[1][8] = "1\u200b200"
     rows[1][3] = "项目\u2060C07"
-    rows[2][5] = "٢٠٢٠-١٠-٠٥"  # row 3
+    rows[2][5] = "٢٠٢٠-١٢-٠٥"  # row 3
     rows[3][8] = "١٢٠٠"  # row 4
     rows[4][5] = "2020-12-05 99:00"  # row 5
-    rows[5][5] = "２０２０－１０－０５"  # row 6
+    rows[5][5] = "２０２０－１２－０５"  # row 6
     rows[6][12] = "2\u200d0"  # row 7
     return _csv(rows)
 

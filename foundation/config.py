@@ -79,6 +79,10 @@ class Settings:
     steward_allowed_hosts: tuple[str, ...] = _setting("PREFAB_STEWARD_ALLOWED_HOSTS", ("127.0.0.1", "localhost"),
                                                       _names)
     dbt_project_dir: Path = _setting("PREFAB_DBT_PROJECT_DIR", DBT_PROJECT_DIR, _path)
+    # how long a writing stage waits for another writer, or a process holding warehouse.duckdb, before it fails
+    writer_wait_seconds: float = _setting("PREFAB_WRITER_WAIT_SECONDS", 600.0, float)
+    # None: `alerts.jsonl` in the data folder (alerts_path)
+    alerts_file: Path | None = _setting("PREFAB_ALERTS_FILE", None, _path)
     # DuckDB's memory_limit for the writers of the warehouse (it spills beyond)
     duckdb_memory_limit: str = _setting("PREFAB_DUCKDB_MEMORY_LIMIT", "2GB", str)
     # hash every landed file, even one the ledger holds with its size and mtime
@@ -92,6 +96,11 @@ class Settings:
     def reporting_units_path(self) -> Path:
         """The reference list of reporting units: the dbt project's seed."""
         return self.dbt_project_dir / "seeds" / "reporting_units.csv"
+
+    @property
+    def alerts_path(self) -> Path:
+        """Where failure alerts are appended (one JSON line each)."""
+        return self.alerts_file or (self.data_dir / "alerts.jsonl")
 
     @property
     def warehouse_path(self) -> Path:

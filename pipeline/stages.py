@@ -10,15 +10,15 @@ not import pandas, pyarrow, DuckDB or Great Expectations.
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from foundation.config import Settings
+from foundation.db import wait_for_warehouse
 from foundation.lock import warehouse_lock
-
-WRITER_WAIT_SECONDS = 600  # a CLI run or another DAG writing the warehouse: wait for it, then fail naming it
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,11 @@ def run_stage(s: Stage | str, settings: Settings, run_id: str) -> Any:
     function = s.resolve()
     if not s.writes_warehouse:
         return function(settings, run_id)
-    with warehouse_lock(settings, owner=run_id, wait_seconds=WRITER_WAIT_SECONDS):
+    # Another writer of the pipeline (a CLI run, another DAG) holds the lock; a process outside it (an operator's
+    # duckdb shell) holds only the file: both are waited for, up to the same time, and named if they stay.
+    started = time.monotonic()
+    with warehouse_lock(settings, owner=run_id, wait_seconds=settings.writer_wait_seconds):
+        wait_for_warehouse(settings, max(settings.writer_wait_seconds - (time.monotonic() - started), 0))
         return function(settings, run_id)
 
 

@@ -49,3 +49,13 @@ def test_tasks_and_doc_come_from_the_stage_list(dagbag):
     for s in STAGES:
         assert dag.get_task(s.name).retries == s.retries
         assert f"**{s.name}** (`{s.function}`" in dag.doc_md
+
+
+def test_every_task_alerts_on_failure(dagbag):
+    from pipeline.alerts import notify_failure
+
+    dag = dagbag.dags["prefab_nightly"]
+    for task in dag.tasks:
+        callbacks = task.on_failure_callback
+        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+        assert notify_failure in callbacks, task.task_id

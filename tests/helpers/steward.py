@@ -55,12 +55,12 @@ def sign_in(client, name: str, origin: str = "http://testserver") -> None:
     assert response.status_code == 303, response.text
 
 
-CONTROL_NAME = "名\x00称\x07X"  # a project name with NUL and BEL, as a UTF-16 CSV can carry them
+CONTROL_NAME = "名\x1b称\x07X"  # a project name with ESC and BEL (a NUL now rejects the file it is in)
 
 
 def land_control_character_file(settings) -> None:
-    """330402 2020-04 as a UTF-16 CSV (the readers accept NUL there): one good row and row 3, quarantined
-    (prefab > total), whose project name holds NUL and BEL."""
+    """330402 2020-04 as a UTF-16 CSV: one good row and row 3, quarantined (prefab > total), whose project
+    name holds ESC and BEL, characters an XLSX cell cannot hold."""
     bad = f"330402,2020-04,P3,{CONTROL_NAME},1#,2020-04-07,居住建筑,装配式混凝土,2000,2500,30,15,20,是\n"
     land(settings, "330402_2020-04.csv", "\ufeff" + HEADER + row("330402", "2020-04", "P1", "1#", "2020-04-05", "1000",
                                                                   "600") + bad, 1_600_000_002, encoding="utf-16-le")

@@ -34,3 +34,11 @@ def test_write_csv_round_trip(tmp_path):
     assert path.read_bytes().startswith(b"\xef\xbb\xbf")
     with path.open(encoding="utf-8-sig", newline="") as fh:
         assert list(csv.reader(fh)) == [["项目名称", "'=x"], ["'=1+1", "-5"], ["", "ok"]]
+
+
+def test_neutralise_shows_what_an_xlsx_cell_cannot_hold():
+    # NUL no longer reaches the warehouse (a file with one is rejected), but rows stored before that still can
+    assert neutralise("a\x00b\x07c\x1bd") == "a<NUL>b<BEL>c<ESC>d"
+    assert neutralise("x\ufffey\uffff") == "x<U+FFFE>y<U+FFFF>"
+    assert neutralise("tab\tand\nline\r") == "tab\tand\nline\r"  # legal in a cell: kept
+    assert neutralise("=\x00") == "'=<NUL>"

@@ -3,23 +3,18 @@ candidate, a dbt node result."""
 
 from __future__ import annotations
 
-import duckdb
-
 from foundation.db import connect_warehouse
 from publishing.build import DbtBuild, DbtNodeResult
 from publishing.gate import enforce, run_gate
 from publishing.publish import publish
+from tests.helpers.warehouse import warehouse_rows
 
 RECONCILIATION = "gx.reconciliation_prefab_floor_area"
 
 
 def gate_rows(settings, run_id: str) -> dict[str, tuple]:
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        rows = con.execute("select check_name, stage, severity, status, failing_rows, detail from dq.check_results "
-                           "where run_id = ? and stage = 'gate'", [run_id]).fetchall()
-    finally:
-        con.close()
+    rows = warehouse_rows(settings, "select check_name, stage, severity, status, failing_rows, detail "
+                                    "from dq.check_results where run_id = ? and stage = 'gate'", [run_id])
     return {r[0]: r[1:] for r in rows}
 
 
@@ -52,11 +47,7 @@ def node(resource_type: str, name: str, status: str, severity: str = "error", fa
 
 def waivers_recorded(settings, run_id: str) -> dict[str, tuple[str, str]]:
     """check_name -> (waived_by, waiver_review_id) of the run's gate results that a waiver let through."""
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        rows = con.execute("select check_name, waived_by, waiver_review_id from dq.check_results "
-                           "where run_id = ? and stage = 'gate' and waived_by is not null", [run_id]).fetchall()
-    finally:
-        con.close()
+    rows = warehouse_rows(settings, "select check_name, waived_by, waiver_review_id from dq.check_results "
+                                    "where run_id = ? and stage = 'gate' and waived_by is not null", [run_id])
     return {name: (by, review_id) for name, by, review_id in rows}
 

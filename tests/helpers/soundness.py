@@ -5,18 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
-
 from foundation.config import Settings
 from ingestion.discover import sha256_of
-
-
-def query_all(s: Settings, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(s.warehouse_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+from tests.helpers.warehouse import warehouse_rows
 
 
 def assert_sound(s: Settings) -> None:
@@ -25,12 +16,12 @@ def assert_sound(s: Settings) -> None:
                        ("dq.quarantine", "submission_id, row_number"),
                        ("dq.ignored_rows", "submission_id, row_number"),
                        ("raw.buildings", "submission_id, row_number")):
-        dupes = query_all(s, f"select {key}, count(*) from {table} group by all having count(*) > 1")
+        dupes = warehouse_rows(s, f"select {key}, count(*) from {table} group by all having count(*) > 1")
         assert dupes == [], f"duplicated rows in {table}: {dupes}"
-    dupes = query_all(s, "select submission_id, status, count(*) from dq.submission_status_log group by all "
+    dupes = warehouse_rows(s, "select submission_id, status, count(*) from dq.submission_status_log group by all "
                       "having count(*) > 1")
     assert dupes == [], f"a status logged twice: {dupes}"
-    for path, sha in query_all(s, "select archived_path, sha256 from dq.submission_ledger"):
+    for path, sha in warehouse_rows(s, "select archived_path, sha256 from dq.submission_ledger"):
         assert Path(path).is_file(), f"archived copy missing: {path}"
         assert sha256_of(Path(path)) == sha, f"archived copy does not hash to its sha256: {path}"
     assert not list(s.archive_dir.rglob("*.partial"))

@@ -18,7 +18,8 @@ import pytest
 
 from foundation.config import PROJECT_ROOT, Settings
 from tests.helpers.landing import HEADER, land, row, run
-from tests.helpers.soundness import assert_sound, query_all
+from tests.helpers.soundness import assert_sound
+from tests.helpers.warehouse import warehouse_rows
 
 T0 = 1_600_000_000
 
@@ -96,19 +97,20 @@ def make_landing(s: Settings) -> None:
 
 def state(s: Settings) -> dict[str, list[tuple]]:
     """What an uninterrupted run and a crashed-then-rerun one must agree on (no run ids, no load timestamps)."""
-    raw_cols = [r[0] for r in query_all(s, "select column_name from information_schema.columns where "
-                                        "table_schema = 'raw' and table_name = 'buildings' order by ordinal_position")
+    raw_cols = [r[0] for r in warehouse_rows(s, "select column_name from information_schema.columns where "
+                                                "table_schema = 'raw' and table_name = 'buildings' "
+                                                "order by ordinal_position")
                 if r[0] not in ("received_at", "loaded_at", "run_id")]
     return {
-        "ledger": query_all(s, "select file_name, kind, unit_code, period, sha256, size_bytes, received_at, status, "
-                            "reason, rows_received, rows_loaded, rows_quarantined, rows_ignored "
-                            "from dq.submission_ledger order by file_name"),
-        "history": query_all(s, "select f.file_name, l.status, l.reason from dq.submission_status_log l "
-                             "join dq.submission_files f using (submission_id) order by all"),
-        "quarantine": query_all(s, "select l.file_name, q.row_number, q.raw, q.reasons, q.status "
-                                "from dq.quarantined_rows q join dq.submission_ledger l using (submission_id) "
-                                "order by all"),
-        "raw.buildings": query_all(s, f"select {', '.join(raw_cols)} from raw.buildings order by all"),
+        "ledger": warehouse_rows(s, "select file_name, kind, unit_code, period, sha256, size_bytes, received_at, "
+                                    "status, reason, rows_received, rows_loaded, rows_quarantined, rows_ignored "
+                                    "from dq.submission_ledger order by file_name"),
+        "history": warehouse_rows(s, "select f.file_name, l.status, l.reason from dq.submission_status_log l "
+                                     "join dq.submission_files f using (submission_id) order by all"),
+        "quarantine": warehouse_rows(s, "select l.file_name, q.row_number, q.raw, q.reasons, q.status "
+                                        "from dq.quarantined_rows q join dq.submission_ledger l using (submission_id) "
+                                        "order by all"),
+        "raw.buildings": warehouse_rows(s, f"select {', '.join(raw_cols)} from raw.buildings order by all"),
         "archive": sorted(p.relative_to(s.archive_dir).as_posix() for p in s.archive_dir.rglob("*") if p.is_file()),
     }
 
@@ -145,7 +147,7 @@ def test_killed_run_then_rerun_ends_like_an_uninterrupted_run(point, reference, 
     archived = [p for p in s.archive_dir.rglob("*") if p.is_file() and not p.name.startswith(".")] \
         if s.archive_dir.exists() else []  # the copies, not their landing manifests (`ingestion.recover`)
     assert len(archived) == (1 if point == "mid_discover" else 5)
-    files = query_all(s, "select count(*) from dq.submission_files")[0][0] if s.warehouse_path.exists() else 0
+    files = warehouse_rows(s, "select count(*) from dq.submission_files")[0][0] if s.warehouse_path.exists() else 0
     assert files == (5 if point == "load_committed" else 0), "a killed load left part of its transaction behind"
     if point == "load_committed":
         assert state(s) == reference and (s.data_dir / "work" / "crashed").is_dir()

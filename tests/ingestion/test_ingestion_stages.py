@@ -11,15 +11,12 @@ import pytest
 
 from ingestion import stages
 from tests.helpers.landing import HEADER, land, ledger, row, run
+from tests.helpers.warehouse import warehouse_rows
 
 
 def raw_buildings(settings) -> list[tuple]:
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        return con.execute("select unit_code, project_code, building_no, prefab_floor_area_m2::double "
-                           "from raw.buildings order by all").fetchall()
-    finally:
-        con.close()
+    return warehouse_rows(settings, "select unit_code, project_code, building_no, prefab_floor_area_m2::double "
+                                    "from raw.buildings order by all")
 
 
 @pytest.fixture

@@ -6,19 +6,14 @@ from __future__ import annotations
 
 from datetime import date
 
-import duckdb
-
 from foundation.periods import latest_period, period_problem
 from tests.helpers.landing import HEADER, land, ledger, row, run
+from tests.helpers.warehouse import warehouse_rows
 
 
 def quarantined(settings) -> list[tuple]:
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        return con.execute("select f.file_name, q.row_number, q.reasons from dq.quarantined_rows q "
-                           "join dq.submission_files f using (submission_id) order by all").fetchall()
-    finally:
-        con.close()
+    return warehouse_rows(settings, "select f.file_name, q.row_number, q.reasons from dq.quarantined_rows q "
+                                    "join dq.submission_files f using (submission_id) order by all")
 
 
 def test_future_and_ancient_file_periods_are_rejected(data_env):

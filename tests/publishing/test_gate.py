@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 
-import duckdb
 import pytest
 
 from foundation.db import connect_warehouse
@@ -24,6 +23,7 @@ from tests.helpers.gate import (
     waivers_recorded,
 )
 from tests.helpers.landing import HEADER, land, row, run
+from tests.helpers.warehouse import warehouse_rows
 
 
 def sha256(path) -> str:
@@ -206,12 +206,8 @@ def test_quarantined_row_status_follows_the_latest_decision(data_env):
     run(s, "r1")
 
     def quarantined() -> list[tuple]:
-        con = duckdb.connect(str(s.warehouse_path), read_only=True)
-        try:
-            return con.execute("select submission_id, row_number, status, reviewed_by, review_note "
-                               "from dq.quarantined_rows").fetchall()
-        finally:
-            con.close()
+        return warehouse_rows(s, "select submission_id, row_number, status, reviewed_by, review_note "
+                                 "from dq.quarantined_rows")
 
     [(submission_id, row_number, status, _, _)] = quarantined()
     assert (row_number, status) == (3, "open")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 
-import duckdb
 import pytest
 
 from ingestion.archive import SIDECAR_SUFFIX
@@ -20,6 +19,7 @@ from tests.helpers.gate import gate_rows, nightly_gate_and_publish, waivers_reco
 from tests.helpers.landing import HEADER, land, run
 from tests.helpers.landing import row as building
 from tests.helpers.nightly import nightly_without_airflow
+from tests.helpers.warehouse import warehouse_rows
 
 pytestmark = pytest.mark.slow
 
@@ -35,12 +35,8 @@ def checksum_parts(checksum: str) -> dict[str, str]:
 
 
 def ledger_rows(s) -> list[tuple]:
-    con = duckdb.connect(str(s.warehouse_path), read_only=True)
-    try:
-        return con.execute("select submission_id, file_name, kind, received_at, status, rows_loaded, rows_quarantined, "
-                           "warnings from dq.submission_ledger order by file_name").fetchall()
-    finally:
-        con.close()
+    return warehouse_rows(s, "select submission_id, file_name, kind, received_at, status, rows_loaded, "
+                             "rows_quarantined, warnings from dq.submission_ledger order by file_name")
 
 
 def publish_twice_then_lose_everything_but_the_archive(s):

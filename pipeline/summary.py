@@ -17,6 +17,15 @@ def _fmt_pct(p: float | None) -> str:
     return "—" if p is None else f"{float(p):.2f} %"
 
 
+def _not_yet_taken(settings: Settings, recorded: set[str]) -> list[str]:
+    """Files in the landing zone the ledger has no record of (discover left them for a later run)."""
+    landing = settings.landing_dir
+    if not landing.is_dir():
+        return []
+    return sorted(p.relative_to(landing).as_posix() for p in landing.rglob("*")
+                  if (p.is_file() or p.is_symlink()) and p.relative_to(landing).as_posix() not in recorded)
+
+
 def summary_text(settings: Settings, run_id: str | None = None) -> str:
     lines = ["", "Prefab warehouse", f"  landing zone : {settings.landing_dir}",
              f"  warehouse    : {settings.warehouse_path}", f"  reporting    : {settings.reporting_path}",
@@ -45,6 +54,12 @@ def summary_text(settings: Settings, run_id: str | None = None) -> str:
             limit 10""", params).fetchall()
         for name, reason in rejected:
             lines.append(f"  rejected {name}: {reason}")
+        waiting = _not_yet_taken(settings, {r[0] for r in con.execute(
+            "select landing_path from dq.submission_files").fetchall()})
+        if waiting:
+            lines.append(f"  waiting: {len(waiting)} landed files not taken yet (modified less than "
+                         f"{settings.landing_settle_seconds:g} s ago, or changing while archived: still being "
+                         f"written, perhaps); the next run takes them, e.g. {', '.join(waiting[:3])}")
         q = con.execute("select count(*) filter (where status = 'open'), count(*) from dq.quarantined_rows").fetchone()
         lines.append(f"  quarantined rows: {q[0]} open of {q[1]} in all")
         gate = con.execute("""

@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 PY := .venv/bin/python
 
-.PHONY: help install demo test test-fast lint steward browser bench clean dbt-docs
+.PHONY: help install demo test test-fast lint steward browser duckdb-cli bench clean dbt-docs
 
 help: ## this list: every target with what it does
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,7 +23,7 @@ install: .venv/.installed ## the project's .venv from uv.lock (with a pinned uv)
 demo: install ## run the nightly DAG once (on a generated sample landing zone if it is empty), print the summary
 	$(PY) -m demo
 
-test: install browser lint ## install, chromium for the browser test, lint, then the whole test suite
+test: install browser duckdb-cli lint ## install, chromium and the DuckDB 1.5 CLI for their tests, lint, then the whole test suite
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 # The steward app's browser test drives Debian's chromium through chromedriver (and fonts-noto-cjk, so that
@@ -39,6 +39,16 @@ browser: ## chromium and chromedriver for the steward browser test (installed wh
 		echo "  sudo apt-get install chromium chromium-driver fonts-noto-cjk"; \
 		echo "(until then that test is skipped)"; \
 	fi
+
+# The DuckDB 1.5 CLI from PyPI, in a tool environment of its own (not the project's .venv, which has DuckDB 2.0):
+# tests/publishing/test_client_compatibility.py opens the published reporting.duckdb with it, as an analyst would.
+DUCKDB_CLI_VERSION := 1.5.6
+
+duckdb-cli: .tools/duckdb-cli/bin/duckdb ## the DuckDB 1.5 CLI (PyPI duckdb-cli) in .tools/duckdb-cli/, for the client test
+
+.tools/duckdb-cli/bin/duckdb:
+	$(PYTHON) -m venv .tools/duckdb-cli
+	.tools/duckdb-cli/bin/pip install --quiet --disable-pip-version-check duckdb-cli==$(DUCKDB_CLI_VERSION)
 
 # The data stewards' web app on 127.0.0.1:$${PREFAB_STEWARD_PORT:-8765}; see docs/stewards.md.
 steward: install ## the data stewards' web app (docs/stewards.md)

@@ -134,8 +134,13 @@ create table if not exists dq.publication_log (
     submissions_included integer not null,
     checks_passed integer not null,
     checks_warned integer not null,
-    content_checksum varchar not null
+    content_checksum varchar not null,
+    checks_waived integer,       -- failing checks a steward's waiver let through (null: published before it was kept)
+    waived_checks varchar        -- their names with who waived each: 'check (waived by steward); ...'
 );
+-- Warehouses created before the waiver columns existed get them here (a no-op once they exist).
+alter table dq.publication_log add column if not exists checks_waived integer;
+alter table dq.publication_log add column if not exists waived_checks varchar;
 
 -- The waivers in force: checks whose latest steward decision is `waive`, taken after the last publication
 -- (a waiver lets exactly the next publication through). The gate and the steward app both read this.

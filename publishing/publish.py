@@ -31,6 +31,14 @@ PUBLISHED_ORDER = {
     "fct_production_bases": ("unit_code", "year", "base_type", "status", "capacity_unit"),
 }
 CANDIDATE_SCHEMA = "marts"
+# The storage format reporting.duckdb is written in: the oldest that DuckDB 1.x clients read, so analysts need not
+# run DuckDB 2.0 (whose default format, version 69, the 1.5 CLI and DBeaver's driver refuse). 'v0.10.0' is the
+# oldest format any current DuckDB writes (older names write the same file) and keeps every published type
+# (DECIMAL, DATE, TIMESTAMP, VARCHAR, BOOLEAN, INTEGER, BIGINT). Measured: DuckDB 0.10.3, 1.0.0, 1.1.3 (Python)
+# and the 1.5.6 CLI read it; 0.9.2 cannot (0.10 changed the serialization); files written as 'v1.2.0' or newer
+# are refused by 1.1 and older. So it covers DuckDB CLI/Python/JDBC >= 0.10 (released February 2024; DBeaver
+# with such a driver, not measured). The cost: older compression, about 16 % more bytes; contents are unchanged.
+STORAGE_VERSION = "v0.10.0"
 
 
 @dataclass
@@ -68,6 +76,31 @@ def gate_counts(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[int, int]:
     return passed, warned
 
 
+# The failing gate checks of the run's latest gate evaluation that a steward's waiver let through.
+GATE_WAIVERS_SQL = """
+select
+    count(*) as waived,
+    string_agg(check_name || ' (waived by ' || waived_by || ')', '; ' order by check_name) as waived_checks
+from dq.check_results
+where
+    run_id = $run_id
+    and stage = 'gate'
+    and status = 'fail'
+    and waived_by is not null
+    and checked_at = (
+        select max(checked_at) from dq.check_results
+        where run_id = $run_id and stage = 'gate'
+    )
+"""
+
+
+def gate_waivers(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[int, str | None]:
+    """(checks waived, their names with who waived each) of the run's gate, from `dq.check_results.waived_by`:
+    e.g. (1, 'gx.reconciliation_prefab_floor_area (waived by wang.steward)'); (0, None) for a clean gate."""
+    waived, names = con.execute(GATE_WAIVERS_SQL, {"run_id": run_id}).fetchone()
+    return waived, names
+
+
 def content_checksum(con: duckdb.DuckDBPyConnection, schema: str) -> str:
     """Order-independent checksum of the reporting tables' contents (row hashes summed per table)."""
     parts = []
@@ -86,17 +119,24 @@ def _order_by(con: duckdb.DuckDBPyConnection, table: str) -> str:
     return f"order by {', '.join(columns)}" if columns else ""
 
 
-def _live_publication(path: Path) -> tuple[str | None, list[tuple]]:
-    """(checksum, publication rows) of the published file, read-only; (None, []) if there is none."""
+def _live_publication(path: Path) -> tuple[str | None, list[dict]]:
+    """(checksum, publication rows by column name) of the published file, read-only; (None, []) if there is
+    none. By name: a file published before `checks_waived`/`waived_checks` existed has fewer columns."""
     if not path.exists():
         return None, []
     con = duckdb.connect(str(path), read_only=True, config=DUCKDB_CONFIG)
     try:
-        rows = con.execute("select * from main.publication order by publication_id").fetchall()
+        cursor = con.execute("select * from main.publication order by publication_id")
+        columns = [d[0] for d in cursor.description]
+        rows = [dict(zip(columns, r, strict=True)) for r in cursor.fetchall()]
         checksum = content_checksum(con, "main")
     finally:
         con.close()
     return checksum, rows
+
+
+def _insert_publication(con: duckdb.DuckDBPyConnection, table: str, row: dict) -> None:
+    con.execute(f"insert into {table} ({', '.join(row)}) values ({', '.join('?' * len(row))})", list(row.values()))
 
 
 def _remove_stale_wal(path: Path) -> None:
@@ -113,7 +153,10 @@ def publish(settings: Settings, run_id: str, checks_passed: int | None = None,
     crash at any point ends as an uninterrupted run.
 
     The publication records the run's gate counts (`gate_counts`); `checks_passed`/`checks_warned` given
-    explicitly replace them (for tests that publish a candidate without a gate run)."""
+    explicitly replace them (for tests that publish a candidate without a gate run). The failing checks a
+    steward's waiver let through are always those of the run's gate rows (`gate_waivers`).
+
+    The file is written in `STORAGE_VERSION`, which DuckDB 1.x clients read."""
     target = settings.reporting_path
     _remove_stale_wal(target)  # before reading it: a stale WAL beside the published file makes every open fail
     live_checksum, live_rows = _live_publication(target)
@@ -124,11 +167,11 @@ def publish(settings: Settings, run_id: str, checks_passed: int | None = None,
         # A swap that happened just before a crash, whose log row was never written: record it now.
         logged = {r[0] for r in con.execute("select publication_id from dq.publication_log").fetchall()}
         for row in live_rows:
-            if row[0] not in logged:
-                con.execute("insert into dq.publication_log values (?, ?, ?, ?, ?, ?, ?, ?)", list(row))
+            if row["publication_id"] not in logged:
+                _insert_publication(con, "dq.publication_log", row)
         checksum = content_checksum(con, CANDIDATE_SCHEMA)
         if checksum == live_checksum:
-            return Publication(False, live_rows[-1][0] if live_rows else None, checksum, str(target),
+            return Publication(False, live_rows[-1]["publication_id"] if live_rows else None, checksum, str(target),
                                "the candidate is identical to the published data; nothing to publish")
         publication_id = (con.execute("select coalesce(max(publication_id), 0) from dq.publication_log")
                           .fetchone()[0] + 1)
@@ -136,15 +179,18 @@ def publish(settings: Settings, run_id: str, checks_passed: int | None = None,
         included = con.execute("select count(*) from dq.submission_ledger where status = 'loaded'").fetchone()[0]
         if checks_passed is None or checks_warned is None:
             checks_passed, checks_warned = gate_counts(con, run_id)
+        checks_waived, waived_checks = gate_waivers(con, run_id)
         now = datetime.now(UTC).replace(tzinfo=None)
-        new_row = [publication_id, run_id, now, data_as_of, included, checks_passed, checks_warned, checksum]
-        con.execute(f"attach '{building}' as candidate_file")
+        new_row = {"publication_id": publication_id, "run_id": run_id, "published_at": now, "data_as_of": data_as_of,
+                   "submissions_included": included, "checks_passed": checks_passed, "checks_warned": checks_warned,
+                   "content_checksum": checksum, "checks_waived": checks_waived, "waived_checks": waived_checks}
+        con.execute(f"attach '{building}' as candidate_file (storage_version '{STORAGE_VERSION}')")
         try:
             for t in REPORTING_TABLES:
                 con.execute(f"create table candidate_file.main.{t} as select * from {CANDIDATE_SCHEMA}.{t} "
                             f"{_order_by(con, t)}")
             con.execute("create table candidate_file.main.publication as select * from dq.publication_log")
-            con.execute("insert into candidate_file.main.publication values (?, ?, ?, ?, ?, ?, ?, ?)", new_row)
+            _insert_publication(con, "candidate_file.main.publication", new_row)
             con.execute("checkpoint candidate_file")
         finally:
             con.execute("detach candidate_file")
@@ -153,6 +199,6 @@ def publish(settings: Settings, run_id: str, checks_passed: int | None = None,
         started = time.perf_counter()
         os.replace(building, target)
         swap_seconds = time.perf_counter() - started
-        con.execute("insert into dq.publication_log values (?, ?, ?, ?, ?, ?, ?, ?)", new_row)
+        _insert_publication(con, "dq.publication_log", new_row)
     return Publication(True, publication_id, checksum, str(target), f"published publication {publication_id}",
                        swap_seconds)

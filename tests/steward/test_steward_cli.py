@@ -147,7 +147,9 @@ def test_waivers_in_force_last_until_the_next_publication(data_env):
     assert [(f["check_name"], f["waived_by"]) for f in open_failures(s)["failures"]] == [("gx.a", "wang"),
                                                                                           ("gx.b", None)]
     with connect_warehouse(s) as con:
-        con.execute("insert into dq.publication_log values (1, 'g2', ?, null, 0, 0, 0, 'x')",
+        con.execute("insert into dq.publication_log (publication_id, run_id, published_at, data_as_of, "
+                    "submissions_included, checks_passed, checks_warned, content_checksum) "
+                    "values (1, 'g2', ?, null, 0, 0, 0, 'x')",
                     [datetime.now(UTC).replace(tzinfo=None)])  # as publish records it: UTC
     assert waivers_in_force(s) == []  # used up by that publication
     assert not any(f["waived"] for f in open_failures(s)["failures"])

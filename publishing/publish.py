@@ -44,9 +44,12 @@ CANDIDATE_SCHEMA = "marts"
 # run DuckDB 2.0 (whose default format, version 69, the 1.5 CLI and DBeaver's driver refuse). 'v0.10.0' is the
 # oldest format any current DuckDB writes (older names write the same file) and keeps every published type
 # (DECIMAL, DATE, TIMESTAMP, VARCHAR, BOOLEAN, INTEGER, BIGINT). Measured: DuckDB 0.10.3, 1.0.0, 1.1.3 (Python)
-# and the 1.5.6 CLI read it; 0.9.2 cannot (0.10 changed the serialization); files written as 'v1.2.0' or newer
-# are refused by 1.1 and older. So it covers DuckDB CLI/Python/JDBC >= 0.10 (released February 2024; DBeaver
-# with such a driver, not measured). The cost: older compression, about 16 % more bytes; contents are unchanged.
+# and the 1.5.6 CLI read it; 0.9.2 cannot (0.10 changed the serialization), nor can 0.10.0, 0.10.1 and 0.10.2
+# ("Failed to deserialize: field id mismatch, expected: 201, got: 109", measured December 2026 with or without
+# comments); files written as 'v1.2.0' or newer are refused by 1.1 and older. So it covers DuckDB
+# CLI/Python/JDBC >= 0.10.3 (released May 2024; DBeaver with such a driver, not measured). The tables' and
+# columns' comments (publishing/describe.py) are kept in this format and read by all of those. The cost: older
+# compression, about 16 % more bytes; contents are unchanged.
 STORAGE_VERSION = "v0.10.0"
 
 

@@ -28,13 +28,13 @@
 -- since the model's last build can have changed, and replaces them; every other slice is kept. A changed
 -- building (a new row, or a row of a superseded file) marks every unit-year where any version of that
 -- building sits, rolled up to its city and province, and the next year (its previous-year columns); a
--- buildings file received or changed (a zero report has no rows) marks its unit-year, rolled up (units_reported);
--- a new or replaced target marks its own unit-year; a superseded targets file or a year new to the calendar
--- marks that year for every unit; years no longer in the calendar are deleted. The post-hook records the
--- latest change taken in (indicators_watermark()); with none recorded, or with `--full-refresh`,
--- everything is built: the result is the same. The delete+insert key is (unit_code, as_of_date): a
--- recomputed slice has every day of its year, and a key unique in the new rows keeps the delete a 1:1
--- join (keyed on unit_code, year, each old row matched 365 new ones).
+-- buildings file received or changed (a zero report has no rows) marks its unit-year, rolled up
+-- (units_reported); a new or replaced target marks its own unit-year; a superseded targets file or a year
+-- new to the calendar marks that year for every unit; years no longer in the calendar are deleted. The
+-- post-hook records the latest change taken in (indicators_watermark()); with none recorded, or with
+-- `--full-refresh`, everything is built: the result is the same. The delete+insert key is (unit_code,
+-- as_of_date): a recomputed slice has every day of its year, and a key unique in the new rows keeps the
+-- delete a 1:1 join (keyed on unit_code, year, each old row matched 365 new ones).
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
@@ -97,7 +97,8 @@ targets as (
     select * from {{ ref('int_targets_latest') }}
 ),
 
--- Each unit's submitting units (current county-level units and zones at or below it), from when each is valid.
+-- Each unit's submitting units (current county-level units and zones at or below it), from when each is
+-- valid.
 submitting_units as (
     select
         ancestor_code as unit_code,

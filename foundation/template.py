@@ -102,6 +102,19 @@ ENUMERATIONS: dict[str, Enumeration] = {
         _code("under_construction", "Under construction", "在建", "under_construction"),
         _code("closed", "Closed", "停产", "closed"),
     )),
+    # Codes the warehouse assigns, not submitters (no template field reads them): here so that their labels, too,
+    # have one source, and reach analysts as the published dimensions dim_grade and dim_submission_status.
+    "grade": Enumeration("grades", (  # GB/T 51129-2017 evaluation grades of recognised buildings
+        _code("A", "Grade A", "A级", "A"),
+        _code("AA", "Grade AA", "AA级", "AA"),
+        _code("AAA", "Grade AAA", "AAA级", "AAA"),
+    )),
+    "submission_status": Enumeration("submission_statuses", (  # a unit-month's buildings file (fct_submission_status)
+        _code("received", "Received", "已报送", "received"),
+        _code("zero_report", "Zero report", "零报告", "zero_report"),
+        _code("rejected", "Rejected", "已退回", "rejected"),
+        _code("missing", "Missing", "未报送", "missing"),
+    )),
 }
 
 # Canonical code -> every accepted spelling, per enumeration.

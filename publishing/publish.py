@@ -18,9 +18,16 @@ import duckdb
 
 from foundation.config import Settings
 from foundation.db import DUCKDB_CONFIG, connect_warehouse
+from publishing.describe import comment_statements, table_docs
 
+# The label dimensions: one per coded column (dim_<column>; the two `status` columns as dim_base_status and
+# dim_submission_status), each listing code, name_zh, name_en (dbt_project/models/marts/_marts__labels.yml).
+LABEL_TABLES = ("dim_building_use", "dim_structure_system", "dim_green_star", "dim_grade", "dim_base_type",
+                "dim_base_status", "dim_capacity_unit", "dim_submission_status")
 REPORTING_TABLES = ("dim_reporting_unit", "fct_building", "fct_prefab_floor_area_monthly", "fct_indicators_daily",
-                    "fct_production_bases")
+                    "fct_production_bases", "fct_submission_status", *LABEL_TABLES)
+# Everything the file holds: the candidate marts, and the publication log.
+PUBLISHED_TABLES = (*REPORTING_TABLES, "publication")
 # Each published table is written in the order of analysts' usual filters: DuckDB skips the row groups whose
 # min/max exclude a filter value, so "every unit on a date" reads one date's row groups, not the whole table.
 PUBLISHED_ORDER = {
@@ -29,15 +36,20 @@ PUBLISHED_ORDER = {
     "fct_prefab_floor_area_monthly": ("unit_code", "month", "building_use", "structure_system"),
     "fct_indicators_daily": ("as_of_date", "unit_code"),
     "fct_production_bases": ("unit_code", "year", "base_type", "status", "capacity_unit"),
+    "fct_submission_status": ("month", "unit_code"),
+    **{t: ("sort_order", "code") for t in LABEL_TABLES},  # the codes in their enumeration's order
 }
 CANDIDATE_SCHEMA = "marts"
 # The storage format reporting.duckdb is written in: the oldest that DuckDB 1.x clients read, so analysts need not
 # run DuckDB 2.0 (whose default format, version 69, the 1.5 CLI and DBeaver's driver refuse). 'v0.10.0' is the
 # oldest format any current DuckDB writes (older names write the same file) and keeps every published type
 # (DECIMAL, DATE, TIMESTAMP, VARCHAR, BOOLEAN, INTEGER, BIGINT). Measured: DuckDB 0.10.3, 1.0.0, 1.1.3 (Python)
-# and the 1.5.6 CLI read it; 0.9.2 cannot (0.10 changed the serialization); files written as 'v1.2.0' or newer
-# are refused by 1.1 and older. So it covers DuckDB CLI/Python/JDBC >= 0.10 (released February 2024; DBeaver
-# with such a driver, not measured). The cost: older compression, about 16 % more bytes; contents are unchanged.
+# and the 1.5.6 CLI read it; 0.9.2 cannot (0.10 changed the serialization), nor can 0.10.0, 0.10.1 and 0.10.2
+# ("Failed to deserialize: field id mismatch, expected: 201, got: 109", measured December 2026 with or without
+# comments); files written as 'v1.2.0' or newer are refused by 1.1 and older. So it covers DuckDB
+# CLI/Python/JDBC >= 0.10.3 (released May 2024; DBeaver with such a driver, not measured). The tables' and
+# columns' comments (publishing/describe.py) are kept in this format and read by all of those. The cost: older
+# compression, about 16 % more bytes; contents are unchanged.
 STORAGE_VERSION = "v0.10.0"
 
 
@@ -119,20 +131,49 @@ def _order_by(con: duckdb.DuckDBPyConnection, table: str) -> str:
     return f"order by {', '.join(columns)}" if columns else ""
 
 
-def _live_publication(path: Path) -> tuple[str | None, list[dict]]:
-    """(checksum, publication rows by column name) of the published file, read-only; (None, []) if there is
-    none. By name: a file published before `checks_waived`/`waived_checks` existed has fewer columns."""
+# The comments of the tables and columns of a database's main schema (column '' for the table's own).
+COMMENTS_SQL = """
+select table_name, '' as column_name, comment from duckdb_tables()
+where database_name = $db and schema_name = 'main'
+union all
+select table_name, column_name, comment from duckdb_columns()
+where database_name = $db and schema_name = 'main'
+"""
+
+
+def file_comments(con: duckdb.DuckDBPyConnection, database: str) -> dict[tuple[str, str], str | None]:
+    """Every (table, column) of the database's main schema with its comment (None: none), keyed as COMMENTS_SQL."""
+    return {(t, c): text for t, c, text in con.execute(COMMENTS_SQL, {"db": database}).fetchall()}
+
+
+def expected_comments(settings: Settings) -> dict[tuple[str, str], str]:
+    """The comments a publication gives its tables and columns (`publishing.describe`), keyed as COMMENTS_SQL."""
+    docs = table_docs(PUBLISHED_TABLES, settings.dbt_project_dir)
+    return {(t, c): text for t, d in docs.items() for c, text in (("", d.description), *d.columns.items())}
+
+
+def _live_publication(path: Path) -> tuple[str | None, list[dict], dict[tuple[str, str], str]]:
+    """(checksum, publication rows by column name, comments) of the published file, read-only; (None, [], {})
+    if there is none. By name: a file published before `checks_waived`/`waived_checks` existed has fewer
+    columns."""
     if not path.exists():
-        return None, []
+        return None, [], {}
     con = duckdb.connect(str(path), read_only=True, config=DUCKDB_CONFIG)
     try:
         cursor = con.execute("select * from main.publication order by publication_id")
         columns = [d[0] for d in cursor.description]
         rows = [dict(zip(columns, r, strict=True)) for r in cursor.fetchall()]
-        checksum = content_checksum(con, "main")
+        checksum = content_checksum(con, "main") if _has_tables(con, REPORTING_TABLES) else None
+        comments = file_comments(con, con.execute("select current_database()").fetchone()[0])
     finally:
         con.close()
-    return checksum, rows
+    return checksum, rows, comments
+
+
+def _has_tables(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> bool:
+    """Whether the file holds every one of `tables` (a file published before a table existed does not)."""
+    have = {r[0] for r in con.execute("select table_name from duckdb_tables() where schema_name = 'main'").fetchall()}
+    return set(tables) <= have
 
 
 def _insert_publication(con: duckdb.DuckDBPyConnection, table: str, row: dict) -> None:
@@ -159,7 +200,7 @@ def publish(settings: Settings, run_id: str, checks_passed: int | None = None,
     The file is written in `STORAGE_VERSION`, which DuckDB 1.x clients read."""
     target = settings.reporting_path
     _remove_stale_wal(target)  # before reading it: a stale WAL beside the published file makes every open fail
-    live_checksum, live_rows = _live_publication(target)
+    live_checksum, live_rows, live_comments = _live_publication(target)
     building = target.with_name(f".{target.name}.{os.getpid()}.building")
     for stale in target.parent.glob(f".{target.name}.*.building*"):  # left by a publisher killed before its swap
         stale.unlink(missing_ok=True)
@@ -170,7 +211,10 @@ def publish(settings: Settings, run_id: str, checks_passed: int | None = None,
             if row["publication_id"] not in logged:
                 _insert_publication(con, "dq.publication_log", row)
         checksum = content_checksum(con, CANDIDATE_SCHEMA)
-        if checksum == live_checksum:
+        # Same data and same descriptions: nothing to publish. Changed docs alone make a new publication, so
+        # the comments analysts read are never older than the dbt docs.
+        expected = expected_comments(settings)
+        if checksum == live_checksum and all(text == expected.get(k) for k, text in live_comments.items()):
             return Publication(False, live_rows[-1]["publication_id"] if live_rows else None, checksum, str(target),
                                "the candidate is identical to the published data; nothing to publish")
         publication_id = (con.execute("select coalesce(max(publication_id), 0) from dq.publication_log")
@@ -191,6 +235,13 @@ def publish(settings: Settings, run_id: str, checks_passed: int | None = None,
                             f"{_order_by(con, t)}")
             con.execute("create table candidate_file.main.publication as select * from dq.publication_log")
             _insert_publication(con, "candidate_file.main.publication", new_row)
+            # Every table and column described, from the dbt docs (kept by the 'v0.10.0' format: describe.py)
+            columns: dict[str, list[str]] = {}
+            for t, c in file_comments(con, "candidate_file"):
+                columns.setdefault(t, []).append(c)
+            for statement in comment_statements("candidate_file.main", PUBLISHED_TABLES, settings.dbt_project_dir,
+                                                columns=columns):
+                con.execute(statement)
             con.execute("checkpoint candidate_file")
         finally:
             con.execute("detach candidate_file")

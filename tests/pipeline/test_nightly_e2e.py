@@ -3,15 +3,18 @@ independently from the generator's own records (pandas and Decimal, not the pipe
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from foundation.config import PROJECT_ROOT
+from foundation.template import ENUMERATIONS
 from tests.helpers.e2e import area_sum, pct, pipeline_env, query, run_nightly, sha256_file
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("airflow")]
@@ -142,5 +145,121 @@ def test_contracts_are_met(nightly):
     tool = PROJECT_ROOT.parent / "shared" / "tools" / "check-contracts"
     if not tool.exists():
         pytest.skip(f"{tool} not found (the shared specs sit beside the repository)")
-    out = subprocess.run([sys.executable, str(tool), str(nightly["settings"].data_dir)], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, str(tool), "--version", "2", str(nightly["settings"].data_dir)],
+                         capture_output=True, text=True)
     assert out.returncode == 0, out.stdout
+
+
+def _units(settings) -> list[dict]:
+    """The reference list of units, read from the seed file itself."""
+    with settings.reporting_units_path.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _submitting(units: list[dict]) -> dict[str, dict]:
+    """Current county-level units and zones by code."""
+    return {u["unit_code"]: u for u in units if not u["valid_to"] and u["unit_level"] in ("county", "zone")}
+
+
+def _ancestors(units: list[dict], code: str) -> list[str]:
+    by_code = {u["unit_code"]: u for u in units}
+    out = [code]
+    while by_code[out[-1]]["parent_code"]:
+        out.append(by_code[out[-1]]["parent_code"])
+    return out
+
+
+def test_units_without_a_submitting_unit_have_no_indicator_rows(nightly):
+    """The Zhejiang cities other than Jiaxing have no county in the reference list: no rows, not zeros. Every
+    other current unit has a row for each of the 731 days of 2020-2021."""
+    s = nightly["settings"]
+    units = _units(s)
+    in_scope = {a for code in _submitting(units) for a in _ancestors(units, code)}
+    current = {u["unit_code"] for u in units if not u["valid_to"]}
+    outside = current - in_scope
+    assert {"330100", "330200", "330300"} <= outside and "330400" in in_scope and "140000" in in_scope
+    got = query(s.reporting_path, "select unit_code, count(*) as n from fct_indicators_daily group by unit_code")
+    assert dict(zip(got["unit_code"], got["n"], strict=True)) == {code: 731 for code in in_scope}
+
+
+@pytest.mark.parametrize("as_of", [date(2020, 3, 15), date(2021, 12, 31)])
+def test_units_expected_and_reported(nightly, as_of):
+    """units_expected: the current counties and zones below the unit; units_reported: those with a loaded (or
+    loaded, then corrected) buildings file for a month of the year up to the day, from the generator's files."""
+    gen, s = nightly["gen"], nightly["settings"]
+    units = _units(s)
+    submitting = _submitting(units)
+    reported = {f.unit_code for f in gen.files_with(kind="buildings")
+                if f.expected_outcome in ("loaded", "superseded") and f.unit_code in submitting
+                and f.period[:4] == str(as_of.year) and f.period <= f"{as_of:%Y-%m}"}
+    assert len(reported) >= 5
+    got = query(s.reporting_path, "select unit_code, units_expected, units_reported from fct_indicators_daily "
+                                  "where as_of_date = ?", [as_of]).set_index("unit_code")
+    for code in ("330000", "330400", "140000", "140100", "330402", "330471"):
+        below = {u for u in submitting if code in _ancestors(units, u)}
+        assert got.loc[code, "units_expected"] == len(below), code
+        assert got.loc[code, "units_reported"] == len(below & reported), code
+
+
+def test_submission_status_from_the_generated_files(nightly):
+    """Every current county and zone x every month that is due (from the first month with a loaded file to
+    the month before this one, Asia/Shanghai), with its status, due date (last day of the following month)
+    and overdue flag, computed from the generator's own record of the files."""
+    gen, s = nightly["gen"], nightly["settings"]
+    submitting = _submitting(_units(s))
+    files = [f for f in gen.files_with(kind="buildings") if f.unit_code in submitting]
+    accepted = [f for f in files if f.expected_outcome in ("loaded", "superseded")]
+    loaded = {(f.unit_code, f.period): f for f in files if f.expected_outcome == "loaded"}
+    rejected = {(f.unit_code, f.period) for f in files if f.expected_outcome == "rejected"}
+    assert rejected and any(f.data_rows == 0 for f in loaded.values())
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+    def months(first: date, last: date):
+        while first <= last:
+            yield first
+            first = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+
+    first_month = min(date.fromisoformat(f.period + "-01") for f in accepted)
+    last_due = date(today.year - (today.month == 1), (today.month - 2) % 12 + 1, 1)
+    expected = {}
+    for code, u in submitting.items():
+        valid_from = date.fromisoformat(u["valid_from"])
+        for m in months(max(first_month, valid_from.replace(day=1)), last_due):
+            key = (code, f"{m:%Y-%m}")
+            if key in loaded:
+                status = "zero_report" if loaded[key].data_rows == 0 else "received"
+            else:
+                status = "rejected" if key in rejected else "missing"
+            following = date(m.year + m.month // 12, m.month % 12 + 1, 1)
+            due = date(following.year + following.month // 12, following.month % 12 + 1, 1) - timedelta(days=1)
+            expected[(code, m)] = (status, due, status in ("missing", "rejected") and today > due)
+    got = query(s.reporting_path, "select unit_code, month, status, due_date, is_overdue from fct_submission_status")
+    got = {(r.unit_code, r.month.date() if hasattr(r.month, "date") else r.month):
+           (r.status, r.due_date.date() if hasattr(r.due_date, "date") else r.due_date, bool(r.is_overdue))
+           for r in got.itertuples()}
+    assert got == expected
+    assert {v[0] for v in expected.values()} == {"received", "zero_report", "rejected", "missing"}
+
+
+def test_every_coded_column_has_its_labels(nightly):
+    """dim_<column>: code, name_zh, name_en of each enumeration of the template, and every code the fact
+    tables use is in its dimension."""
+    s = nightly["settings"]
+    dims = {"dim_building_use": "building_use", "dim_structure_system": "structure_system",
+            "dim_green_star": "green_star", "dim_grade": "grade", "dim_base_type": "base_type",
+            "dim_base_status": "status", "dim_capacity_unit": "capacity_unit",
+            "dim_submission_status": "submission_status"}
+    for table, enum in dims.items():
+        got = query(s.reporting_path, f"select code, name_zh, name_en from {table}")
+        assert sorted(got.itertuples(index=False, name=None)) == sorted(
+            (c.code, c.label_zh, c.en) for c in ENUMERATIONS[enum].codes), table
+    uses = [("fct_building", "building_use", "dim_building_use"), ("fct_building", "structure_system",
+            "dim_structure_system"), ("fct_building", "green_star", "dim_green_star"),
+            ("fct_building", "grade", "dim_grade"), ("fct_production_bases", "base_type", "dim_base_type"),
+            ("fct_production_bases", "status", "dim_base_status"),
+            ("fct_production_bases", "capacity_unit", "dim_capacity_unit"),
+            ("fct_submission_status", "status", "dim_submission_status")]
+    for fact, column, dim in uses:
+        unknown = query(s.reporting_path, f"select distinct f.{column} as c from {fact} f anti join {dim} d "
+                                          f"on f.{column} = d.code where f.{column} is not null")
+        assert unknown.empty, (fact, column, list(unknown["c"]))

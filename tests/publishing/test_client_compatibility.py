@@ -1,6 +1,6 @@
 """reporting.duckdb opens in the DuckDB clients analysts have: the DuckDB 1.5 CLI from PyPI (`make duckdb-cli`,
 a tool environment of its own) reads every published table, read-only, and answers what the project's DuckDB
-answers."""
+answers; it reads every table's and column's description too (the comments from the dbt docs)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from publishing.publish import REPORTING_TABLES, STORAGE_VERSION, content_checksum
+from publishing.describe import table_docs
+from publishing.publish import PUBLISHED_TABLES, REPORTING_TABLES, STORAGE_VERSION, content_checksum
 from tests.helpers.landing import HEADER, land, row
 from tests.helpers.nightly import nightly_without_airflow
 
@@ -68,3 +69,14 @@ def test_the_duckdb_1_5_cli_reads_the_published_file(data_env):
     for t in (*REPORTING_TABLES, "publication"):
         out = cli(s.reporting_path, f"select count(*) from (select distinct * from {t})")
         assert out.returncode == 0, f"{t}: {out.stderr}"
+
+    # The descriptions: every table and column of the file has its comment, the dbt docs' text, in the 1.5 client.
+    out = cli(s.reporting_path, "select table_name, '' as column_name, comment from duckdb_tables() "
+              "where database_name = current_database() union all "
+              "select table_name, column_name, comment from duckdb_columns() where database_name = current_database()")
+    assert out.returncode == 0, out.stderr
+    got = {(t, c): text for t, c, text in list(csv.reader(io.StringIO(out.stdout)))[1:]}
+    docs = table_docs(PUBLISHED_TABLES)
+    expected = {(t, c): text for t, d in docs.items() for c, text in (("", d.description), *d.columns.items())}
+    assert got == expected
+    assert "NULL" not in got.values() and "" not in got.values()

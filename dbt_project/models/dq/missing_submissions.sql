@@ -1,15 +1,8 @@
 -- For each current county-level unit and functional zone and each month, from the first month any
--- buildings file arrived (var missing_from when none has) up to the current month (var
--- as_of_month), whether the unit's buildings file for that month has arrived. A file counts as
--- arrived when the ledger shows it loaded or superseded; a zero report (header, no rows) counts.
--- Ledger unit codes are mapped to current codes through the successor chain.
-{%- set as_of_month = var('as_of_month', none) %}
-{%- if as_of_month is none %}
-    {%- set last_month_source = 'current_date' %}
-{%- else %}
-    {%- set last_month_source = "cast('" ~ as_of_month ~ "' as date)" %}
-{%- endif %}
-
+-- buildings file arrived (var missing_from when none has) up to the current month (the month of
+-- as_of_date(): var as_of_date, else today in Asia/Shanghai), whether the unit's buildings file for that
+-- month has arrived. A file counts as arrived when the ledger shows it loaded or superseded; a zero report
+-- (header, no rows) counts. Ledger unit codes are mapped to current codes in int_building_submissions.
 with
 
 units as (
@@ -17,42 +10,8 @@ units as (
     where is_current and unit_level in ('county', 'zone')
 ),
 
-reference_units as (
-    select * from {{ ref('reporting_units') }}
-),
-
-ledger as (
-    select * from {{ source('dq', 'submission_ledger') }}
-    where kind = 'buildings'
-),
-
-code_map as (
-    -- A code, its successor, the successor's successor...: the current code at the end of the chain.
-    select
-        unit.unit_code,
-        coalesce(successor_3.unit_code, successor_2.unit_code, successor_1.unit_code, unit.unit_code)
-            as current_code
-    from reference_units as unit
-    left join reference_units as successor_1
-        on unit.successor_code = successor_1.unit_code
-    left join reference_units as successor_2
-        on successor_1.successor_code = successor_2.unit_code
-    left join reference_units as successor_3
-        on successor_2.successor_code = successor_3.unit_code
-),
-
 submissions as (
-    select
-        coalesce(code_map.current_code, ledger.unit_code) as unit_code,
-        try_cast(ledger.period || '-01' as date) as month,
-        ledger.submission_id,
-        ledger.status,
-        ledger.received_at,
-        ledger.rows_loaded,
-        ledger.rows_quarantined
-    from ledger
-    left join code_map
-        on ledger.unit_code = code_map.unit_code
+    select * from {{ ref('int_building_submissions') }}
 ),
 
 arrived as (
@@ -63,9 +22,9 @@ arrived as (
         arg_max(submission_id, (received_at, submission_id)) as latest_submission_id,
         max(received_at) as latest_received_at,
         arg_max(status, (received_at, submission_id)) as latest_status,
-        arg_max(rows_loaded + rows_quarantined = 0, (received_at, submission_id)) as latest_is_zero_report
+        arg_max(is_zero_report, (received_at, submission_id)) as latest_is_zero_report
     from submissions
-    where status in ('loaded', 'superseded')
+    where is_accepted
     group by unit_code, month
 ),
 
@@ -82,10 +41,10 @@ rejected as (
 bounds as (
     select
         coalesce(
-            min(month) filter (where status in ('loaded', 'superseded')),
+            min(month) filter (where is_accepted),
             cast('{{ var("missing_from", "2020-01-01") }}' as date)
         ) as first_month,
-        cast(date_trunc('month', {{ last_month_source }}) as date) as last_month
+        cast(date_trunc('month', {{ as_of_date() }}) as date) as last_month
     from submissions
 ),
 

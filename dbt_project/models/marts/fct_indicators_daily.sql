@@ -2,6 +2,13 @@
 -- buildings data (the contract's words): a year between two data years that has none gets no rows, so an
 -- outlier decades away from the rest costs one year of rows, not every year in between.
 --
+-- Coverage: units_expected counts the submitting units (current county-level units and zones) at or below
+-- the unit on that day (from their valid_from), units_reported those of them with an accepted buildings file
+-- (loaded or superseded, a zero report included) for a month of the year up to that day. A unit with no
+-- submitting unit in scope (a city whose counties are outside the reporting scope) has no rows: zeros there
+-- would read as "nothing started". (On a day before its first submitting unit is valid a unit keeps its row,
+-- with units_expected 0: a year of data is never cut.)
+--
 -- 1. sum buildings per unit and start date; 2. roll the daily sums up through the current unit
 -- hierarchy; 3. running year-to-date sums per unit and year on the days with data; 4. a calendar
 -- spine (generate_series: every current unit x every day of the data years) takes, by ASOF join,
@@ -20,13 +27,14 @@
 -- Incremental: a build recomputes only the (unit, year) slices that what the ledger loaded or superseded
 -- since the model's last build can have changed, and replaces them; every other slice is kept. A changed
 -- building (a new row, or a row of a superseded file) marks every unit-year where any version of that
--- building sits, rolled up to its city and province, and the next year (its previous-year columns); a new
--- or replaced target marks its own unit-year; a superseded targets file or a year new to the calendar
--- marks that year for every unit; years no longer in the calendar are deleted. The post-hook records the
--- latest change taken in (indicators_watermark()); with none recorded, or with `--full-refresh`,
--- everything is built: the result is the same. The delete+insert key is (unit_code, as_of_date): a
--- recomputed slice has every day of its year, and a key unique in the new rows keeps the delete a 1:1
--- join (keyed on unit_code, year, each old row matched 365 new ones).
+-- building sits, rolled up to its city and province, and the next year (its previous-year columns); a
+-- buildings file received or changed (a zero report has no rows) marks its unit-year, rolled up
+-- (units_reported); a new or replaced target marks its own unit-year; a superseded targets file or a year
+-- new to the calendar marks that year for every unit; years no longer in the calendar are deleted. The
+-- post-hook records the latest change taken in (indicators_watermark()); with none recorded, or with
+-- `--full-refresh`, everything is built: the result is the same. The delete+insert key is (unit_code,
+-- as_of_date): a recomputed slice has every day of its year, and a key unique in the new rows keeps the
+-- delete a 1:1 join (keyed on unit_code, year, each old row matched 365 new ones).
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
@@ -46,6 +54,7 @@
 ) }}
 -- depends_on: {{ ref('int_building_versions') }}
 -- depends_on: {{ source('dq', 'submission_ledger') }}
+-- depends_on: {{ ref('int_building_submissions') }}
 {%- set changes_only = is_incremental() %}
 {#- Optional output restriction (vars indicators_from_date / indicators_to_date); the running sums
     still start on 1 January, so restricting never changes a figure. #}
@@ -88,11 +97,79 @@ targets as (
     select * from {{ ref('int_targets_latest') }}
 ),
 
+-- Each unit's submitting units (current county-level units and zones at or below it), from when each is
+-- valid.
+submitting_units as (
+    select
+        ancestor_code as unit_code,
+        unit_code as submitting_code,
+        valid_from
+    from hierarchy
+    where unit_level in ('county', 'zone')
+),
+
+-- Only units with a submitting unit get rows.
 units as (
     select distinct
         ancestor_code as unit_code,
         ancestor_level as unit_level
     from hierarchy
+    where ancestor_code in (select submitting_units.unit_code from submitting_units)
+),
+
+-- units_expected by day: a running count over the days submitting units become valid (sparse, taken by ASOF).
+expected_steps as (
+    select
+        unit_code,
+        valid_from as day,
+        count(*) as unit_count
+    from submitting_units
+    group by unit_code, valid_from
+),
+
+expected_cumulative as (
+    select
+        unit_code,
+        day,
+        sum(unit_count) over (
+            partition by unit_code order by day rows between unbounded preceding and current row
+        ) as units_expected
+    from expected_steps
+),
+
+-- The first month of each year a submitting unit has an accepted buildings file for (a zero report counts):
+-- from its first day (or the unit's valid_from, if later in that year) the unit counts as reported.
+first_reported as (
+    select
+        unit_code as submitting_code,
+        year(month) as year,
+        min(month) as first_month
+    from {{ ref('int_building_submissions') }}
+    where is_accepted and month is not null
+    group by unit_code, year(month)
+),
+
+reported_steps as (
+    select
+        submitting_units.unit_code,
+        greatest(first_reported.first_month, submitting_units.valid_from) as day,
+        count(*) as unit_count
+    from first_reported
+    inner join submitting_units
+        on first_reported.submitting_code = submitting_units.submitting_code
+    where year(greatest(first_reported.first_month, submitting_units.valid_from)) = first_reported.year
+    group by submitting_units.unit_code, greatest(first_reported.first_month, submitting_units.valid_from)
+),
+
+reported_cumulative as (
+    select
+        unit_code,
+        day,
+        year(day) as year,
+        sum(unit_count) over (
+            partition by unit_code, year(day) order by day rows between unbounded preceding and current row
+        ) as units_reported
+    from reported_steps
 ),
 
 unit_days as (
@@ -250,6 +327,19 @@ calendar as (
 
         union
 
+        -- a buildings file received or changed (a zero report has no building rows): units_reported
+        select
+            hierarchy.ancestor_code as unit_code,
+            year(submissions.month) as year
+        from ledger_changes
+        inner join {{ ref('int_building_submissions') }} as submissions
+            on ledger_changes.submission_id = submissions.submission_id
+        inner join hierarchy
+            on submissions.unit_code = hierarchy.unit_code
+        where ledger_changes.kind = 'buildings' and submissions.month is not null
+
+        union
+
         -- a unit's own task, new or replaced
         select
             targets.unit_code,
@@ -330,7 +420,7 @@ sparse_cumulative as (
     )
 ),
 
-spine as (
+unit_days_spine as (
     select
         units.unit_code,
         units.unit_level,
@@ -348,6 +438,25 @@ spine as (
             and units.unit_code || '|' || cast(year(calendar.day) as varchar)
             in (select affected_slices.slice_key from affected_slices)
         {%- endif %}
+),
+
+-- Each day with how many submitting units the unit expects and how many of them have reported in the year
+-- so far (0 before the first is valid or has reported).
+spine as (
+    select
+        unit_days_spine.*,
+        coalesce(expected.units_expected, 0) as units_expected,
+        coalesce(reported.units_reported, 0) as units_reported
+    from unit_days_spine
+    asof left join expected_cumulative as expected
+        on
+            unit_days_spine.unit_code = expected.unit_code
+            and unit_days_spine.as_of_date >= expected.day
+    asof left join reported_cumulative as reported
+        on
+            unit_days_spine.unit_code = reported.unit_code
+            and unit_days_spine.year = reported.year
+            and unit_days_spine.as_of_date >= reported.day
 ),
 
 -- Each spine day takes the running sums of the latest day with data on or before it, in the same
@@ -404,6 +513,8 @@ select
     cast(unit_level as varchar) as unit_level,
     cast(as_of_date as date) as as_of_date,
     cast(year as integer) as year,
+    cast(units_expected as integer) as units_expected,
+    cast(units_reported as integer) as units_reported,
     cast(building_count as bigint) as ytd_building_count,
     cast({{ scale_integer('new_area') }} as decimal(18, 2)) as ytd_new_floor_area_m2,
     cast({{ scale_integer('prefab_area') }} as decimal(18, 2)) as ytd_prefab_floor_area_m2,

@@ -271,6 +271,7 @@ def _switch(cur: psycopg.Cursor, schema: str, tables: Sequence[str], role: str,
         except psycopg.errors.LockNotAvailable:
             cur.execute("rollback to savepoint switch")
             attempt += 1
+            log.info("the switch to %s waits for readers of the reporting views (try %d)", schema, attempt)
             if time.monotonic() > deadline:
                 raise PostgresTargetError(
                     f"the reporting views stayed in use by other sessions for {SWITCH_WAIT_SECONDS:g} s "
@@ -337,6 +338,7 @@ def publish_to_postgres(url: str, source: Path, tables: Sequence[str], reader_ro
                     rows[table] = _copy_table(cur, duck, schema, table, _columns(duck, table))
                 _switch(cur, schema, tables, reader_role, extra_statements)
             seconds = time.perf_counter() - started
+            log.info("publication %s loaded into PostgreSQL and switched in %.2f s", publication_id, seconds)
             dropped, kept = drop_old_schemas(conn, schema)
     finally:
         duck.close()

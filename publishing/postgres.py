@@ -163,7 +163,9 @@ def _copy_table(cur: psycopg.Cursor, duck: duckdb.DuckDBPyConnection, schema: st
     reader = duck.sql(f"select * from main.{table}").to_arrow_reader(COPY_BATCH_ROWS)
     rows = 0
     options = pa_csv.WriteOptions(include_header=False)
-    with cur.copy(sql.SQL("copy {} ({}) from stdin (format csv)").format(ident, names)) as copy:
+    # FREEZE: the table is new in this transaction, so its rows are written frozen: the first readers do not
+    # rewrite every page to set hint bits, and no vacuum has to freeze them later
+    with cur.copy(sql.SQL("copy {} ({}) from stdin (format csv, freeze)").format(ident, names)) as copy:
         for batch in reader:
             sink = pa.BufferOutputStream()
             pa_csv.write_csv(batch, sink, options)

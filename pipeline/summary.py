@@ -27,7 +27,7 @@ def _not_yet_taken(settings: Settings, recorded: set[str]) -> list[str]:
                   if (p.is_file() or p.is_symlink()) and p.relative_to(landing).as_posix() not in recorded)
 
 
-def _postgres_line(con, target: str) -> str:
+def postgres_target_line(con, target: str) -> str:
     """The PostgreSQL target's latest state (`dq.publication_targets`), in a line."""
     last = con.execute("select publication_id, status, detail, recorded_at from dq.publication_targets "
                        "where target = ? order by recorded_at desc limit 1", [target]).fetchall()
@@ -84,7 +84,7 @@ def summary_text(settings: Settings, run_id: str | None = None) -> str:
         if run_id:
             lines.append(f"Gate: {gate[0]} passed, {gate[1]} warned, {gate[2]} failed")
         if settings.reporting_postgres_url:
-            lines.append(_postgres_line(con, target_name(settings.reporting_postgres_url)))
+            lines.append(postgres_target_line(con, target_name(settings.reporting_postgres_url)))
     if not settings.reporting_path.exists():
         lines.append("Reporting: nothing published yet")
         return "\n".join(lines)

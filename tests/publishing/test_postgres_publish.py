@@ -24,6 +24,7 @@ from psycopg import sql
 
 from foundation.config import PROJECT_ROOT
 from foundation.db import connect_warehouse
+from pipeline.summary import postgres_target_line
 from publishing.postgres import PostgresTargetMissing, target_name
 from publishing.publish import REPORTING_TABLES, publish
 from tests.helpers import postgres as pg
@@ -76,6 +77,12 @@ def publish_n(s, n: int, **kw):
 
 def live(url: str) -> tuple:
     return pg.rows(url, "select max(publication_id), count(*) from reporting.publication")[0]
+
+
+def target_line(s, url: str) -> str:
+    """The run summary's line for the PostgreSQL target."""
+    with connect_warehouse(s, read_only=True) as con:
+        return postgres_target_line(con, target_name(url))
 
 
 def login_role(url: str, reader_role: str, name: str) -> str:
@@ -288,7 +295,11 @@ def test_unreachable_server_keeps_the_file_publication_and_says_why(target):
     assert warehouse_rows(s, "select target, status from dq.publication_targets") == [
         ("postgresql://postgres@127.0.0.1:1/prefab", "failed")]
 
+    assert target_line(s, down.reporting_postgres_url).startswith(
+        f"PostgreSQL {target_name(down.reporting_postgres_url)}: publication 1 MISSING there (")
+
     rerun = publish(s, "r1")  # the server is back (here: the configured one)
     assert not rerun.published and rerun.publication_id == 1
     assert live(url) == (1, 1)
+    assert target_line(s, url).startswith(f"PostgreSQL {target_name(url)}: publication 1 complete (loaded ")
     assert warehouse_rows(s, "select publication_id, count(*) from dq.publication_log group by 1") == [(1, 1)]

@@ -303,3 +303,18 @@ def test_unreachable_server_keeps_the_file_publication_and_says_why(target):
     assert live(url) == (1, 1)
     assert target_line(s, url).startswith(f"PostgreSQL {target_name(url)}: publication 1 complete (loaded ")
     assert warehouse_rows(s, "select publication_id, count(*) from dq.publication_log group by 1") == [(1, 1)]
+
+
+def test_switch_gives_up_on_a_reader_left_in_a_transaction_and_names_it(target, monkeypatch):
+    s, url, roles = target
+    publish_n(s, 1)
+    alice = login_role(url, roles["prefab_analyst"], roles["alice"])
+    monkeypatch.setattr("publishing.postgres.SWITCH_WAIT_SECONDS", 2.0)
+    with psycopg.connect(alice) as idle:  # not autocommit: the select leaves a transaction open on the views
+        idle.execute("select count(*) from reporting.fct_building").fetchall()
+        with pytest.raises(PostgresTargetMissing, match=rf"stayed in use .*{roles['alice']}, idle in transaction"):
+            publish_n(s, 2)
+        assert live(url) == (1, 1)  # the previous publication, whole
+        idle.rollback()  # the analyst's transaction ends
+    rerun = publish(s, "r2")
+    assert not rerun.published and live(url) == (2, 2)

@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 PY := .venv/bin/python
 
-.PHONY: help install demo test test-fast lint steward browser duckdb-cli bench clean dbt-docs
+.PHONY: help install demo test test-fast lint steward browser duckdb-cli bench bench-postgres clean dbt-docs
 
 help: ## this list: every target with what it does
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -69,6 +69,9 @@ SCALE ?= quick
 
 bench: install ## a benchmark scale (SCALE=quick|bigfile|province|national; benchmarks/README.md)
 	$(PY) -m benchmarks --scale $(SCALE)
+
+bench-postgres: install ## the PostgreSQL publication timed at a scale (SCALE=province|national; skipped without a PostgreSQL)
+	$(PY) -m benchmarks.postgres_publish --scale $(SCALE)
 
 clean: ## remove the generated data and Airflow state (keeps the landing zone)
 	rm -rf .airflow data/warehouse.duckdb data/reporting.duckdb data/archive data/work data/gx data/dbt

@@ -8,7 +8,8 @@ pipeline's `warehouse.duckdb`, the published `reporting.duckdb` and the archive 
 limits on what a file may be (its size, an XLSX workbook's declared unpacked size); how long a killed run's
 work folder is kept for a retry; whether every landed file is hashed each run (see `ingestion.discover`); the
 memory each DuckDB that writes the warehouse (the load stage, dbt, publication) may use before it spills to
-disk; and the dbt project that builds the warehouse, whose seed `reporting_units.csv` is also the reference
+disk; the PostgreSQL database every publication also goes to, if one is configured, and the role analysts read it
+through; and the dbt project that builds the warehouse, whose seed `reporting_units.csv` is also the reference
 list ingestion checks unit codes against (the benchmarks point it at a copy with a synthetic national list).
 
 The steward web app (`make steward`, package `steward`) listens on `steward_host`, port `steward_port`; its
@@ -91,6 +92,10 @@ class Settings:
     landing_settle_seconds: float = _setting("PREFAB_LANDING_SETTLE_SECONDS", 60.0, float)
     # 'YYYY-MM': no submission period before it is plausible (foundation.periods)
     earliest_period: str = _setting("PREFAB_EARLIEST_PERIOD", "2000-01", str)
+    # None: publish reporting.duckdb only; a libpq URL: every publication also goes to that PostgreSQL database
+    reporting_postgres_url: str | None = _setting("PREFAB_REPORTING_POSTGRES_URL", None, str)
+    # the NOLOGIN role granted USAGE/SELECT on the published PostgreSQL schema (analysts' logins are its members)
+    reporting_reader_role: str = _setting("PREFAB_REPORTING_READER_ROLE", "prefab_analyst", str)
 
     @property
     def reporting_units_path(self) -> Path:

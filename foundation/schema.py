@@ -142,6 +142,17 @@ create table if not exists dq.publication_log (
 alter table dq.publication_log add column if not exists checks_waived integer;
 alter table dq.publication_log add column if not exists waived_checks varchar;
 
+-- Each publication's state in every further target (the PostgreSQL database of PREFAB_REPORTING_POSTGRES_URL),
+-- one row per attempt that changed it: a publication is complete when every configured target has a `complete`
+-- row. The target itself is the truth (its `reporting.publication`): a rerun finding it behind the file loads it.
+create table if not exists dq.publication_targets (
+    publication_id integer not null,
+    target varchar not null,      -- 'postgresql://user@host:port/dbname' (never the password)
+    status varchar not null,      -- complete | failed
+    detail varchar,               -- what was done, or why it failed
+    recorded_at timestamp not null
+);
+
 -- The waivers in force: checks whose latest steward decision is `waive`, taken after the last publication
 -- (a waiver lets exactly the next publication through). The gate and the steward app both read this.
 create or replace view dq.waivers_in_force as

@@ -7,6 +7,7 @@ import duckdb
 
 from foundation.config import Settings
 from foundation.db import DUCKDB_CONFIG, connect_warehouse
+from publishing.postgres import target_name
 
 
 def _fmt_area(m2: float | None) -> str:
@@ -24,6 +25,19 @@ def _not_yet_taken(settings: Settings, recorded: set[str]) -> list[str]:
         return []
     return sorted(p.relative_to(landing).as_posix() for p in landing.rglob("*")
                   if (p.is_file() or p.is_symlink()) and p.relative_to(landing).as_posix() not in recorded)
+
+
+def postgres_target_line(con, target: str) -> str:
+    """The PostgreSQL target's latest state (`dq.publication_targets`), in a line."""
+    last = con.execute("select publication_id, status, detail, recorded_at from dq.publication_targets "
+                       "where target = ? order by recorded_at desc limit 1", [target]).fetchall()
+    if not last:
+        return f"PostgreSQL {target}: nothing published there yet"
+    pid, status, detail, at = last[0]
+    if status == "complete":
+        return f"PostgreSQL {target}: publication {pid} complete ({detail}; {at:%Y-%m-%d %H:%M:%S} UTC)"
+    return (f"PostgreSQL {target}: publication {pid} MISSING there ({detail}); rerun the publish task to "
+            f"complete it")
 
 
 def summary_text(settings: Settings, run_id: str | None = None) -> str:
@@ -69,6 +83,8 @@ def summary_text(settings: Settings, run_id: str | None = None) -> str:
             where run_id = ? and stage = 'gate'""", [run_id or ""]).fetchone()
         if run_id:
             lines.append(f"Gate: {gate[0]} passed, {gate[1]} warned, {gate[2]} failed")
+        if settings.reporting_postgres_url:
+            lines.append(postgres_target_line(con, target_name(settings.reporting_postgres_url)))
     if not settings.reporting_path.exists():
         lines.append("Reporting: nothing published yet")
         return "\n".join(lines)

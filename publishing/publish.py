@@ -19,6 +19,7 @@ import duckdb
 from foundation.config import Settings
 from foundation.db import DUCKDB_CONFIG, connect_warehouse
 from publishing.describe import comment_statements, table_docs
+from publishing.postgres import complete_postgres
 
 # The label dimensions: one per coded column (dim_<column>; the two `status` columns as dim_base_status and
 # dim_submission_status), each listing code, name_zh, name_en (dbt_project/models/marts/_marts__labels.yml).
@@ -63,6 +64,7 @@ class Publication:
     path: str  # the published file
     reason: str
     swap_seconds: float | None = None  # the rename of the closed new file over the published one
+    postgres: str | None = None  # what the PostgreSQL target got (None: none configured; publishing.postgres)
 
 
 # The run's gate results (the latest evaluation, should the gate have run twice for the run): passed, warned.
@@ -188,7 +190,20 @@ def _remove_stale_wal(path: Path) -> None:
 
 def publish(settings: Settings, run_id: str, checks_passed: int | None = None,
             checks_warned: int | None = None) -> Publication:
-    """The publish stage: publish the candidate marts unless identical to the published data. Run under the
+    """The publish stage: the file (`publish_file`), then every further target that lacks the file's
+    publication (the PostgreSQL database of `PREFAB_REPORTING_POSTGRES_URL`: `publishing.postgres`). A target
+    that cannot be completed fails the stage with its reason after the file publication is recorded; the
+    rerun finds the file up to date and completes the target, recording nothing twice."""
+    publication = publish_file(settings, run_id, checks_passed, checks_warned)
+    # The same descriptions as the file's, on the stable views analysts query (PostgreSQL takes COMMENT ON VIEW).
+    comments = comment_statements("reporting", PUBLISHED_TABLES, settings.dbt_project_dir, kind="VIEW")
+    publication.postgres = complete_postgres(settings, PUBLISHED_TABLES, extra_statements=comments)
+    return publication
+
+
+def publish_file(settings: Settings, run_id: str, checks_passed: int | None = None,
+                 checks_warned: int | None = None) -> Publication:
+    """Publish the candidate marts as `reporting.duckdb` unless identical to the published data. Run under the
     warehouse lock (one publisher at a time; `pipeline.stages.run_stage` takes it): leftovers of a publisher
     killed mid-way are cleaned up, and a swap whose log row was never written is recorded, so a rerun after a
     crash at any point ends as an uninterrupted run.

@@ -24,7 +24,7 @@ import duckdb
 from foundation.config import Settings
 from foundation.db import connect_warehouse
 from foundation.lock import warehouse_lock
-from publishing.gate import may_waive, project_resource
+from publishing.gate import may_waive, skip_causes
 
 DECISIONS = ("waive", "reject", "request_resubmission", "reopen")
 TARGET_TYPES = ("quarantined_row", "check", "submission")
@@ -71,8 +71,9 @@ class NotWaivable(ValueError):
 def _check_may_be_waived(con: duckdb.DuckDBPyConnection, check_name: str) -> None:
     latest = con.execute("select detail from dq.check_results where check_name = ? order by checked_at desc limit 1",
                          [check_name]).fetchone()
-    if not may_waive(check_name, latest[0] if latest else None):
-        raise NotWaivable(check_name, "project" if project_resource(check_name) else "skipped")
+    detail = latest[0] if latest else None
+    if not may_waive(check_name, detail):
+        raise NotWaivable(check_name, "skipped" if skip_causes(detail) is not None else "project")
 
 
 def _latest_decision(con: duckdb.DuckDBPyConnection, target_type: str, target_id: str) -> tuple | None:

@@ -206,8 +206,7 @@ def missing_submissions(con: duckdb.DuckDBPyConnection, today: date, year: int |
             rejected_file_count, latest_is_zero_report
         from dq.missing_submissions where year(month) = ? and month < ? order by city_code, unit_code, month""",
                                [year, due]))
-    last = due.month - 1 if year == due.year else 12
-    months = [date(year, m, 1) for m in range(1, last + 1)]
+    months = sorted({c["month"] for c in cells})  # the due months the calendar covers (from the first file on)
     cities: dict[str | None, dict] = {}
     for c in cells:
         city = cities.setdefault(c["city_code"], {"city_code": c["city_code"], "units": {}, "missing": 0})

@@ -88,8 +88,9 @@ def browser(tmp_path):
     options.binary_location = str(CHROMIUM)
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1400,1000", f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+                 "--window-size=1400,1000", f"--user-data-dir={tmp_path / 'chromium-profile'}", "--lang=zh-CN"):
         options.add_argument(flag)
+    options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})  # a Chinese steward's browser
     driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
     driver.implicitly_wait(5)
     try:
@@ -104,6 +105,20 @@ def _decide(driver, target_id: str, note: str, decision: str = "waive") -> None:
     form = driver.find_element(By.XPATH, f"//form[input[@name='target_id' and @value='{target_id}']]")
     form.find_element(By.NAME, "note").send_keys(note)
     form.find_element(By.CSS_SELECTOR, f"button[value='{decision}']").click()
+
+
+def _wait_for(driver, condition, seconds: float = 20):
+    """Wait until `condition(driver)` holds on the page the last click loads (the old page may still be there)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
+
+
+def _text_of(element_id: str):
+    from selenium.webdriver.common.by import By
+
+    return lambda driver: driver.find_element(By.ID, element_id).text
 
 
 def _fits_the_window(driver) -> bool:
@@ -137,7 +152,7 @@ def test_steward_reads_a_failed_unit_test_decides_a_row_in_chinese_and_the_fixed
     skipped = _skipped_by_dbt(s)
     assert skipped >= 1
 
-    # Sign in (the page is Chinese: the browser asks for nothing in particular).
+    # Sign in (in Chinese, as the browser asks).
     browser.get(server + "/")
     assert "/login" in browser.current_url
     browser.find_element(By.ID, "username").send_keys("wang")
@@ -149,7 +164,7 @@ def test_steward_reads_a_failed_unit_test_decides_a_row_in_chinese_and_the_fixed
 
     # The failed run: one readable failure, the skipped nodes under it, no waive button, an operator must act.
     browser.find_element(By.LINK_TEXT, first.run_id).click()
-    assert browser.find_element(By.ID, "run-outcome").text == "被阻止"
+    _wait_for(browser, lambda d: _text_of("run-outcome")(d) == "被阻止")
     dbt_failures = browser.find_elements(By.CSS_SELECTOR, "#checks-to-act-on div.failure[data-check^='dbt.']")
     assert len(dbt_failures) == 1
     failure = dbt_failures[0]
@@ -166,7 +181,7 @@ def test_steward_reads_a_failed_unit_test_decides_a_row_in_chinese_and_the_fixed
 
     # Follow the quarantined count to the file, and decide a row by its effect on the figures.
     browser.find_element(By.ID, "quarantined-count").click()
-    assert "quarantined=1" in browser.current_url
+    _wait_for(browser, lambda d: "quarantined=1" in d.current_url)
     assert [a.text for a in browser.find_elements(By.XPATH, "//table[@id='ledger']//a[contains(@href, "
                                                             "'/submissions/')][contains(., '.csv')]")] == \
         ["330402_2020-03.csv"]
@@ -179,20 +194,20 @@ def test_steward_reads_a_failed_unit_test_decides_a_row_in_chinese_and_the_fixed
     submission_url = browser.current_url
     submission_id = submission_url.rsplit("/", 1)[1]
     _decide(browser, f"{submission_id}:5", "项目名称已与县里电话核实")
+    _wait_for(browser, lambda d: "不计入统计数据（wang：项目名称已与县里电话核实）" in _text_of("row-5")(d))
     assert browser.current_url == submission_url
-    assert "不计入统计数据（wang：项目名称已与县里电话核实）" in browser.find_element(By.ID, "row-5").text
     assert _fits_the_window(browser)
     _screenshot(browser, "steward.png", 1500)
 
     # Switch the language: the same page in English, and it stays English.
     browser.find_element(By.ID, "language").click()
+    _wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en")
     assert browser.current_url == submission_url
-    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
     assert "excluded from the figures by wang: 项目名称已与县里电话核实" in browser.find_element(By.ID, "row-5").text
     browser.get(server + "/")
     assert "Latest runs" in browser.page_source
     browser.find_element(By.ID, "language").click()
-    assert "最近的运行" in browser.page_source
+    _wait_for(browser, lambda d: "最近的运行" in d.page_source)
 
     # An operator fixes the model; the next nightly run publishes.
     monkeypatch.delenv("PREFAB_DBT_PROJECT_DIR")
@@ -201,6 +216,7 @@ def test_steward_reads_a_failed_unit_test_decides_a_row_in_chinese_and_the_fixed
     published = query(s.warehouse_path, "select run_id, publication_id from dq.publication_log")
     assert list(published["run_id"]) == [second.run_id]
     browser.refresh()
+    _wait_for(browser, lambda d: second.run_id in _text_of("runs")(d))
     runs = browser.find_element(By.ID, "runs")
     first_row = runs.find_elements(By.XPATH, "./tbody/tr[td]")[0].text
     assert second.run_id in first_row and "已发布（第 1 次）" in first_row

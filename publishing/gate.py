@@ -11,6 +11,7 @@ of them or, if the run dies, none.
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -40,12 +41,37 @@ class GateResult:
 
 
 FAILED = ("error", "fail", "runtime error")
+# Failures of the project itself, not of the data: a model that does not build (a contract failure included),
+# a unit test, a seed or a snapshot. No steward waiver lets them through; an operator fixes the model.
+PROJECT_RESOURCES = ("model", "unit_test", "seed", "snapshot")
+ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")  # dbt colours its messages (unit test diffs) for a terminal
 MAX_EXAMPLES = 20  # failing rows named in a check's detail (all of them are counted)
 SKIPPED_PREFIX = "skipped: "
 
 
 def _check_name(n: DbtNodeResult) -> str:
     return f"dbt.{n.resource_type}.{n.name}"
+
+
+def project_resource(check_name: str) -> str | None:
+    """The dbt resource type if the check is one of the project itself (`dbt.model.x` -> 'model'), else None."""
+    prefix, _, rest = check_name.partition(".")
+    resource = rest.partition(".")[0]
+    return resource if prefix == "dbt" and resource in PROJECT_RESOURCES else None
+
+
+def skip_causes(detail: str | None) -> list[str] | None:
+    """The checks whose failure made dbt skip this one (from its detail), or None if it was not skipped."""
+    if not detail or not detail.startswith(SKIPPED_PREFIX):
+        return None
+    match = re.search(r"because (.+?) failed upstream", detail)
+    return [name.strip() for name in match.group(1).split(",")] if match else []
+
+
+def may_waive(check_name: str, detail: str | None) -> bool:
+    """Whether a steward may waive this failing check: data checks yes; failures of the project itself no, and a
+    skipped node has no decision of its own (it follows the failures that caused it)."""
+    return project_resource(check_name) is None and skip_causes(detail) is None
 
 
 def _ancestors(uid: str, parents: dict[str, list[str]]) -> set[str]:
@@ -83,7 +109,7 @@ def _dbt_checks(build: DbtBuild) -> list[CheckResult]:
             status = "warn"
         else:
             status = "fail"
-        detail = n.message or n.status
+        detail = ANSI.sub("", n.message or n.status)
         if n.status == "skipped":
             why = causes.get(n.unique_id)
             detail = SKIPPED_PREFIX + (
@@ -248,11 +274,17 @@ def run_gate(settings: Settings, run_id: str, build: DbtBuild | None = None) -> 
     with connect_warehouse(settings) as con:
         waivers = _waivers_in_force(con)
         con.execute("begin")
+        waived_ids: dict[str, str] = {}
         for c in gate.checks:
-            waiver_review_id = None
-            if c.status == "fail" and c.check_name in waivers:
-                c.waived_by, waiver_review_id = waivers[c.check_name]
-            record_check(con, run_id, c, now, waiver_review_id)
+            if c.status == "fail" and c.check_name in waivers and may_waive(c.check_name, c.detail):
+                c.waived_by, waived_ids[c.check_name] = waivers[c.check_name]
+        for c in gate.checks:
+            causes = skip_causes(c.detail) if c.status == "fail" else None
+            if causes and all(cause in waived_ids for cause in causes):  # skipped only because of waived failures
+                c.waived_by = waivers[causes[0]][0]
+                waived_ids[c.check_name] = waived_ids[causes[0]]
+        for c in gate.checks:
+            record_check(con, run_id, c, now, waived_ids.get(c.check_name) if c.waived_by else None)
         con.execute("commit")
     for c in gate.checks:
         if c.status == "warn":

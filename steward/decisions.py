@@ -24,6 +24,7 @@ import duckdb
 from foundation.config import Settings
 from foundation.db import connect_warehouse
 from foundation.lock import warehouse_lock
+from publishing.gate import may_waive, skip_causes
 
 DECISIONS = ("waive", "reject", "request_resubmission", "reopen")
 TARGET_TYPES = ("quarantined_row", "check", "submission")
@@ -52,6 +53,27 @@ def _canonical_target(con: duckdb.DuckDBPyConnection, target_type: str, target_i
     if not found:
         raise ValueError(f"no submission {target_id!r} in dq.submission_files")
     return target_id
+
+
+class NotWaivable(ValueError):
+    """A waiver refused: the check is a failure of the project itself (`reason` 'project') or a node dbt skipped
+    because of another failure (`reason` 'skipped'). The gate ignores such waivers too (publishing/gate.py)."""
+
+    def __init__(self, check_name: str, reason: str):
+        self.check_name, self.reason = check_name, reason
+        super().__init__(
+            f"{check_name} is a failure of the project itself (a model error, a unit test or a contract): it "
+            "cannot be waived; an operator must fix the model" if reason == "project" else
+            f"{check_name} was skipped because of a failure upstream: it has no decision of its own; fix or "
+            "waive the failure that caused it")
+
+
+def _check_may_be_waived(con: duckdb.DuckDBPyConnection, check_name: str) -> None:
+    latest = con.execute("select detail from dq.check_results where check_name = ? order by checked_at desc limit 1",
+                         [check_name]).fetchone()
+    detail = latest[0] if latest else None
+    if not may_waive(check_name, detail):
+        raise NotWaivable(check_name, "skipped" if skip_causes(detail) is not None else "project")
 
 
 def _latest_decision(con: duckdb.DuckDBPyConnection, target_type: str, target_id: str) -> tuple | None:
@@ -84,6 +106,8 @@ def record_review(settings: Settings, reviewer: str, target_type: str, target_id
         con.execute("begin transaction")
         try:
             target_id = _canonical_target(con, target_type, target_id)
+            if target_type == "check" and decision == "waive":
+                _check_may_be_waived(con, target_id)
             latest = _latest_decision(con, target_type, target_id)
             if decision == "reopen" and (latest is None or latest[0] == "reopen"):
                 raise ValueError(f"nothing to reopen: {target_type} {target_id!r} has no decision in force")

@@ -8,8 +8,9 @@ run as one when a steward opens an export in Excel or WPS. Every text cell writt
 `neutralise`, which prefixes such text with an apostrophe (shown by Excel as the plain text, never evaluated);
 any other export for a spreadsheet must use it too.
 
-The CSV (`export_quarantine`): the file, the row number, the reasons and every cell of the row as received, one
-column per header; UTF-8 with BOM, so Excel opens it correctly.
+The CSV (`export_quarantine`): the kind, the file, the row number, the status, the reasons and every cell of the
+row as received, one column per header; headed in Chinese (`CSV_HEADER`, from the app's message catalogue);
+UTF-8 with BOM, so Excel opens it correctly.
 
 The workbook (`quarantine_workbook`): the sheet is named and headed as the submission template
 (foundation/template.py) says, with the values as the county wrote them (a column headed in 万m² keeps that unit
@@ -36,10 +37,14 @@ from foundation import template
 from foundation.config import Settings
 from foundation.db import connect_warehouse
 from ingestion.headers import header_unit, header_unit_factor, match_header
+from steward.messages import text
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")  # full-width forms too: WPS evaluates them
 ROW_NUMBER_HEADER = "行号"
 REASONS_HEADER = "问题说明"
+# The CSV's own columns, headed as the steward pages head them (steward/messages.py): 类型, 文件, 行号, 状态, 问题说明.
+CSV_HEADER = (text("zh", "col_kind"), text("zh", "col_file"), ROW_NUMBER_HEADER, text("zh", "col_status"),
+              REASONS_HEADER)
 
 
 ILLEGAL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")  # not allowed in XML 1.0
@@ -99,7 +104,7 @@ def export_quarantine(settings: Settings, path: Path, status: str | None = "open
     columns: dict[str, None] = {}
     for c in cells:
         columns.update(dict.fromkeys(c))
-    header = ["kind", "file_name", "row_number", "status", "reasons", *columns]
+    header = [*CSV_HEADER, *columns]
     body = ([kind, name, row_number, st, "; ".join(reasons), *(c.get(k) for k in columns)]
             for (kind, name, row_number, st, reasons, _), c in zip(rows, cells, strict=True))
     return write_csv(path, header, body)

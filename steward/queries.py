@@ -119,23 +119,38 @@ def run_detail(con: duckdb.DuckDBPyConnection, run_id: str) -> dict | None:
 
 
 def ledger(con: duckdb.DuckDBPyConnection, unit: str | None = None, period: str | None = None,
-           status: str | None = None, kind: str | None = None, limit: int = PAGE_ROWS) -> list[dict]:
-    """The submission ledger, newest first, filtered by unit code (prefix), period (prefix), status and kind."""
+           status: str | None = None, kind: str | None = None, limit: int = PAGE_ROWS, *, run: str | None = None,
+           quarantined: bool = False, warnings: bool = False, reason: str | None = None,
+           row_reason: str | None = None, unit_codes: list[str] | None = None) -> list[dict]:
+    """The submission ledger, newest first, filtered by unit code (prefix), period (prefix), status, kind, run,
+    having quarantined rows, having warnings, a reason containing a text (the file's own, or one of its
+    quarantined rows'), a quarantined row's reason naming a field (`row_reason`), and a set of unit codes
+    (a unit level)."""
     where, params = [], []
-    if unit:
-        where.append("starts_with(unit_code, ?)")
-        params.append(unit)
-    if period:
-        where.append("starts_with(period, ?)")
-        params.append(period)
-    if status:
-        where.append("status = ?")
-        params.append(status)
-    if kind:
-        where.append("kind = ?")
-        params.append(kind)
+    for condition, value in (("starts_with(unit_code, ?)", unit), ("starts_with(period, ?)", period),
+                             ("status = ?", status), ("kind = ?", kind), ("run_id = ?", run)):
+        if value:
+            where.append(condition)
+            params.append(value)
+    if quarantined:
+        where.append("rows_quarantined > 0")
+    if warnings:
+        where.append("len(coalesce(warnings, []::varchar[])) > 0")
+    if reason:
+        where.append("(contains(lower(coalesce(reason, '')), lower(?)) or exists (select 1 from dq.quarantine as q "
+                     "where q.submission_id = l.submission_id and contains(lower(array_to_string(q.reasons, ' ')), "
+                     "lower(?))))")
+        params += [reason, reason]
+    if row_reason:
+        where.append("exists (select 1 from dq.quarantine as q where q.submission_id = l.submission_id "
+                     "and contains(array_to_string(q.reasons, ' '), ?))")
+        params.append(row_reason)
+    if unit_codes is not None:
+        where.append("list_contains(?, unit_code)")
+        params.append(unit_codes)
     sql = ("select submission_id, kind, unit_code, period, file_name, received_at, status, reason, rows_received, "
-           "rows_loaded, rows_quarantined, rows_ignored, run_id from dq.submission_ledger"
+           "rows_loaded, rows_quarantined, rows_ignored, run_id, len(coalesce(warnings, []::varchar[])) as warnings "
+           "from dq.submission_ledger as l"
            + (" where " + " and ".join(where) if where else "")
            + " order by received_at desc, submission_id desc limit ?")
     return _dicts(con.execute(sql, [*params, limit]))
@@ -171,25 +186,35 @@ def reviews_of_submission(con: duckdb.DuckDBPyConnection, submission_id: str) ->
         order by reviewed_at desc, review_id desc""", [submission_id, submission_id]))
 
 
-def missing_submissions(con: duckdb.DuckDBPyConnection, year: int | None = None) -> dict:
-    """The missing-submissions calendar of one year (default: the latest month's year): units x months."""
+def missing_submissions(con: duckdb.DuckDBPyConnection, today: date, year: int | None = None) -> dict:
+    """The missing-submissions calendar of one year (default: the latest year in which a file arrived), units
+    grouped by city, with only the months that are due: a month's file is due once the month has ended
+    (before `today`'s month)."""
+    empty = {"built": True, "years": [], "year": None, "months": [], "cities": []}
     if not _has_table(con, "dq", "missing_submissions"):
-        return {"built": False, "years": [], "year": None, "months": [], "units": []}
-    years = [r[0] for r in con.execute("select distinct year(month) from dq.missing_submissions order by 1 desc")
-             .fetchall()]
+        return {**empty, "built": False}
+    due = date(today.year, today.month, 1)
+    years = [r[0] for r in con.execute("select distinct year(month) from dq.missing_submissions where month < ? "
+                                       "order by 1 desc", [due]).fetchall()]
     if not years:
-        return {"built": True, "years": [], "year": None, "months": [], "units": []}
-    year = year if year in years else years[0]
+        return empty
+    with_data = con.execute("select max(year(month)) from dq.missing_submissions where month < ? and has_arrived",
+                            [due]).fetchone()[0]
+    year = year if year in years else (with_data or years[0])
     cells = _dicts(con.execute("""
-        select unit_code, unit_name_zh, unit_level, month, is_missing, latest_submission_id,
+        select unit_code, unit_name_zh, unit_level, city_code, month, is_missing, latest_submission_id,
             rejected_file_count, latest_is_zero_report
-        from dq.missing_submissions where year(month) = ? order by unit_code, month""", [year]))
-    months = [date(year, m, 1) for m in range(1, 13)]
-    units: dict[str, dict] = {}
+        from dq.missing_submissions where year(month) = ? and month < ? order by city_code, unit_code, month""",
+                               [year, due]))
+    months = sorted({c["month"] for c in cells})  # the due months the calendar covers (from the first file on)
+    cities: dict[str | None, dict] = {}
     for c in cells:
-        u = units.setdefault(c["unit_code"], {"unit_code": c["unit_code"], "unit_name_zh": c["unit_name_zh"],
-                                              "cells": {}, "missing": 0})
+        city = cities.setdefault(c["city_code"], {"city_code": c["city_code"], "units": {}, "missing": 0})
+        u = city["units"].setdefault(c["unit_code"], {"unit_code": c["unit_code"], "unit_name_zh": c["unit_name_zh"],
+                                                      "cells": {}, "missing": 0})
         u["cells"][c["month"]] = c
         u["missing"] += bool(c["is_missing"])
-    return {"built": True, "years": years, "year": year, "months": months, "units": list(units.values())}
-
+        city["missing"] += bool(c["is_missing"])
+    for city in cities.values():
+        city["units"] = list(city["units"].values())
+    return {"built": True, "years": years, "year": year, "months": months, "cities": list(cities.values())}

@@ -4,6 +4,8 @@ produce quarantined rows (one with a submitter-written <script> and formula-look
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
 from tests.helpers.landing import HEADER, land, row
 
@@ -64,3 +66,22 @@ def land_control_character_file(settings) -> None:
     bad = f"330402,2020-04,P3,{CONTROL_NAME},1#,2020-04-07,居住建筑,装配式混凝土,2000,2500,30,15,20,是\n"
     land(settings, "330402_2020-04.csv", "\ufeff" + HEADER + row("330402", "2020-04", "P1", "1#", "2020-04-05", "1000",
                                                                   "600") + bad, 1_600_000_002, encoding="utf-16-le")
+
+
+BROKEN_UNIT_TEST = "test_monthly_zone_rolls_up_to_its_city_like_a_county"
+BROKEN_EXPECTATION = ("building_count: 2, total_floor_area_m2: 1500, prefab_floor_area_m2: 1100}",
+                      "building_count: 2, total_floor_area_m2: 1500, prefab_floor_area_m2: 1101}")
+
+
+def broken_unit_test_project(root) -> Path:
+    """A copy of the dbt project whose unit test BROKEN_UNIT_TEST expects 1 m² too much for the city (as a
+    model change that breaks the roll-up would make it fail): dbt fails it and skips what depends on the model."""
+    from foundation.config import DBT_PROJECT_DIR
+
+    project = Path(root) / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    tests = project / "models" / "marts" / "_marts__unit_tests.yml"
+    text = tests.read_text(encoding="utf-8")
+    assert BROKEN_EXPECTATION[0] in text, "the unit test to break has changed: update BROKEN_EXPECTATION"
+    tests.write_text(text.replace(*BROKEN_EXPECTATION, 1), encoding="utf-8")
+    return project

@@ -299,7 +299,7 @@ def test_formula_text_is_kept_verbatim_and_neutralised_in_the_spreadsheet_export
     with out.open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert n == len(rows) == int(ledger["rows_quarantined"].sum())
-    row = next(r for r in rows if r["file_name"] == "330421_2020-04.csv" and r["row_number"] == "3")
+    row = next(r for r in rows if r["文件"] == "330421_2020-04.csv" and r["行号"] == "3")
     assert (row["项目名称"], row["单体编号"], row["建设单位"]) == ("'=1+2", "'@A1", "'－3+4")
     for r in rows:
         for value in [*r.values(), *r.keys()]:

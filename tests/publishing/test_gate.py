@@ -13,7 +13,7 @@ from foundation.db import connect_warehouse
 from publishing.build import DbtBuild, build
 from publishing.gate import GateBlocked, GateResult, _dbt_checks, enforce, run_gate
 from steward.cli import main as steward_cli
-from steward.decisions import history, open_failures, record_review
+from steward.decisions import NotWaivable, history, open_failures, record_review
 from tests.helpers.gate import (
     RECONCILIATION,
     corrupt_candidate,
@@ -137,27 +137,49 @@ def test_dbt_results_map_to_gate_checks():
     enforce(warn_only)  # does not raise
 
 
-def test_failing_dbt_node_blocks_until_waived(data_env):
+def test_a_failing_data_test_blocks_until_waived_and_its_skipped_children_follow_it(data_env):
     s = data_env
-    failing = DbtBuild(1, 1.0, [node("model", "fct_building", "error", message="Binder Error: no such column"),
-                                node("test", "not_null_x", "skipped")], "")
+    failing = DbtBuild(1, 1.0, [node("test", "not_null_x", "fail", failures=2, message="Got 2 results"),
+                                node("model", "fct_child", "skipped"), node("test", "unique_child", "skipped")], "",
+                       parents={"model.prefab.fct_child": ["test.prefab.not_null_x"],
+                                "test.prefab.unique_child": ["model.prefab.fct_child"]})
     gate = run_gate(s, "r1", failing)
-    assert not gate.passed
-    with pytest.raises(GateBlocked, match="dbt.model.fct_building"):
+    assert {c.check_name for c in gate.blocking} == {"dbt.test.not_null_x", "dbt.model.fct_child",
+                                                     "dbt.test.unique_child"}
+    with pytest.raises(GateBlocked, match="dbt.test.not_null_x"):
         enforce(gate)
-    assert gate_rows(s, "r1")["dbt.model.fct_building"][:3] == ("gate", "error", "fail")
-    assert not any(name.startswith("gx.") for name in gate_rows(s, "r1"))  # no reconciliation on a broken build
-
-    assert waivers_recorded(s, "r1") == {}
-    waivers = {name: record_review(s, "li", "check", name, "waive", "accepted for this month's release")
-               for name in ("dbt.model.fct_building", "dbt.test.not_null_x")}
+    # A skipped node has no decision of its own: it follows the failure that made dbt skip it.
+    with pytest.raises(NotWaivable, match="skipped"):
+        record_review(s, "li", "check", "dbt.test.unique_child", "waive", "it only follows the failure")
+    review_id = record_review(s, "li", "check", "dbt.test.not_null_x", "waive", "two test rows, ticket 7")
     assert run_gate(s, "r2", failing).passed
-    assert waivers_recorded(s, "r2") == {name: ("li", review_id) for name, review_id in waivers.items()}
-    assert gate_rows(s, "r2")["dbt.model.fct_building"][4] == "Binder Error: no such column"  # no waiver text
+    assert waivers_recorded(s, "r2") == {name: ("li", review_id) for name in
+                                         ("dbt.test.not_null_x", "dbt.model.fct_child", "dbt.test.unique_child")}
     record_review(s, "li", "check", "dbt.test.not_null_x", "reopen", "not acceptable after all")
-    gate = run_gate(s, "r3", failing)
-    assert [c.check_name for c in gate.blocking] == ["dbt.test.not_null_x"]
-    assert waivers_recorded(s, "r3") == {"dbt.model.fct_building": ("li", waivers["dbt.model.fct_building"])}
+    assert {c.check_name for c in run_gate(s, "r3", failing).blocking} == {
+        "dbt.test.not_null_x", "dbt.model.fct_child", "dbt.test.unique_child"}
+
+
+@pytest.mark.parametrize("resource", ["model", "unit_test"])
+def test_a_failure_of_the_project_itself_cannot_be_waived(data_env, resource):
+    s = data_env
+    failing = DbtBuild(1, 1.0, [node(resource, "fct_building", "error" if resource == "model" else "fail",
+                                     message="\x1b[31mBinder Error\x1b[0m: no such column")], "")
+    if resource == "unit_test":  # dbt skips the model whose unit test failed
+        failing.nodes.append(node("model", "fct_building", "skipped"))
+        failing.parents = {"unit_test.prefab.fct_building": ["model.prefab.fct_building"]}
+    gate = run_gate(s, "r1", failing)
+    assert gate.blocking[0].check_name == f"dbt.{resource}.fct_building"
+    assert gate_rows(s, "r1")[f"dbt.{resource}.fct_building"][4] == "Binder Error: no such column"  # no colours
+    assert not any(name.startswith("gx.") for name in gate_rows(s, "r1"))  # no reconciliation on a broken build
+    with pytest.raises(NotWaivable, match="operator must fix the model"):
+        record_review(s, "li", "check", f"dbt.{resource}.fct_building", "waive", "publish anyway")
+    # A waiver written past the app (straight into the table) does not let it through either.
+    with connect_warehouse(s) as con:
+        con.execute("insert into dq.steward_reviews values ('x1', now()::timestamp, 'li', 'check', ?, 'waive', 'n')",
+                    [f"dbt.{resource}.fct_building"])
+    gate = run_gate(s, "r2", failing)
+    assert not gate.passed and waivers_recorded(s, "r2") == {}
 
 
 # --- record_review and history -------------------------------------------------------------------------------

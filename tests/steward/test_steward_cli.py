@@ -106,7 +106,7 @@ def test_export_quarantine_csv_and_the_county_workbook(warehouse, tmp_path):
     assert result.returncode == 0 and f"3 open quarantined rows written to {out}" in result.stdout
     with out.open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert [r["row_number"] for r in rows] == ["3", "5", "6"]
+    assert [r["行号"] for r in rows] == ["3", "5", "6"]
     assert XSS in rows[1].values() and "'" + FORMULA in rows[1].values()  # kept as text, never a formula
 
     sid = ids["330402_2020-03.csv"]

@@ -145,9 +145,9 @@ def test_removing_or_downgrading_a_user_takes_effect_on_the_next_request(env, cl
     users = s.steward_users_path
     users.write_text(users.read_text().replace("wang:steward:", "wang:viewer:"))  # by hand: same password
     page = client.get(f"/submissions/{sid}")
-    assert page.status_code == 200 and "wang (viewer)" in page.text
+    assert page.status_code == 200 and "wang (只读)" in page.text
     refused = waive_row(client, sid, "now a viewer", token=csrf_token(page.text))
-    assert refused.status_code == 403 and "steward role" in refused.text
+    assert refused.status_code == 403 and "做决定需要数据管理员（steward）角色" in refused.text
     with TestClient(app, base_url="http://testserver") as other:
         sign_in(other, "li")
         users.write_text("".join(line + "\n" for line in users.read_text().splitlines()
@@ -183,7 +183,7 @@ def test_the_sixth_attempt_is_refused_even_with_the_right_password_until_the_win
         assert try_sign_in(client, "wang", "not-the-password").status_code == 401
     refused = try_sign_in(client, "wang", PASSWORDS["wang"])
     assert refused.status_code == 429 and refused.headers["Retry-After"] == "900"
-    assert "登录尝试过多，请在 15 分钟后重试 (Too many sign-in attempts; retry in 15 minutes)" in refused.text
+    assert "登录尝试过多，请在 15 分钟后重试。" in refused.text
     assert client.get("/", follow_redirects=False).status_code == 303
     assert try_sign_in(TestClient(env[1], base_url="http://testserver"), "li", PASSWORDS["li"]).status_code == 303
     clock.advance(14 * 60)
@@ -289,7 +289,10 @@ def test_twenty_pages_at_once_all_answer_while_no_writer_holds_the_lock(env, cli
     assert codes == [200] * len(urls)
     with warehouse_lock(s, owner="scheduled__2026-11-21"):
         busy = client.get("/ledger")
-    assert busy.status_code == 503 and "夜间运行正在写入数据仓库" in busy.text and "try again in a minute" in busy.text
+        busy_en = client.get("/ledger", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert busy.status_code == 503 and "夜间运行正在写入数据仓库，请一分钟后重试。" in busy.text
+    assert busy_en.status_code == 503
+    assert "The nightly run is writing the warehouse; try again in a minute." in busy_en.text
 
 
 def test_readers_share_the_lock_and_exclude_the_writer(data_env):

@@ -23,7 +23,7 @@ from urllib.parse import quote, urlencode
 import duckdb
 import jinja2
 from fastapi import FastAPI, Form, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -31,7 +31,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from foundation.config import DATA_DOCS_SITE, SUBMISSION_KINDS, Settings
 from foundation.config import settings as current_settings
 from foundation.lock import WarehouseBusy
-from steward import csrf, decisions, export, queries
+from steward import csrf, datadocs, decisions, export, queries
 from steward.auth import User, authenticate, load_users
 from steward.hosts import AllowedHostsMiddleware, allowed_hosts
 from steward.sessions import Sessions, SessionStore, UsersFile
@@ -47,10 +47,8 @@ BUSY_TEXT = ("夜间运行正在写入数据仓库，请一分钟后重试 "
 WRONG_PASSWORD_TEXT = "用户名或密码错误 (Unknown user or wrong password.)"
 CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; script-src 'none'; "
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-# The Data Docs pages (static HTML from Great Expectations) load jQuery, Bootstrap and Vega from CDNs, run
-# inline scripts that need jQuery, and show a remote logo: offline none of that loads, and the pages read as
-# plain HTML with their own inline styles. So: their styles, fonts and images from this app only, no script
-# at all (the reports show what counties wrote), no remote origin, no frames, no forms.
+# Data Docs responses without a policy of their own (errors): nothing but this app, no script. Their pages and
+# assets set their own (steward/datadocs.py: the CDN files served from here, inline scripts on the index only).
 DOCS_CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
             "script-src 'none'; connect-src 'none'; object-src 'none'; frame-src 'none'; frame-ancestors 'none'; "
             "form-action 'none'; base-uri 'none'")
@@ -320,14 +318,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] | No
             rows = decisions.history(s, con=con)
         return page(request, "history.html", rows=rows)
 
-    @app.get("/gx-docs/{path:path}")
-    def gx_docs(request: Request, path: str):
-        _user(request)
-        site = s.gx_docs_dir.resolve()
-        target = (site / (path or "index.html")).resolve()
-        if not target.is_relative_to(site) or not target.is_file():
-            raise StarletteHTTPException(404, "no such Data Docs page (the site is built by the nightly run)")
-        return FileResponse(target)
+    app.include_router(datadocs.router(s, _user))  # /gx-docs/: the Data Docs, with their assets, offline
 
     # --- decisions ------------------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import duckdb
 
+from bulletin.render import bulletins_dir, listing
 from foundation.config import Settings
 from foundation.db import DUCKDB_CONFIG, connect_warehouse
 
@@ -92,7 +93,16 @@ def summary_text(settings: Settings, run_id: str | None = None) -> str:
                          f"YoY {_fmt_pct(yoy)}, annual task {_fmt_pct(done)} done")
     finally:
         rep.close()
+    lines.append(_bulletins_line(settings, pub[0], pub[2]))
     return "\n".join(lines)
+
+
+def _bulletins_line(settings: Settings, publication_id: int, data_as_of) -> str:
+    """Where the bulletins of the newest publication are (prefab_bulletin writes them after this run)."""
+    made = [m for m in listing(settings) if m.get("publication_id") == publication_id]
+    where = bulletins_dir(settings) / f"<unit_code>_{data_as_of}"
+    return (f"Bulletins (通报) of publication {publication_id}: {where}/bulletin.html|pdf, written by the "
+            f"prefab_bulletin DAG for the province and every city; {len(made)} made so far")
 
 
 if __name__ == "__main__":

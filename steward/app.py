@@ -31,7 +31,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from foundation.config import DATA_DOCS_SITE, SUBMISSION_KINDS, Settings
 from foundation.config import settings as current_settings
 from foundation.lock import WarehouseBusy
-from steward import csrf, decisions, export, queries
+from steward import bulletins, csrf, decisions, export, queries
 from steward.auth import User, authenticate, load_users
 from steward.hosts import AllowedHostsMiddleware, allowed_hosts
 from steward.sessions import Sessions, SessionStore, UsersFile
@@ -328,6 +328,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] | No
         if not target.is_relative_to(site) or not target.is_file():
             raise StarletteHTTPException(404, "no such Data Docs page (the site is built by the nightly run)")
         return FileResponse(target)
+
+    bulletins.register(app, s, page, _user)  # /bulletins: the bulletins of each publication
 
     # --- decisions ------------------------------------------------------------------------------------------
 

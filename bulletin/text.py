@@ -107,28 +107,28 @@ def _task(d: BulletinData) -> list[str]:
 
 
 def _children(d: BulletinData) -> tuple[list[ChildLine], list[str]]:
-    with_task, without = [], []
-    for unit, row in d.children:
-        if row is not None and row["target_completion_pct"] is not None:
-            with_task.append((unit, row))
-        else:
-            without.append((unit, row))
-    with_task.sort(key=lambda ur: (-ur[1]["target_completion_pct"], ur[0].unit_code))
-    lines = [ChildLine(k, u.unit_name_zh, wan(r["ytd_prefab_floor_area_m2"]),
-                       wan(r["annual_target_prefab_floor_area_m2"]), pct(r["target_completion_pct"]),
-                       r["target_completion_pct"] >= 100) for k, (u, r) in enumerate(with_task, 1)]
-    lines += [ChildLine(None, u.unit_name_zh, wan(r["ytd_prefab_floor_area_m2"]) if r else "0.00", None, None, False)
-              for u, r in without]
+    """The units below, ranked by task completion; then those without a task, then those without figures."""
     if not d.children:
         return [], []
+    ranked = sorted(((u, r) for u, r in d.children if r is not None and r["target_completion_pct"] is not None),
+                    key=lambda ur: (-ur[1]["target_completion_pct"], ur[0].unit_code))
+    no_task = [(u, r) for u, r in d.children if r is not None and r["target_completion_pct"] is None]
+    no_data = [u for u, r in d.children if r is None]
+    lines = [ChildLine(k, u.unit_name_zh, wan(r["ytd_prefab_floor_area_m2"]),
+                       wan(r["annual_target_prefab_floor_area_m2"]), pct(r["target_completion_pct"]),
+                       r["target_completion_pct"] >= 100) for k, (u, r) in enumerate(ranked, 1)]
+    lines += [ChildLine(None, u.unit_name_zh, wan(r["ytd_prefab_floor_area_m2"]), None, None, False)
+              for u, r in no_task]
     heading = CHILD_ZH.get(d.unit.unit_level, "下级单位")
     met = [c.name for c in lines if c.met]
     out = []
-    if with_task:
+    if ranked:
         out.append(f"{heading}按任务完成率排序：" + "，".join(f"{c.name}{c.completion}%" for c in lines if c.rank) + "。")
         out.append(f"已完成年度任务的有{_names(met)}。" if met else "尚无单位完成年度任务。")
-    if without:
-        out.append(f"未下达年度任务、不计算完成率的有{_names([u.unit_name_zh for u, _ in without])}。")
+    if no_task:
+        out.append(f"未下达年度任务、不计算完成率的有{_names([u.unit_name_zh for u, _ in no_task])}。")
+    if no_data:
+        out.append(f"本年尚无已发布数据的有{_names([u.unit_name_zh for u in no_data])}。")
     return lines, out
 
 

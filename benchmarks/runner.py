@@ -345,7 +345,8 @@ def table(doc: dict) -> str:
                             f"({_fmt(doc.get('files_per_cpu_second'))} per CPU-second)",
         "incremental_seconds": f"full load {_fmt(doc.get('full_load_seconds'))} s",
         "bulletin_seconds": f"{_fmt(doc.get('bulletins_per_publication'))} bulletins, "
-                            f"{_fmt(doc.get('bulletin_seconds_each'))} s each; publish {_fmt(doc.get('publish_seconds'))} s",
+                            f"{_fmt(doc.get('bulletin_seconds_each'))} s each; "
+                            f"publish {_fmt(doc.get('publish_seconds'))} s",
         "dbt_fixed_seconds": f"dbt build {_fmt(doc.get('dbt_build_seconds'))} s, nodes "
                              f"{_fmt(doc.get('dbt_node_seconds'))} s",
     }

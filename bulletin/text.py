@@ -83,7 +83,8 @@ def _headline(d: BulletinData) -> list[str]:
     i, who = d.indicators, LEVEL_ZH.get(d.unit.unit_level, d.unit.unit_name_zh)
     first = (f"截至{d.as_of.month}月{d.as_of.day}日，{who}累计完成新开工装配式建筑{wan(i['ytd_prefab_floor_area_m2'])}"
              f"万平方米，{growth(i['ytd_prefab_yoy_pct'])}；其中新开工装配式住宅和公共建筑（不含场馆建筑）"
-             f"{wan(i['ytd_res_pub_prefab_floor_area_m2'])}万平方米，{growth(i['ytd_res_pub_prefab_yoy_pct'], '住宅和公共建筑')}。")
+             f"{wan(i['ytd_res_pub_prefab_floor_area_m2'])}万平方米，"
+             f"{growth(i['ytd_res_pub_prefab_yoy_pct'], '住宅和公共建筑')}。")
     if i["ytd_prefab_share_pct"] is None:
         share = "本年尚无新开工建筑面积，不计算装配式建筑占比。"
     else:
@@ -123,7 +124,8 @@ def _children(d: BulletinData) -> tuple[list[ChildLine], list[str]]:
     met = [c.name for c in lines if c.met]
     out = []
     if ranked:
-        out.append(f"{heading}按任务完成率排序：" + "，".join(f"{c.name}{c.completion}%" for c in lines if c.rank) + "。")
+        ranking = "，".join(f"{c.name}{c.completion}%" for c in lines if c.rank)
+        out.append(f"{heading}按任务完成率排序：{ranking}。")
         out.append(f"已完成年度任务的有{_names(met)}。" if met else "尚无单位完成年度任务。")
     if no_task:
         out.append(f"未下达年度任务、不计算完成率的有{_names([u.unit_name_zh for u, _ in no_task])}。")
@@ -141,14 +143,16 @@ def _evaluation(d: BulletinData) -> list[str]:
         text = (f"本年新开工项目中，按《装配式建筑评价标准》（GB/T 51129-2017）认定为装配式建筑的单体{n}栋，"
                 f"其中A级{i['ytd_grade_a_count']}栋、AA级{i['ytd_grade_aa_count']}栋、AAA级{i['ytd_grade_aaa_count']}栋。")
     rate = i["ytd_avg_assembly_rate_pct"]
-    text += (f"装配式建筑面积加权平均装配率{pct(rate)}%。" if rate is not None else "本年无装配式建筑面积，不计算平均装配率。")
+    text += (f"有装配率的单体按建筑面积加权平均装配率{pct(rate)}%。" if rate is not None
+             else "本年无计算装配率的单体，不计算平均装配率。")
     return [text]
 
 
 def _decoration(d: BulletinData) -> list[str]:
     i = d.indicators
     full, green = i["ytd_full_decoration_share_pct"], i["ytd_green_building_share_pct"]
-    return [(f"新开工住宅中全装修面积占比{pct(full)}%；" if full is not None else "本年无新开工住宅，不计算全装修占比；")
+    return [(f"新开工住宅中全装修面积占比{pct(full)}%；" if full is not None
+             else "本年无新开工住宅，不计算全装修占比；")
             + (f"新开工建筑中绿色建筑（基本级及以上）面积占比{pct(green)}%。" if green is not None
                else "本年无新开工建筑面积，不计算绿色建筑占比。")]
 

@@ -43,10 +43,9 @@ FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 
 
 def _asset_events() -> list[dict]:
-    from sqlalchemy import select
-
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     with create_session() as session:
         rows = session.execute(select(AssetEvent.source_dag_id, AssetEvent.source_task_id, AssetEvent.extra)
@@ -56,10 +55,9 @@ def _asset_events() -> list[dict]:
 
 
 def _queued_for(dag_id: str) -> int:
-    from sqlalchemy import func, select
-
     from airflow.models.asset import AssetDagRunQueue
     from airflow.utils.session import create_session
+    from sqlalchemy import func, select
 
     with create_session() as session:
         return session.scalar(select(func.count()).select_from(AssetDagRunQueue)
@@ -165,6 +163,7 @@ def _expected(p, code: str) -> dict:
                                                    "total_floor_area_m2"]), dec(residential["total_floor_area_m2"])),
         "green": pct(dec(green["total_floor_area_m2"]), total),
         "bases": len(bases),
+        "avg_rate": _weighted_rate(rows),
         "units_expected": len(expected_units),
         "units_reported": len(set(rows["unit_code"]) & set(expected_units)),
         "publication_id": 1,
@@ -172,6 +171,17 @@ def _expected(p, code: str) -> dict:
     if target is not None:
         out.update(target=wan(target), completion=pct(prefab, target))
     return out
+
+
+def _weighted_rate(rows) -> Decimal | None:
+    """The assembly rate (GB/T 51129, as computed from the scores) averaged over the buildings that have one,
+    weighted by their floor area."""
+    rated = rows[rows["computed_assembly_rate_pct"].notna()]
+    weights = [Decimal(str(round(float(a), 2))) for a in rated["total_floor_area_m2"]]
+    rates = [Decimal(str(r)) for r in rated["computed_assembly_rate_pct"]]
+    total = sum(weights, Decimal("0"))
+    return None if total == 0 else (sum((w * r for w, r in zip(weights, rates, strict=True)), Decimal("0"))
+                                    / total).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
 
 
 @pytest.mark.parametrize("source", ["html", "pdf"])
@@ -213,7 +223,8 @@ def test_charts_draw_the_generated_figures(published):
             for month in range(1, as_of.month + 1):
                 last = date(year + month // 12, month % 12 + 1, 1).toordinal() - 1
                 rows = in_scope(truth, units, code, date(year, month, 1), date.fromordinal(last))
-                assert monthly[(f"{year}年", f"{month}月")] == wan(dec(rows["prefab_floor_area_m2"])), (code, year, month)
+                expected = wan(dec(rows["prefab_floor_area_m2"]))
+                assert monthly[(f"{year}年", f"{month}月")] == expected, (code, year, month)
         rows = in_scope(truth, units, code, date(as_of.year, 1, 1), as_of)
         mix = {labels[s]: wan(dec(g["prefab_floor_area_m2"])) for s, g in rows.groupby("structure_system")
                if dec(g["prefab_floor_area_m2"]) > 0}

@@ -81,8 +81,8 @@ def figures(text: str) -> dict:
     """The bulletin's figures parsed from its text (whitespace removed): areas in 万平方米, percentages,
     counts, as printed (Decimal; None where the text says there is no base)."""
     out: dict = {}
-    m = re.search(r"累计完成新开工装配式建筑(\d+\.\d{2})万平方米，([^；]*)；其中新开工装配式住宅和公共建筑（不含场馆建筑）"
-                  r"(\d+\.\d{2})万平方米，([^。]*)。", text)
+    m = re.search(r"累计完成新开工装配式建筑(\d+\.\d{2})万平方米，([^；]*)；"
+                  r"其中新开工装配式住宅和公共建筑（不含场馆建筑）(\d+\.\d{2})万平方米，([^。]*)。", text)
     if m:
         out.update(prefab=Decimal(m[1]), yoy=_yoy(m[2]), res_pub=Decimal(m[3]), res_pub_yoy=_yoy(m[4]))
     if m := re.search(r"占新开工建筑面积（(\d+\.\d{2})万平方米）的比例为(\d+\.\d{2})%", text):
@@ -101,12 +101,16 @@ def figures(text: str) -> dict:
         out.update(recognised=int(m[1]), grades=(int(m[2]), int(m[3]), int(m[4])))
     if m := re.search(r"加权平均装配率(\d+\.\d{2})%", text):
         out["avg_rate"] = Decimal(m[1])
+    elif "不计算平均装配率" in text:
+        out["avg_rate"] = None
     if m := re.search(r"全装修面积占比(\d+\.\d{2})%", text):
         out["full_decoration"] = Decimal(m[1])
     if m := re.search(r"绿色建筑（基本级及以上）面积占比(\d+\.\d{2})%", text):
         out["green"] = Decimal(m[1])
     if m := re.search(r"共有装配式建筑生产基地(\d+)个", text):
         out["bases"] = int(m[1])
+    elif "未报送装配式建筑生产基地" in text:
+        out["bases"] = 0
     if m := re.search(r"共有填报单位(\d+)个，本年已有新开工项目数据的(\d+)个", text):
         out.update(units_expected=int(m[1]), units_reported=int(m[2]))
     if m := re.search(r"数据来源：第(\d+)次发布", text):

@@ -55,7 +55,8 @@ def test_tasks_and_doc_come_from_the_stage_list(dagbag):
     from pipeline.stages import STAGES
 
     dag = dagbag.dags["prefab_nightly"]
-    assert [s.name for s in STAGES] + ["summary"] == [t.task_id for t in dag.topological_sort() if t.task_id != "announce"]
+    order = [t.task_id for t in dag.topological_sort() if t.task_id != "announce"]
+    assert [s.name for s in STAGES] + ["summary"] == order
     for s in STAGES:
         assert dag.get_task(s.name).retries == s.retries
         assert f"**{s.name}** (`{s.function}`" in dag.doc_md

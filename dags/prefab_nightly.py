@@ -12,11 +12,13 @@ from airflow.sdk import Asset, dag, get_current_context, task
 
 from foundation.config import settings
 from pipeline.alerts import notify_failure
-from pipeline.stages import STAGES, Stage, markdown, run_stage
+from pipeline.notify import PrefabNotifier
+from pipeline.stages import STAGES, Stage, markdown, queue, run_stage
 
 # A logical URI: where the file lives (PREFAB_DATA_DIR) may change without the asset becoming another one.
 REPORTING = Asset(name="prefab_reporting", uri="prefab://reporting/reporting.duckdb")
 OUTLETS = {"publish": [REPORTING]}
+ON_SUCCESS = {"publish": [PrefabNotifier("published")]}
 
 DOC = f"""
 ### prefab_nightly
@@ -35,7 +37,8 @@ def _run_id() -> str:
 
 def _stage_task(stage: Stage):
     @task(task_id=stage.name, retries=stage.retries, retry_delay=stage.retry_delay,
-          outlets=OUTLETS.get(stage.name, []), doc_md=stage.doc)
+          outlets=OUTLETS.get(stage.name, []), doc_md=stage.doc, queue=queue(stage, settings()),
+          on_success_callback=ON_SUCCESS.get(stage.name, []))
     def run(_previous: dict | None = None) -> dict:
         return asdict(run_stage(stage, settings(), _run_id()))
 
@@ -50,10 +53,11 @@ def _stage_task(stage: Stage):
     max_active_runs=1,
     tags=["prefab", "nightly", "publication"],
     doc_md=DOC,
-    default_args={"retries": 0, "on_failure_callback": notify_failure},
+    default_args={"retries": 0, "on_failure_callback": [notify_failure, PrefabNotifier("failed")]},
 )
 def prefab_nightly():
-    @task
+    # It reads warehouse.duckdb (so does the overdue alert), which only the warehouse queue's host holds.
+    @task(queue=settings().warehouse_queue, on_success_callback=[PrefabNotifier("overdue")])
     def summary(_: dict) -> str:
         from pipeline.summary import summary_text
 

@@ -70,7 +70,8 @@ class Settings:
     # a killed run's work folder is kept this long (days) for a retry
     work_retention_days: float = _setting("PREFAB_WORK_RETENTION_DAYS", 7.0, float)
     timezone: str = "Asia/Shanghai"
-    steward_host: str = "127.0.0.1"
+    # the steward app's address: in a container (docker-compose.yml) 0.0.0.0, published on the host's loopback only
+    steward_host: str = _setting("PREFAB_STEWARD_HOST", "127.0.0.1", str)
     steward_port: int = _setting("PREFAB_STEWARD_PORT", 8765, int)
     # None: `steward_users` in the data folder (steward_users_path)
     steward_users_file: Path | None = _setting("PREFAB_STEWARD_USERS_FILE", None, _path)
@@ -91,6 +92,23 @@ class Settings:
     landing_settle_seconds: float = _setting("PREFAB_LANDING_SETTLE_SECONDS", 60.0, float)
     # 'YYYY-MM': no submission period before it is plausible (foundation.periods)
     earliest_period: str = _setting("PREFAB_EARLIEST_PERIOD", "2000-01", str)
+    # Celery queue of the tasks that open warehouse.duckdb (pipeline.stages.queue): one worker process serves it,
+    # on the host that holds the file; the other tasks go to `shared_queue` (Airflow's default queue's name)
+    warehouse_queue: str = _setting("PREFAB_WAREHOUSE_QUEUE", "warehouse", str)
+    shared_queue: str = _setting("PREFAB_SHARED_QUEUE", "default", str)
+    # Alerts people receive (pipeline.notify); nothing is sent while these are unset. E-mail: recipients
+    # (comma-separated), sender, and the SMTP server as an Airflow connection URI (smtp://user:password@host:port
+    # with ?disable_ssl=true&disable_tls=true for a plain relay)
+    alert_email_to: tuple[str, ...] | None = _setting("PREFAB_ALERT_EMAIL_TO", None, _names)
+    alert_email_from: str = _setting("PREFAB_ALERT_EMAIL_FROM", "prefab-warehouse@localhost", str)
+    alert_smtp_url: str | None = _setting("PREFAB_ALERT_SMTP_URL", None, str)
+    # a DingTalk or WeCom group robot's webhook URL (both take {"msgtype": "text", ...})
+    alert_webhook_url: str | None = _setting("PREFAB_ALERT_WEBHOOK_URL", None, str)
+    # the steward app's address as people open it, for the links in alerts
+    steward_url: str = _setting("PREFAB_STEWARD_URL", "http://127.0.0.1:8765/", str)
+    # PostgreSQL database analysts read (publishing to it is another component's); None: not published there
+    reporting_postgres_url: str | None = _setting("PREFAB_REPORTING_POSTGRES_URL", None, str)
+    reporting_reader_role: str = _setting("PREFAB_REPORTING_READER_ROLE", "prefab_reader", str)
 
     @property
     def reporting_units_path(self) -> Path:

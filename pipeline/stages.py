@@ -68,6 +68,14 @@ def stage(name: str) -> Stage:
     raise KeyError(f"no stage {name!r}; the stages are {', '.join(s.name for s in STAGES)}")
 
 
+def queue(s: Stage | str, settings: Settings) -> str:
+    """The Celery queue of a stage's task: the warehouse's (served by one worker, on the host that holds
+    warehouse.duckdb: DuckDB takes one writing process, and our lock is a file lock) when it opens the warehouse,
+    otherwise the shared one (any worker that mounts the data folder)."""
+    s = stage(s) if isinstance(s, str) else s
+    return settings.warehouse_queue if s.writes_warehouse else settings.shared_queue
+
+
 def select(first: str | None = None, last: str | None = None) -> tuple[Stage, ...]:
     """The stages from `first` to `last` (both included; the first and last stage by default), in order."""
     names = [s.name for s in STAGES]

@@ -514,3 +514,10 @@ def test_reporting_postgres_url_names_the_reporting_database(celery_services: di
     assert url.username == db["POSTGRES_USER"]
     assert f":{db['POSTGRES_PASSWORD']}@" in raw, "the URL's password is the database's"
     assert _environment(celery_services["airflow-worker-warehouse"])["PREFAB_REPORTING_READER_ROLE"]
+
+
+def test_workers_run_tasks_where_they_may_start_processes(celery_services: dict) -> None:
+    """Celery's default prefork pool runs tasks in daemonic children, which may not start processes: the read
+    stage's XLSX reader then fails ("daemonic processes are not allowed to have children")."""
+    for name in _workers(celery_services):
+        assert _environment(celery_services[name]).get("AIRFLOW__CELERY__POOL") == "solo", name

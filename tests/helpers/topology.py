@@ -156,11 +156,15 @@ def running(compose: Path, root: Path, services: dict[str, dict[str, str]], star
     try:
         # airflow-init's job: migrate the metadata DB.
         subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
+        common = compose_file(compose)["x-airflow-common"]["environment"]
         for name, overrides in services.items():
             command = declared[name]["command"]
             assert command[0] == "airflow", command
+            # The service's own variables (beyond the common ones), as the file gives them.
+            own = {k: interpolate(str(v), {}) for k, v in (declared[name].get("environment") or {}).items()
+                   if k not in common}
             with (logs / f"{name}.log").open("wb") as out:
-                procs[name] = subprocess.Popen([airflow, *command[1:]], env=env | overrides, stdout=out,
+                procs[name] = subprocess.Popen([airflow, *command[1:]], env=env | own | overrides, stdout=out,
                                                stderr=subprocess.STDOUT, start_new_session=True)
         base = f"http://127.0.0.1:{api_port}"
         wait("the api-server", lambda: (r := get(f"{base}/api/v2/version")) is not None and r.status_code == 200,

@@ -59,3 +59,28 @@ def test_every_task_alerts_on_failure(dagbag):
         callbacks = task.on_failure_callback
         callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
         assert notify_failure in callbacks, task.task_id
+
+
+def test_each_task_is_on_the_queue_of_its_stage(dagbag):
+    from foundation.config import settings
+    from pipeline.stages import STAGES, queue
+
+    dag, s = dagbag.dags["prefab_nightly"], settings()
+    assert {t.task_id: t.queue for t in dag.tasks} == (
+        {st.name: queue(st, s) for st in STAGES} | {"summary": s.warehouse_queue})
+    assert {t.queue for t in dag.tasks} == {"warehouse", "default"}
+
+
+def test_publication_and_overdue_alerts_are_attached(dagbag):
+    from pipeline.notify import PrefabNotifier
+
+    dag = dagbag.dags["prefab_nightly"]
+
+    def events(task, kind):
+        callbacks = getattr(task, f"on_{kind}_callback") or []
+        return [c.event for c in (callbacks if isinstance(callbacks, list) else [callbacks])
+                if isinstance(c, PrefabNotifier)]
+
+    assert events(dag.get_task("publish"), "success") == ["published"]
+    assert events(dag.get_task("summary"), "success") == ["overdue"]
+    assert all(events(t, "failure") == ["failed"] for t in dag.tasks)

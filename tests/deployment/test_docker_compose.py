@@ -417,8 +417,10 @@ def test_local_postgres_accepts_trust_auth() -> None:
 
 # --------------------------------------------------------------------------------------------- Celery
 def _command(service: dict) -> list[str]:
+    """The service's command, `python -m airflow ...` spelled `airflow ...`."""
     command = service.get("command")
-    return command if isinstance(command, list) else str(command).split()
+    words = command if isinstance(command, list) else str(command).split()
+    return ["airflow", *words[3:]] if words[:3] == ["python", "-m", "airflow"] else words
 
 
 def _option(words: list[str], *names: str) -> str | None:
@@ -521,3 +523,10 @@ def test_workers_run_tasks_where_they_may_start_processes(celery_services: dict)
     stage's XLSX reader then fails ("daemonic processes are not allowed to have children")."""
     for name in _workers(celery_services):
         assert _environment(celery_services[name]).get("AIRFLOW__CELERY__POOL") == "solo", name
+
+
+def test_workers_start_airflow_as_a_module(celery_services: dict) -> None:
+    """A task's fork-server children (the XLSX reader) re-import a `__main__` that is a script: under the task's
+    blocked metadata DB URL that import fails. `python -m airflow` makes `__main__` the package's, never re-imported."""
+    for name in _workers(celery_services):
+        assert celery_services[name]["command"][:3] == ["python", "-m", "airflow"], name

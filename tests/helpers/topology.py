@@ -16,7 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -133,6 +133,13 @@ def get(url: str, **kw):
         return None
 
 
+def _children(psutil, pid: int) -> list:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
 @contextmanager
 def running(compose: Path, root: Path, services: dict[str, dict[str, str]], start_timeout: float,
             extra_env: dict[str, str] | None = None) -> Iterator[dict]:
@@ -159,12 +166,17 @@ def running(compose: Path, root: Path, services: dict[str, dict[str, str]], star
         common = compose_file(compose)["x-airflow-common"]["environment"]
         for name, overrides in services.items():
             command = declared[name]["command"]
-            assert command[0] == "airflow", command
+            if command[:3] == ["python", "-m", "airflow"]:
+                command = command[2:]  # run below as `python -m airflow`, with this venv's python
+                run = [sys.executable, "-m", "airflow"]
+            else:
+                assert command[0] == "airflow", command
+                run = [airflow]
             # The service's own variables (beyond the common ones), as the file gives them.
             own = {k: interpolate(str(v), {}) for k, v in (declared[name].get("environment") or {}).items()
                    if k not in common}
             with (logs / f"{name}.log").open("wb") as out:
-                procs[name] = subprocess.Popen([airflow, *command[1:]], env=env | own | overrides, stdout=out,
+                procs[name] = subprocess.Popen([*run, *command[1:]], env=env | own | overrides, stdout=out,
                                                stderr=subprocess.STDOUT, start_new_session=True)
         base = f"http://127.0.0.1:{api_port}"
         wait("the api-server", lambda: (r := get(f"{base}/api/v2/version")) is not None and r.status_code == 200,
@@ -177,6 +189,11 @@ def running(compose: Path, root: Path, services: dict[str, dict[str, str]], star
         headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
         yield {"base": base, "headers": headers, "env": env, "logs": logs, "database": database, "procs": procs}
     finally:
+        import psutil
+
+        # A task's supervisor leaves its worker's process group: end every descendant, not only the groups.
+        descendants = [c for proc in procs.values() if proc.poll() is None
+                       for c in _children(psutil, proc.pid)]
         for proc in procs.values():
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -186,6 +203,9 @@ def running(compose: Path, root: Path, services: dict[str, dict[str, str]], star
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+        for child in descendants:
+            with suppress(psutil.Error):
+                child.kill()
         admin.execute(f'drop database if exists "{database}" with (force)')
         admin.close()
 

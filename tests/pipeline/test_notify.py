@@ -7,11 +7,13 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import re
 import socket
 import threading
 import types
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
@@ -231,3 +233,37 @@ def test_the_overdue_alert_goes_through_the_channels(channels):
 def test_no_warehouse_yet_means_no_overdue_alert(channels):
     PrefabNotifier("overdue").notify(_context("summary"))
     assert channels.mails == [] and channels.posts == []
+
+
+@pytest.mark.slow
+def test_after_a_real_run_the_publication_and_the_overdue_units_are_announced(channels):
+    """A real run of the stages on sample submissions (every Jiaxing unit, each month of 2021): the publication
+    is announced with its number, and the overdue list is what the generator left out (every month since
+    2022-01 for the Jiaxing units; every month for the units that sent nothing), judged from its own files."""
+    from sample_data import generate
+    from tests.helpers.nightly import nightly_without_airflow
+
+    s = channels.settings
+    zone = generate(s.landing_dir, seed=11, years=(2021,), units="jiaxing", buildings_per_month=1, bad=False)
+    publication = nightly_without_airflow(s, "r1")
+    assert publication.published
+    PrefabNotifier("published").notify({**_context("publish"), "run_id": "r1"})
+    (mail,) = channels.mails
+    assert mail["Subject"] == f"【装配式建筑统计】第 {publication.publication_id} 版报表数据已发布"
+    assert publication.content_checksum[:16] in _body(mail)
+
+    overdue = overdue_message(s, "r1")
+    now = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai"))
+    last_ended = (now.year, now.month - 1) if now.month > 1 else (now.year - 1, 12)
+    months_since_2022 = [f"{y}-{m:02d}" for y in range(2022, last_ended[0] + 1) for m in range(1, 13)
+                         if (y, m) <= last_ended]
+    sent = {(f.unit_code, f.period) for f in zone.files if f.kind == "buildings" and f.expected_outcome == "loaded"}
+    listed = set(re.findall(r"（(\d{6})）(\d{4}-\d{2})", overdue.body))  # the first MAX_LISTED, oldest first
+    assert listed and not listed & sent
+    for unit in zone.unit_codes:
+        assert {(unit, f"2021-{m:02d}") for m in range(1, 13)} <= sent, unit  # the generator sent all of 2021
+    total = int(re.search(r"共 (\d+) 项", overdue.body).group(1))
+    state = set(json.loads((s.data_dir / OVERDUE_STATE).read_text()))
+    assert len(state) == total
+    assert {f"{u}:{m}" for u in zone.unit_codes for m in months_since_2022} <= state
+    assert not {f"{u}:{p}" for u, p in sent} & state

@@ -167,7 +167,7 @@ def test_required_services_exist_and_run_their_airflow_command(services: dict) -
     assert not missing, f"docker-compose.yml lacks services {sorted(missing)}"
     for name, subcommand in REQUIRED_SERVICES.items():
         command = services[name].get("command")
-        words = command if isinstance(command, list) else str(command).split()
+        words = _command(services[name])
         # Our image has no apache/airflow entrypoint, so the command has to start with `airflow`.
         assert words[:2] == ["airflow", subcommand], f"{name} runs {command!r}"
 
@@ -525,8 +525,12 @@ def test_workers_run_tasks_where_they_may_start_processes(celery_services: dict)
         assert _environment(celery_services[name]).get("AIRFLOW__CELERY__POOL") == "solo", name
 
 
-def test_workers_start_airflow_as_a_module(celery_services: dict) -> None:
+def test_the_processes_that_run_tasks_start_airflow_as_a_module(compose: dict, services: dict) -> None:
     """A task's fork-server children (the XLSX reader) re-import a `__main__` that is a script: under the task's
-    blocked metadata DB URL that import fails. `python -m airflow` makes `__main__` the package's, never re-imported."""
-    for name in _workers(celery_services):
-        assert celery_services[name]["command"][:3] == ["python", "-m", "airflow"], name
+    blocked metadata DB URL that import fails. `python -m airflow` makes `__main__` the package's, never re-imported.
+    Tasks run in the Celery workers, or (LocalExecutor) in the scheduler."""
+    executor = compose["x-airflow-common"]["environment"]["AIRFLOW__CORE__EXECUTOR"]
+    runners = list(_workers(services)) if executor == "CeleryExecutor" else ["airflow-scheduler"]
+    assert runners
+    for name in runners:
+        assert services[name]["command"][:3] == ["python", "-m", "airflow"], name

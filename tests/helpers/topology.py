@@ -212,11 +212,12 @@ def running(compose: Path, root: Path, services: dict[str, dict[str, str]], star
 
 def run_the_nightly_dag(topology: dict, start_timeout: float, run_timeout: float) -> tuple[dict, list[dict]]:
     """Sample submissions in the landing zone, the DAG unpaused through the REST API (as in the UI); waits for
-    the run the scheduler creates itself to finish: (the run, its task instances)."""
+    the run the scheduler creates itself to finish: (the run, its task instances). Checks that every file the
+    generator meant to load (XLSX workbooks, read in a child process, included) was loaded."""
     from sample_data import generate
 
     base, headers, env, logs, procs = (topology[k] for k in ("base", "headers", "env", "logs", "procs"))
-    generate(Path(env["PREFAB_LANDING_DIR"]), seed=7, years=(2021,), units="jiaxing", buildings_per_month=2)
+    zone = generate(Path(env["PREFAB_LANDING_DIR"]), seed=7, years=(2021,), units="jiaxing", buildings_per_month=2)
 
     # The dag-processor parses the DAG file into PostgreSQL; the API then knows the DAG (paused at creation).
     dag = wait("the DAG to be parsed", lambda: (r := get(f"{base}/api/v2/dags/{DAG}", headers=headers)) is not None
@@ -235,4 +236,22 @@ def run_the_nightly_dag(topology: dict, start_timeout: float, run_timeout: float
     run = wait("the scheduled run to finish", finished_run, run_timeout, procs, logs)
     tasks = httpx.get(f"{base}/api/v2/dags/{DAG}/dagRuns/{run['dag_run_id']}/taskInstances", headers=headers,
                       timeout=10).json()["task_instances"]
+    if run["state"] == "success":
+        _assert_loaded_as_generated(Path(env["PREFAB_DATA_DIR"]) / "warehouse.duckdb", zone)
     return run, tasks
+
+
+def _assert_loaded_as_generated(warehouse: Path, zone) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        taken = dict(con.execute("select landing_path, status from dq.submission_ledger").fetchall())
+        reasons = [r for (r,) in con.execute("select reason from dq.submission_ledger where reason is not null")
+                   .fetchall()]
+    finally:
+        con.close()
+    meant = [f for f in zone.files if f.expected_outcome == "loaded"]
+    assert any(f.path.endswith(".xlsx") for f in meant)
+    wrong = {f.path: taken.get(f.path) for f in meant if taken.get(f.path) not in ("loaded", "superseded")}
+    assert not wrong, (wrong, reasons[:5])

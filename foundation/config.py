@@ -91,6 +91,8 @@ class Settings:
     landing_settle_seconds: float = _setting("PREFAB_LANDING_SETTLE_SECONDS", 60.0, float)
     # 'YYYY-MM': no submission period before it is plausible (foundation.periods)
     earliest_period: str = _setting("PREFAB_EARLIEST_PERIOD", "2000-01", str)
+    # how many publications of reporting.duckdb are kept for `python -m publishing rollback` (the live one included)
+    publications_kept: int = _setting("PREFAB_PUBLICATIONS_KEPT", 5, int)
 
     @property
     def reporting_units_path(self) -> Path:
@@ -113,6 +115,16 @@ class Settings:
     @property
     def archive_dir(self) -> Path:
         return self.data_dir / "archive"
+
+    @property
+    def journal_dir(self) -> Path:
+        """The append-only journal of the warehouse's `dq` history (`foundation.journal`), beside the archive."""
+        return self.data_dir / "journal"
+
+    @property
+    def publications_dir(self) -> Path:
+        """The last `publications_kept` publications of reporting.duckdb (`publishing.retention`)."""
+        return self.data_dir / "publications"
 
     @property
     def gx_dir(self) -> Path:

@@ -42,7 +42,8 @@ def test_nothing_new_skips_build_gate_and_publication_and_any_change_builds_agai
     second = nightly_without_airflow(s, "r2")
     assert isinstance(second, Skipped) and "r1" in second.reason
     assert _results_stamp(s) == stamp and _sha(s.reporting_path) == published
-    assert query(s.warehouse_path, "select count(*) as n from dq.check_results where run_id = 'r2' and stage = 'gate'")["n"][0] == 0
+    gate_rows = "select count(*) as n from dq.check_results where run_id = 'r2' and stage = 'gate'"
+    assert query(s.warehouse_path, gate_rows)["n"][0] == 0
     from pipeline.summary import summary_text
 
     text = summary_text(s, "r2")

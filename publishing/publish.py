@@ -195,8 +195,18 @@ def publish(settings: Settings, run_id: str, checks_passed: int | None = None,
     that cannot be completed fails the stage with its reason after the file publication is recorded; the
     rerun finds the file up to date and completes the target, recording nothing twice."""
     publication = publish_file(settings, run_id, checks_passed, checks_warned)
-    # The same descriptions as the file's, on the stable views analysts query (PostgreSQL takes COMMENT ON VIEW).
-    comments = comment_statements("reporting", PUBLISHED_TABLES, settings.dbt_project_dir, kind="VIEW")
+    comments: list[str] = []
+    if settings.reporting_postgres_url and settings.reporting_path.exists():
+        # The same descriptions as the file's, on the stable views analysts query (PostgreSQL takes COMMENT ON
+        # VIEW), for the columns the published file has (the views have exactly those).
+        with duckdb.connect(str(settings.reporting_path), read_only=True, config=DUCKDB_CONFIG) as con:
+            rows = con.execute("select table_name, column_name from duckdb_columns() "
+                               "where schema_name = 'main'").fetchall()
+        columns: dict[str, list[str]] = {}
+        for table, column in rows:
+            columns.setdefault(table, []).append(column)
+        comments = comment_statements("reporting", [t for t in PUBLISHED_TABLES if t in columns],
+                                      settings.dbt_project_dir, kind="VIEW", columns=columns)
     publication.postgres = complete_postgres(settings, PUBLISHED_TABLES, extra_statements=comments)
     return publication
 

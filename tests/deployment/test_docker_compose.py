@@ -261,6 +261,25 @@ def test_landing_dir_and_data_dir_are_on_the_persistent_volume(airflow_services:
         assert landing_dir.startswith(data_dir.rstrip("/") + "/") or landing_dir in volume_targets, name
 
 
+def test_publications_go_to_the_analysts_postgres_service(services: dict, airflow_services: dict) -> None:
+    """Issue 13: the deployment includes the analysts' reporting database and the publish task writes to it."""
+    urls = {_environment(svc).get("PREFAB_REPORTING_POSTGRES_URL") for svc in airflow_services.values()}
+    assert len(urls) == 1 and None not in urls, f"every Airflow service needs the same reporting URL: {urls}"
+    # ${VAR:?message} -> VAR, so that the URL parses and both sides name the same variable.
+    url = urlsplit(re.sub(r"\$\{(\w+)[^}]*\}", r"\1", urls.pop()))
+    target = services.get(url.hostname)
+    assert target is not None, f"PREFAB_REPORTING_POSTGRES_URL names host {url.hostname!r}, not a service"
+    assert target.get("image", "").startswith("postgres:") and target.get("healthcheck"), url.hostname
+    env = {k: re.sub(r"\$\{(\w+)[^}]*\}", r"\1", v) for k, v in _environment(target).items()}
+    assert (url.username, url.path.lstrip("/")) == (env["POSTGRES_USER"], env["POSTGRES_DB"])
+    assert url.password == env["POSTGRES_PASSWORD"], "the URL must use the server's own password variable"
+    assert url.hostname != "postgres", "analysts must not share Airflow's metadata server"
+    # LocalExecutor: tasks (publish among them) run inside the scheduler, which must wait for the database.
+    assert services["airflow-scheduler"]["depends_on"][url.hostname]["condition"] == "service_healthy"
+    reader = {_environment(svc).get("PREFAB_REPORTING_READER_ROLE") for svc in airflow_services.values()}
+    assert reader == {"prefab_analyst"}, reader
+
+
 # --------------------------------------------------------------------------------------------- executor/DB
 def test_executor_is_consistent(services: dict, airflow_services: dict) -> None:
     executors = {_environment(svc).get("AIRFLOW__CORE__EXECUTOR") for svc in airflow_services.values()}

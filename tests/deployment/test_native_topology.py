@@ -55,20 +55,25 @@ def _interpolate(value: str, variables: dict[str, str]) -> str:
     return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:[-?])([^}]*))?\}", one, value)
 
 
-def compose_environment(database: str, root: Path, api_port: int, health_port: int) -> dict[str, str]:
-    """The environment of the compose file's Airflow services, with what names a container (the `postgres`
-    and `airflow-apiserver` hosts, the image's paths) replaced by this machine's equivalent."""
+def compose_environment(database: str, root: Path, api_port: int, health_port: int,
+                        reporting_database: str) -> dict[str, str]:
+    """The environment of the compose file's Airflow services, with what names a container (the `postgres`,
+    `reporting-postgres` and `airflow-apiserver` hosts, the image's paths) replaced by this machine's
+    equivalent: both servers become databases of the local PostgreSQL."""
     common = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))["x-airflow-common"]["environment"]
     from cryptography.fernet import Fernet
 
-    variables = {"POSTGRES_PASSWORD": "unused-with-trust-auth", "AIRFLOW_FERNET_KEY": Fernet.generate_key().decode(),
+    variables = {"POSTGRES_PASSWORD": "unused-with-trust-auth", "REPORTING_POSTGRES_PASSWORD": "unused-too",
+                 "AIRFLOW_FERNET_KEY": Fernet.generate_key().decode(),
                  "AIRFLOW_JWT_SECRET": secrets.token_urlsafe(32), "AIRFLOW_API_SECRET_KEY": secrets.token_urlsafe(32)}
     env = {k: _interpolate(str(v), variables) for k, v in common.items()}
     url = f"postgresql+psycopg://{PG['user']}@{PG['host']}:{PG['port']}/{database}"
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg://")
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"].startswith("postgresql+psycopg://")
     assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    assert "@reporting-postgres:5432/" in env["PREFAB_REPORTING_POSTGRES_URL"]
     env |= {
+        "PREFAB_REPORTING_POSTGRES_URL": f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{reporting_database}",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url,
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": url,
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
@@ -122,13 +127,15 @@ def topology(tmp_path_factory):
     database name and processes."""
     admin = _postgres()
     database = f"prefab_airflow_{uuid.uuid4().hex[:10]}"
+    reporting_database = f"prefab_reporting_{uuid.uuid4().hex[:10]}"
     admin.execute(f'create database "{database}"')
+    admin.execute(f'create database "{reporting_database}"')
     root = tmp_path_factory.mktemp("topology")
     logs = root / "logs"
     for d in ("auth", "data/landing", "airflow", "logs"):
         (root / d).mkdir(parents=True, exist_ok=True)
     api_port, health_port = _free_port(), _free_port()
-    env = compose_environment(database, root, api_port, health_port)
+    env = compose_environment(database, root, api_port, health_port, reporting_database)
     password = secrets.token_urlsafe(12)
     user = env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"].split(":")[0]
     Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).write_text(json.dumps({user: password}))
@@ -153,7 +160,8 @@ def topology(tmp_path_factory):
         token = httpx.post(f"{base}/auth/token", json={"username": user, "password": password}, timeout=10)
         assert token.status_code in (200, 201), token.text
         headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-        yield {"base": base, "headers": headers, "env": env, "logs": logs, "database": database, "procs": procs}
+        yield {"base": base, "headers": headers, "env": env, "logs": logs, "database": database, "procs": procs,
+               "reporting_database": reporting_database}
     finally:
         for proc in procs.values():
             if proc.poll() is None:
@@ -165,6 +173,7 @@ def topology(tmp_path_factory):
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         admin.execute(f'drop database if exists "{database}" with (force)')
+        admin.execute(f'drop database if exists "{reporting_database}" with (force)')
         admin.close()
 
 
@@ -203,10 +212,17 @@ def test_scheduler_runs_the_nightly_dag_on_postgres_and_publishes(topology):
     con = duckdb.connect(str(reporting), read_only=True)
     try:
         assert con.execute("select count(*) from publication").fetchone()[0] == 1
-        assert con.execute("select count(*) from fct_building").fetchone()[0] > 0
+        buildings = con.execute("select count(*) from fct_building").fetchone()[0]
+        publication_id = con.execute("select publication_id from publication").fetchone()[0]
+        assert buildings > 0
     finally:
         con.close()
     import psycopg
+
+    # ... and in the analysts' PostgreSQL of the compose file (reporting-postgres), the same publication.
+    with psycopg.connect(**PG, dbname=topology["reporting_database"]) as analysts:
+        assert analysts.execute("select count(*) from reporting.fct_building").fetchone()[0] == buildings
+        assert analysts.execute("select publication_id from reporting.publication").fetchall() == [(publication_id,)]
 
     with psycopg.connect(**PG, dbname=database) as meta:
         recorded = meta.execute("select run_id, state from dag_run where dag_id = %s", [DAG]).fetchall()

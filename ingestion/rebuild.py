@@ -33,7 +33,8 @@ MISSING_RAW_SQL = " union all ".join(f"""
 select l.submission_id, l.kind, l.landing_path, l.file_name, l.sha256, l.size_bytes, l.received_at, l.archived_path
 from dq.submission_ledger as l
 where l.status = 'loaded' and l.rows_loaded > 0 and l.kind = '{kind}'
-    and not exists (select 1 from raw.{kind} as r where r.submission_id = l.submission_id)""" for kind in SUBMISSION_KINDS)
+    and not exists (select 1 from raw.{kind} as r where r.submission_id = l.submission_id)"""
+                                   for kind in SUBMISSION_KINDS)
 
 
 def restore_from_journal(settings: Settings) -> dict[str, int]:

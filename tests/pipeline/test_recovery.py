@@ -43,7 +43,8 @@ def fingerprint(s, runs: tuple[str, ...]) -> dict[str, tuple]:
 def published_checksum(path) -> str:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return con.execute("select content_checksum from publication order by publication_id desc limit 1").fetchone()[0]
+        return con.execute("select content_checksum from publication order by publication_id desc "
+                           "limit 1").fetchone()[0]
     finally:
         con.close()
 

@@ -118,9 +118,9 @@ def _differences(con: duckdb.DuckDBPyConnection, settings: Settings, table: str
                  ) -> tuple[list[str], list[dict], list[dict]]:
     """(columns, warehouse rows the journal lacks, journal rows the warehouse lacks)."""
     columns = _columns(con, table)
-    in_warehouse = _warehouse_rows(con, table, columns)
-    if len(in_warehouse) == _lines(journal_path(settings, table)):
+    if con.execute(f"select count(*) from {table}").fetchone()[0] == _lines(journal_path(settings, table)):
         return columns, [], []  # the usual night: nothing written since the last sync (one count, one line count)
+    in_warehouse = _warehouse_rows(con, table, columns)
     journaled = read_journal(settings, table)
     counts = Counter(_key(columns, r) for r in journaled)
     missing_from_journal = []
@@ -146,17 +146,10 @@ def sync(con: duckdb.DuckDBPyConnection, settings: Settings, tables: tuple[str, 
         append(settings, table, missing)
 
 
-def _arrow(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[dict]) -> pa.Table:
-    schema = con.sql(f"select {', '.join(columns)} from {table} limit 0").to_arrow_table().schema
-    data = {}
-    for f in schema:
-        values = [r.get(f.name) for r in rows]
-        if pa.types.is_timestamp(f.type):
-            values = [None if v is None else datetime.fromisoformat(v) for v in values]
-        elif pa.types.is_date(f.type):
-            values = [None if v is None else date.fromisoformat(v) for v in values]
-        data[f.name] = pa.array(values, type=f.type)
-    return pa.table(data)
+def _types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    schema, name = table.split(".")
+    return dict(con.execute("select column_name, data_type from information_schema.columns where table_schema = ? "
+                            "and table_name = ?", [schema, name]).fetchall())
 
 
 def restore(con: duckdb.DuckDBPyConnection, settings: Settings,
@@ -173,10 +166,14 @@ def restore(con: duckdb.DuckDBPyConnection, settings: Settings,
         schema, name = table.split(".")
         keyed = con.execute("select count(*) from duckdb_constraints() where schema_name = ? and table_name = ? "
                             "and constraint_type in ('PRIMARY KEY', 'UNIQUE')", [schema, name]).fetchone()[0]
-        con.register("journal_batch", _arrow(con, table, columns, missing))
+        types = _types(con, table)
+        # Timestamps and dates are ISO text in the journal: cast back to the column's type as they are inserted.
+        batch = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in missing])
+        con.register("journal_batch", batch)
         try:
+            casts = ", ".join(f"cast({c} as {types[c]})" for c in columns)
             con.execute(f"insert {'or ignore ' if keyed else ''}into {table} ({', '.join(columns)}) "
-                        f"select {', '.join(columns)} from journal_batch")
+                        f"select {casts} from journal_batch")
         finally:
             con.unregister("journal_batch")
         restored[table] = len(missing)

@@ -165,14 +165,16 @@ def _remember(settings: Settings, publication_id: int | None, checksum: str) -> 
 
 def rollback(settings: Settings) -> Rollback:
     """Put the newest kept publication older than the live one back in place (under the warehouse lock: no
-    publication runs meanwhile). When the live file is damaged or missing, the newest kept one that opens is
-    put back."""
+    publication runs meanwhile), passing over one that was rolled back before. When the live file is damaged or
+    missing, the newest kept one that opens is put back."""
     target = settings.reporting_path
     with warehouse_lock(settings, owner="python -m publishing rollback", wait_seconds=settings.writer_wait_seconds):
         live_id, live_checksum = None, None
         if target.exists() and not damaged(target):
             live_id, live_checksum = publication_facts(target)
-        older = [(i, p) for i, p in kept(settings) if (live_id is None or i < live_id) and not damaged(p)]
+        # a kept publication that was itself rolled back before is passed over
+        older = [(i, p) for i, p in kept(settings) if (live_id is None or i < live_id) and not damaged(p)
+                 and rolled_back(settings, publication_facts(p)[1]) is None]
         if not older:
             raise NothingToRollBack(f"没有可回滚的更早发布: no kept publication older than "
                                     f"{live_id if live_id is not None else 'the live file'} in "

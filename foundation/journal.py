@@ -32,11 +32,12 @@ from foundation.config import Settings
 log = logging.getLogger(__name__)
 
 # The dq tables that are history (the views over them are derived). Ingestion's ledger writes the first four
-# and the submission checks; the gate writes check results; publication writes the log; stewards, reviews.
+# and the submission checks; the gate writes check results; publication writes the log; stewards, reviews; the
+# PostgreSQL target (publishing/postgres.py) its attempts.
 LEDGER_TABLES = ("dq.submission_files", "dq.submission_status_log", "dq.quarantine", "dq.ignored_rows")
 CHECK_TABLES = ("dq.check_results",)
 DECISION_TABLES = ("dq.steward_reviews",)
-PUBLICATION_TABLES = ("dq.publication_log",)
+PUBLICATION_TABLES = ("dq.publication_log", "dq.publication_targets")
 JOURNALED_TABLES = LEDGER_TABLES + CHECK_TABLES + DECISION_TABLES + PUBLICATION_TABLES
 
 

@@ -18,11 +18,11 @@ import duckdb
 
 from foundation.config import Settings
 from foundation.db import DUCKDB_CONFIG, connect_warehouse
-from publishing.describe import comment_statements, table_docs
-from publishing.postgres import complete_postgres
 from foundation.journal import PUBLICATION_TABLES
 from foundation.journal import sync as sync_journal
 from publishing import retention
+from publishing.describe import comment_statements, table_docs
+from publishing.postgres import complete_postgres
 
 # The label dimensions: one per coded column (dim_<column>; the two `status` columns as dim_base_status and
 # dim_submission_status), each listing code, name_zh, name_en (dbt_project/models/marts/_marts__labels.yml).

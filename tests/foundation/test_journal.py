@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from foundation.db import connect_warehouse
-from foundation.journal import journal_path, read_journal, restore, sync
+from foundation.journal import JOURNALED_TABLES, PUBLICATION_TABLES, journal_path, read_journal, restore, sync
 
 LOG = "dq.submission_status_log"
 FILES = "dq.submission_files"
@@ -59,3 +59,26 @@ def test_a_line_cut_short_by_a_crash_is_skipped_and_the_row_appended_again(data_
         sync(con, s)  # the next writer closes the gap
     assert len(read_journal(s, LOG)) == 2
     assert path.read_text(encoding="utf-8").count("\n") == 3  # the cut line stays on a line of its own
+
+
+def test_every_dq_table_is_journaled(data_env):
+    """A dq table (not a view) added later is history the journal must carry too, or a rebuilt warehouse lacks it
+    (dq.publication_targets, the PostgreSQL target's attempts, came after the journal)."""
+    with connect_warehouse(data_env, read_only=True) as con:
+        tables = {f"dq.{r[0]}" for r in con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'dq'").fetchall()}
+    assert tables == set(JOURNALED_TABLES)
+
+
+def test_a_postgres_target_attempt_is_restored(data_env):
+    s = data_env
+    at = datetime(2026, 12, 1, 2, 0, 0)
+    with connect_warehouse(s) as con:
+        con.execute("insert into dq.publication_targets values "
+                    "(3, 'postgresql://u@h:5432/r', 'failed', '连接被拒绝', ?)", [at])
+        sync(con, s, PUBLICATION_TABLES)
+    s.warehouse_path.unlink()
+    with connect_warehouse(s) as con:
+        assert restore(con, s) == {"dq.publication_targets": 1}
+        assert con.execute("select * from dq.publication_targets").fetchall() == [
+            (3, "postgresql://u@h:5432/r", "failed", "连接被拒绝", at)]

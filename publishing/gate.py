@@ -149,7 +149,7 @@ full join published as p on a.unit_code = p.unit_code and a.month = p.month
 
 def _reconciliation(settings: Settings) -> list[CheckResult]:
     """Reporting totals equal the accepted raw rows, per unit and month (validated with GX)."""
-    from expectations.gx_context import docs_index, gx_modules, run_suite
+    from expectations.gx_context import gx_modules, run_suite
 
     with connect_warehouse(settings, read_only=True) as con:
         frame = con.execute(RECONCILIATION_SQL).df()
@@ -163,9 +163,9 @@ def _reconciliation(settings: Settings) -> list[CheckResult]:
         gxe.ExpectColumnPairValuesToBeEqual(column_A="accepted_prefab_m2", column_B="published_prefab_m2",
                                             meta={"check": "reconciliation_prefab_floor_area"}),
     ]
-    result = run_suite(settings.gx_dir, "candidate_reconciliation", "gate_reconciliation", expectations, frame,
-                       ["row_key"], meta={"stage": "gate"}, docs_on_failure_only=True)
-    url = docs_index(settings.gx_dir)
+    run = run_suite(settings.gx_dir, "candidate_reconciliation", "gate_reconciliation", expectations, frame,
+                    ["row_key"], meta={"stage": "gate"}, docs_on_failure_only=True)
+    result, url = run.validation, run.page_url  # the reconciliation's own page (built when it failed)
     checks = []
     for r in result.results:
         failing = r.result.get("unexpected_index_list") or []
@@ -195,11 +195,11 @@ class GateBlocked(Exception):
 def _candidate_checks(settings: Settings) -> list[CheckResult]:
     """The range, plausibility and anomaly checks of `expectations.gate_rules`, one GX suite per frame."""
     from expectations.gate_rules import FRAMES, RULES
-    from expectations.gx_context import docs_index
 
     with connect_warehouse(settings, read_only=True) as con:  # open throughout: DETAILS look rows up by rowid
         results: dict[str, tuple[bool, set[int], list[str]]] = {}
         frames = {}
+        pages: dict[str, str | None] = {}  # frame -> its suite's own Data Docs page (built when a rule failed)
         for frame_name, sql in FRAMES.items():
             rules = [r for r in RULES if r.frame == frame_name]
             frame = con.execute(sql).df()
@@ -209,11 +209,12 @@ def _candidate_checks(settings: Settings) -> list[CheckResult]:
             if "row_id" not in frame:
                 frame["row_id"] = range(len(frame))
             frames[frame_name] = frame
-            results |= _validate_frame(settings, frame_name, frame, rules)
-        url = docs_index(settings.gx_dir)
+            validated, pages[frame_name] = _validate_frame(settings, frame_name, frame, rules)
+            results |= validated
         checks = []
         for rule in RULES:
             passed, rows, errors = results[rule.name]
+            url = pages.get(rule.frame)
             if passed:
                 checks.append(CheckResult(f"gx.{rule.name}", rule.severity, "pass", 0, rule.meaning, url))
                 continue
@@ -227,8 +228,9 @@ def _candidate_checks(settings: Settings) -> list[CheckResult]:
 
 
 def _validate_frame(settings: Settings, frame_name: str, frame: pd.DataFrame, rules: list
-                    ) -> dict[str, tuple[bool, set[int], list[str]]]:
-    """One GX suite over a frame: per rule, (passed, the row_ids failing it, errors raised)."""
+                    ) -> tuple[dict[str, tuple[bool, set[int], list[str]]], str | None]:
+    """One GX suite over a frame: per rule, (passed, the row_ids failing it, errors raised); and the suite
+    run's own Data Docs page."""
     from expectations.gx_context import gx_modules, run_suite
 
     _, gxe, column = gx_modules()
@@ -237,8 +239,9 @@ def _validate_frame(settings: Settings, frame_name: str, frame: pd.DataFrame, ru
         for e in rule.build(gxe, column):
             e.meta = {"check": rule.name}
             expectations.append(e)
-    suite = run_suite(settings.gx_dir, f"candidate_{frame_name}", f"gate_{frame_name}", expectations, frame,
-                      ["row_id"], meta={"stage": "gate"}, docs_on_failure_only=True)
+    run = run_suite(settings.gx_dir, f"candidate_{frame_name}", f"gate_{frame_name}", expectations, frame,
+                    ["row_id"], meta={"stage": "gate"}, docs_on_failure_only=True)
+    suite = run.validation
     failing: dict[str, set[int]] = defaultdict(set)
     errors: dict[str, list[str]] = defaultdict(list)
     ok: dict[str, bool] = defaultdict(lambda: True)
@@ -249,7 +252,7 @@ def _validate_frame(settings: Settings, frame_name: str, frame: pd.DataFrame, ru
         info = r.exception_info or {}
         if info.get("raised_exception"):
             errors[name].append(str(info.get("exception_message"))[:300])
-    return {rule.name: (ok[rule.name], failing[rule.name], errors[rule.name]) for rule in rules}
+    return {rule.name: (ok[rule.name], failing[rule.name], errors[rule.name]) for rule in rules}, run.page_url
 
 
 def _example_rows(con, frame_name: str, frame: pd.DataFrame, rows: set[int]) -> list[dict]:

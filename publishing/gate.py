@@ -15,6 +15,7 @@ import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -324,17 +325,59 @@ def gate(settings: Settings, run_id: str) -> GateSummary:
     """The gate stage: every check on the last dbt build's candidate, recorded; raises `GateBlocked` (failing
     the run) when a blocking check failed."""
     result = run_gate(settings, run_id)
-    enforce(result)
+    enforce(result, settings, run_id)
     return gate_summary(result)
 
 
-def enforce(gate: GateResult) -> None:
+# Failures of the project itself (a model that does not build, a unit test, a contract: a model error) are for
+# an operator to fix in dbt_project/; everything else is about the data, for a steward to review.
+PROJECT_FAILURE_PREFIXES = ("dbt.model.", "dbt.unit_test.", "dbt.seed.", "dbt.snapshot.")
+DETAIL_CHARS = 240  # of a check's detail in the blocked message (the whole detail is in dq.check_results)
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def is_project_failure(check_name: str) -> bool:
+    return check_name.startswith(PROJECT_FAILURE_PREFIXES)
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(_ANSI.sub("", text).split())
+    return text if len(text) <= DETAIL_CHARS else text[:DETAIL_CHARS - 1] + "…"
+
+
+def blocked_text(blocking: list[CheckResult], settings: Settings | None = None, run_id: str | None = None) -> str:
+    """What an operator reads when the gate blocks (the task log, `make demo`, the alert): what failed, in a
+    few lines, then the next step: the steward page of the run, the commands. Chinese first, English after."""
+    causes = [c for c in blocking if not c.detail.startswith(SKIPPED_PREFIX)]
+    skipped = [c for c in blocking if c.detail.startswith(SKIPPED_PREFIX)]
+    lines = [f"发布被阻止：{len(causes)} 项阻断性检查未通过，本次未发布，分析人员继续使用上一版 reporting.duckdb。",
+             "publication blocked by failing checks (waive or fix them, then rerun); nothing was published.",
+             "未通过的检查 (failing checks):"]
+    lines += [f"- {c.check_name}: {_one_line(c.detail)} ({c.failing_rows} failing rows)" for c in causes]
+    if skipped:
+        lines.append(f"- 另有 {len(skipped)} 个 dbt 节点因上述失败被跳过，无需单独处理 (and {len(skipped)} dbt nodes "
+                     f"skipped because of the failures above: {', '.join(c.check_name for c in skipped[:10])}"
+                     f"{', ...' if len(skipped) > 10 else ''})")
+    page = "the steward app's run page"
+    if settings and run_id:
+        page = f"http://{settings.steward_host}:{settings.steward_port}/runs/{quote(run_id, safe='')}"
+    lines.append("下一步 (next step):")
+    if any(not is_project_failure(c.check_name) for c in causes):
+        lines += [f"- 数据问题：数据管理员打开 {page} 查看并处理（make steward 启动该页面）；或 "
+                  ".venv/bin/python -m steward review open-failures",
+                  "  data: a steward opens that page (make steward) to request a corrected file or waive the check "
+                  "with a note (python -m steward review waive-check CHECK_NAME --reviewer NAME --note TEXT)"]
+    if any(is_project_failure(c.check_name) for c in causes):
+        dbt_log = settings.data_dir / "dbt" / "logs" / "dbt.log" if settings else "dbt's log"
+        lines += [f"- 模型问题（dbt 模型、单元测试、合约，不能豁免）：运维人员修复 dbt_project/ 中的模型，"
+                  f"详情见 {dbt_log}",
+                  "  model: an operator fixes the model in dbt_project/ (these cannot be waived); dbt's own "
+                  "output is in that log"]
+    lines += ["- 然后重跑：make demo，或在 Airflow 中清除失败的 gate 任务（模型问题清除 dbt_build）",
+              "  then rerun: make demo, or clear the failed gate task in Airflow (dbt_build for a model fix)"]
+    return "\n".join(lines)
+
+
+def enforce(gate: GateResult, settings: Settings | None = None, run_id: str | None = None) -> None:
     if gate.blocking:
-        causes = [c for c in gate.blocking if not c.detail.startswith(SKIPPED_PREFIX)]
-        skipped = [c for c in gate.blocking if c.detail.startswith(SKIPPED_PREFIX)]
-        lines = [f"- {c.check_name}: {c.detail} ({c.failing_rows} failing rows)" for c in causes]
-        if skipped:
-            lines.append(f"- and {len(skipped)} dbt nodes skipped because of the failures above "
-                         f"({', '.join(c.check_name for c in skipped[:10])}{', ...' if len(skipped) > 10 else ''})")
-        raise GateBlocked("publication blocked by failing checks (waive or fix them, then rerun):\n"
-                          + "\n".join(lines), [c.check_name for c in gate.blocking])
+        raise GateBlocked(blocked_text(gate.blocking, settings, run_id), [c.check_name for c in gate.blocking])

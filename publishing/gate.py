@@ -373,8 +373,9 @@ def blocked_text(blocking: list[CheckResult], settings: Settings | None = None, 
                   f"详情见 {dbt_log}",
                   "  model: an operator fixes the model in dbt_project/ (these cannot be waived); dbt's own "
                   "output is in that log"]
-    lines += ["- 然后重跑：make demo，或在 Airflow 中清除失败的 gate 任务（模型问题清除 dbt_build）",
-              "  then rerun: make demo, or clear the failed gate task in Airflow (dbt_build for a model fix)"]
+    task = "dbt_build" if any(is_project_failure(c.check_name) for c in causes) else "gate"
+    lines += [f"- 然后重跑：make demo，或在 Airflow 中清除 {task} 任务（连同下游任务）",
+              f"  then rerun: make demo, or clear the {task} task (with its downstream tasks) in Airflow"]
     return "\n".join(lines)
 
 

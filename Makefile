@@ -70,6 +70,11 @@ datadocs-assets: .tools/datadocs/.installed ## the Data Docs' CSS, scripts and f
 steward: install datadocs-assets ## the data stewards' web app (docs/stewards.md)
 	$(PY) -m steward serve
 
+# The Airflow UI of the local set-up (make demo's AIRFLOW_HOME): api-server, scheduler and dag-processor on
+# 127.0.0.1:$${AIRFLOW__API__PORT:-8080}; prints the user and password; Ctrl-C stops it (demo/airflow_ui.py).
+airflow: install ## the Airflow UI on 127.0.0.1:8080 for the local set-up, with the credentials it prints
+	$(PY) -m demo.airflow_ui
+
 test-fast: install ## the tests not marked slow (no DAG runs)
 	$(PY) -m pytest -n 2 -m "not slow"
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from demo.airflow_env import airflow_env
+from demo.task_logs import write_task_logs
 from foundation.config import settings
 from foundation.db import connect_warehouse
 from pipeline.summary import summary_text
@@ -62,7 +63,10 @@ def main() -> None:
         print(f"Landing zone {s.landing_dir} is empty: generating the sample submissions ...", flush=True)
         generated = generate(s.landing_dir)
         print(f"  {len(generated.files)} files written", flush=True)
-    env = os.environ | airflow_env()
+    # INFO: the tasks' own lines (each stage's progress) go into the log, and from it into each task's log file
+    # for the Airflow UI (demo/task_logs.py); the console still shows only the summary.
+    env = os.environ | airflow_env() | {"AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get(
+        "AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")}
     env["PREFAB_LANDING_DIR"], env["PREFAB_DATA_DIR"] = str(s.landing_dir), str(s.data_dir)
     Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
     s.data_dir.mkdir(parents=True, exist_ok=True)
@@ -73,6 +77,8 @@ def main() -> None:
     print("Running the nightly DAG: airflow dags test prefab_nightly ...", flush=True)
     started = datetime.now(UTC).isoformat()
     returncode = _airflow(env, log_path, "dags", "test", "prefab_nightly", check=False)
+    write_task_logs(log_path.read_text(encoding="utf-8"), Path(env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"]),
+                    "prefab_nightly")
     if s.warehouse_path.exists():  # not when the run failed before its first stage made it
         with connect_warehouse(s, read_only=True) as con:
             row = con.execute("select run_id from dq.check_results order by checked_at desc limit 1").fetchone()
@@ -80,7 +86,7 @@ def main() -> None:
     if returncode != 0:
         print(failure_text(_alerts_since(s.alerts_path, started), log_path))
         raise SystemExit(1)
-    print(f"\nAirflow log of this run: {log_path}")
+    print(f"\nAirflow log of this run: {log_path} (each task's part also in the Airflow UI: make airflow)")
 
 
 if __name__ == "__main__":

@@ -356,8 +356,8 @@ def blocked_text(blocking: list[CheckResult], settings: Settings | None = None, 
     lines += [f"- {c.check_name}: {_one_line(c.detail)} ({c.failing_rows} failing rows)" for c in causes]
     if skipped:
         lines.append(f"- 另有 {len(skipped)} 个 dbt 节点因上述失败被跳过，无需单独处理 (and {len(skipped)} dbt nodes "
-                     f"skipped because of the failures above: {', '.join(c.check_name for c in skipped[:10])}"
-                     f"{', ...' if len(skipped) > 10 else ''})")
+                     f"skipped because of the failures above: {', '.join(c.check_name for c in skipped[:3])}"
+                     f"{', ...' if len(skipped) > 3 else ''})")
     page = "the steward app's run page"
     if settings and run_id:
         page = f"http://{settings.steward_host}:{settings.steward_port}/runs/{quote(run_id, safe='')}"

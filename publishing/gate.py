@@ -329,19 +329,11 @@ def gate(settings: Settings, run_id: str) -> GateSummary:
     return gate_summary(result)
 
 
-# Failures of the project itself (a model that does not build, a unit test, a contract: a model error) are for
-# an operator to fix in dbt_project/; everything else is about the data, for a steward to review.
-PROJECT_FAILURE_PREFIXES = ("dbt.model.", "dbt.unit_test.", "dbt.seed.", "dbt.snapshot.")
 DETAIL_CHARS = 240  # of a check's detail in the blocked message (the whole detail is in dq.check_results)
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-def is_project_failure(check_name: str) -> bool:
-    return check_name.startswith(PROJECT_FAILURE_PREFIXES)
 
 
 def _one_line(text: str) -> str:
-    text = " ".join(_ANSI.sub("", text).split())
+    text = " ".join(ANSI.sub("", text).split())
     return text if len(text) <= DETAIL_CHARS else text[:DETAIL_CHARS - 1] + "…"
 
 
@@ -362,18 +354,18 @@ def blocked_text(blocking: list[CheckResult], settings: Settings | None = None, 
     if settings and run_id:
         page = f"http://{settings.steward_host}:{settings.steward_port}/runs/{quote(run_id, safe='')}"
     lines.append("下一步 (next step):")
-    if any(not is_project_failure(c.check_name) for c in causes):
+    if any(project_resource(c.check_name) is None for c in causes):
         lines += [f"- 数据问题：数据管理员打开 {page} 查看并处理（make steward 启动该页面）；或 "
                   ".venv/bin/python -m steward review open-failures",
                   "  data: a steward opens that page (make steward) to request a corrected file or waive the check "
                   "with a note (python -m steward review waive-check CHECK_NAME --reviewer NAME --note TEXT)"]
-    if any(is_project_failure(c.check_name) for c in causes):
+    if any(project_resource(c.check_name) is not None for c in causes):
         dbt_log = settings.data_dir / "dbt" / "logs" / "dbt.log" if settings else "dbt's log"
         lines += [f"- 模型问题（dbt 模型、单元测试、合约，不能豁免）：运维人员修复 dbt_project/ 中的模型，"
                   f"详情见 {dbt_log}",
                   "  model: an operator fixes the model in dbt_project/ (these cannot be waived); dbt's own "
                   "output is in that log"]
-    task = "dbt_build" if any(is_project_failure(c.check_name) for c in causes) else "gate"
+    task = "dbt_build" if any(project_resource(c.check_name) is not None for c in causes) else "gate"
     lines += [f"- 然后重跑：make demo，或在 Airflow 中清除 {task} 任务（连同下游任务）",
               f"  then rerun: make demo, or clear the {task} task (with its downstream tasks) in Airflow"]
     return "\n".join(lines)

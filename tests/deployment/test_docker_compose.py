@@ -148,6 +148,12 @@ def _locked_packages() -> set[str]:
     return set(re.findall(r'^name = "([^"]+)"$', (ROOT / "uv.lock").read_text(encoding="utf-8"), re.M))
 
 
+def _variable_names(value: str) -> str:
+    """`${VAR:?message}` -> `VAR`, so that a URL with compose variables parses and two values can be compared
+    by the variables they use."""
+    return re.sub(r"\$\{(\w+)[^}]*\}", r"\1", value)
+
+
 def _container_path(path: str, workdir: str) -> str:
     return path if path.startswith("/") else f"{workdir.rstrip('/')}/{path.removeprefix('./')}"
 
@@ -265,12 +271,11 @@ def test_publications_go_to_the_analysts_postgres_service(services: dict, airflo
     """Issue 13: the deployment includes the analysts' reporting database and the publish task writes to it."""
     urls = {_environment(svc).get("PREFAB_REPORTING_POSTGRES_URL") for svc in airflow_services.values()}
     assert len(urls) == 1 and None not in urls, f"every Airflow service needs the same reporting URL: {urls}"
-    # ${VAR:?message} -> VAR, so that the URL parses and both sides name the same variable.
-    url = urlsplit(re.sub(r"\$\{(\w+)[^}]*\}", r"\1", urls.pop()))
+    url = urlsplit(_variable_names(urls.pop()))
     target = services.get(url.hostname)
     assert target is not None, f"PREFAB_REPORTING_POSTGRES_URL names host {url.hostname!r}, not a service"
     assert target.get("image", "").startswith("postgres:") and target.get("healthcheck"), url.hostname
-    env = {k: re.sub(r"\$\{(\w+)[^}]*\}", r"\1", v) for k, v in _environment(target).items()}
+    env = {k: _variable_names(v) for k, v in _environment(target).items()}
     assert (url.username, url.path.lstrip("/")) == (env["POSTGRES_USER"], env["POSTGRES_DB"])
     assert url.password == env["POSTGRES_PASSWORD"], "the URL must use the server's own password variable"
     assert url.hostname != "postgres", "analysts must not share Airflow's metadata server"

@@ -24,7 +24,7 @@ demo: install ## run the nightly DAG once (on a generated sample landing zone if
 	$(PY) -m demo
 
 test: install browser duckdb-cli lint ## install, chromium and the DuckDB 1.5 CLI for their tests, lint, then the whole test suite
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 2 --dist loadgroup --durations=15
 
 # The steward app's browser test drives Debian's chromium through chromedriver (and fonts-noto-cjk, so that
 # its screenshot shows Chinese). Installed here when missing and possible (root with apt-get); otherwise this

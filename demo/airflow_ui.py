@@ -95,20 +95,24 @@ def main() -> None:
         while not _answers(f"{base}/api/v2/version"):
             stopped = [n for n, p in procs.items() if p.poll() is not None]
             if stopped or time.monotonic() > deadline:
-                raise SystemExit(f"Airflow {', '.join(stopped) or 'api-server'} did not start; see {logs}/*.log")
+                raise SystemExit(f"Airflow {', '.join(stopped) or 'api-server'} 未能启动 (did not start); "
+                                 f"见 (see) {logs}/*.log")
             time.sleep(1)
         secret = password(env) or f"(in {env['AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE']})"
-        print(f"\nAirflow UI: {base}/  (this machine only)\n"
+        print(f"\nAirflow 界面 (Airflow UI): {base}/  仅限本机 (this machine only)\n"
               f"  用户名 user: {USER}\n  密码 password: {secret}\n"
+              f"  DAG prefab_nightly 已暂停：make demo 的运行连同任务日志都列在界面中；\n"
+              f"  在界面中触发或取消暂停，即在本机运行。\n"
               f"  DAG prefab_nightly is paused: runs of make demo are listed with their task logs; unpause it or\n"
-              f"  trigger it in the UI to run it here. Task logs: {home / 'logs'}; service logs: {logs}\n"
-              f"  Ctrl-C stops the api-server, scheduler and dag-processor.", flush=True)
+              f"  trigger it in the UI to run it here.\n"
+              f"  任务日志 (task logs): {home / 'logs'}; 服务日志 (service logs): {logs}\n"
+              f"  按 Ctrl-C 停止 api-server、scheduler 和 dag-processor (Ctrl-C stops them).", flush=True)
         while all(p.poll() is None for p in procs.values()):
             time.sleep(2)
         stopped = [n for n, p in procs.items() if p.poll() is not None]
-        raise SystemExit(f"Airflow {', '.join(stopped)} stopped; see {logs}/*.log")
+        raise SystemExit(f"Airflow {', '.join(stopped)} 已停止 (stopped); 见 (see) {logs}/*.log")
     except KeyboardInterrupt:
-        print("\nstopping Airflow ...", flush=True)
+        print("\n正在停止 Airflow (stopping Airflow) ...", flush=True)
     finally:
         for proc in procs.values():
             if proc.poll() is None:

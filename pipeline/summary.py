@@ -13,7 +13,6 @@ from foundation.config import Settings
 from foundation.db import DUCKDB_CONFIG, connect_warehouse
 from publishing.postgres import target_name
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_LISTED = 10  # files or warnings named in the summary; the steward pages have all of them
 
 
@@ -47,11 +46,6 @@ def postgres_target_line(con, target: str) -> str:
             f"complete it")
 
 
-def steward_url(settings: Settings, path: str = "/") -> str:
-    """A page of the steward app (`make steward`), as a steward opens it on this machine."""
-    return f"http://{settings.steward_host}:{settings.steward_port}{path}"
-
-
 def _one_line(text: str | None, width: int = 160) -> str:
     text = " ".join((text or "").split())
     return text if len(text) <= width else text[:width - 1] + "…"
@@ -69,12 +63,13 @@ def _quarantine_pages(con, settings: Settings) -> list[str]:
         """).fetchall()
     if not files:
         return []
-    lines = [f"  待处理的隔离行 (open quarantined rows) in {len(files)} files; decide them on each file's page "
-             f"(make steward):"]
-    lines += [f"    {name}: {n} rows  {steward_url(settings, f'/submissions/{sid}')}"
+    lines = [f"  待处理的隔离行在 {len(files)} 个文件中，请在各文件的页面上处理（make steward）"
+             f"(open quarantined rows in {len(files)} files; decide them on each file's page):"]
+    lines += [f"    {name}: {n} rows  {settings.steward_url(f'/submissions/{sid}')}"
               for sid, name, n in files[:MAX_LISTED]]
     if len(files) > MAX_LISTED:
-        lines.append(f"    ... and {len(files) - MAX_LISTED} more files: {steward_url(settings, '/ledger')}")
+        more = len(files) - MAX_LISTED
+        lines.append(f"    …另有 {more} 个文件 (and {more} more files): {settings.steward_url('/ledger')}")
     return lines
 
 
@@ -88,11 +83,13 @@ def _warnings(con, settings: Settings, run_id: str) -> list[str]:
         order by stage desc, check_name""", [run_id]).fetchall()
     if not rows:
         return []
-    page = steward_url(settings, f"/runs/{quote(run_id, safe='')}")
-    lines = [f"警告 (warnings, never blocking), {len(rows)}; follow them up at {page}:"]
+    page = settings.steward_url(f"/runs/{quote(run_id, safe='')}")
+    lines = [f"警告 {len(rows)} 项（不阻断发布），请在运行页面跟进 (warnings, never blocking: {len(rows)}; "
+             f"follow them up at {page}):"]
     lines += [f"  - {name} ({stage}, {n} rows): {_one_line(detail)}" for stage, name, n, detail in rows[:MAX_LISTED]]
     if len(rows) > MAX_LISTED:
-        lines.append(f"  ... and {len(rows) - MAX_LISTED} more on that page")
+        more = len(rows) - MAX_LISTED
+        lines.append(f"  …另有 {more} 项，见运行页面 (and {more} more on that page)")
     return lines
 
 
@@ -150,7 +147,7 @@ def summary_text(settings: Settings, run_id: str | None = None) -> str:
     try:
         pub = rep.execute("select publication_id, published_at, data_as_of from publication "
                           "order by publication_id desc limit 1").fetchone()
-        at = pub[1].replace(tzinfo=UTC).astimezone(SHANGHAI)  # recorded in UTC; users read Beijing time
+        at = pub[1].replace(tzinfo=UTC).astimezone(ZoneInfo(settings.timezone))  # recorded in UTC; read in Beijing time
         lines.append(f"Reporting: publication {pub[0]} at {at:%Y-%m-%d %H:%M:%S} 北京时间 (Asia/Shanghai), "
                      f"data as of {pub[2]}")
         rows = rep.execute("""

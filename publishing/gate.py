@@ -350,9 +350,9 @@ def blocked_text(blocking: list[CheckResult], settings: Settings | None = None, 
         lines.append(f"- 另有 {len(skipped)} 个 dbt 节点因上述失败被跳过，无需单独处理 (and {len(skipped)} dbt nodes "
                      f"skipped because of the failures above: {', '.join(c.check_name for c in skipped[:3])}"
                      f"{', ...' if len(skipped) > 3 else ''})")
-    page = "the steward app's run page"
+    page = "数据管理员应用中本次运行的页面 (the steward app's run page)"
     if settings and run_id:
-        page = f"http://{settings.steward_host}:{settings.steward_port}/runs/{quote(run_id, safe='')}"
+        page = settings.steward_url(f"/runs/{quote(run_id, safe='')}")
     lines.append("下一步 (next step):")
     if any(project_resource(c.check_name) is None for c in causes):
         lines += [f"- 数据问题：数据管理员打开 {page} 查看并处理（make steward 启动该页面）；或 "

@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 PY := .venv/bin/python
 
-.PHONY: help install demo test test-fast lint steward browser duckdb-cli bench bench-postgres clean dbt-docs
+.PHONY: help install demo test test-fast lint steward browser duckdb-cli datadocs-assets bench bench-postgres clean dbt-docs airflow
 
 help: ## this list: every target with what it does
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,7 +23,7 @@ install: .venv/.installed ## the project's .venv from uv.lock (with a pinned uv)
 demo: install ## run the nightly DAG once (on a generated sample landing zone if it is empty), print the summary
 	$(PY) -m demo
 
-test: install browser duckdb-cli lint ## install, chromium and the DuckDB 1.5 CLI for their tests, lint, then the whole test suite
+test: install browser duckdb-cli datadocs-assets lint ## install, chromium, the DuckDB 1.5 CLI and the Data Docs assets for their tests, lint, then the whole test suite
 	$(PY) -m pytest -n 2 --dist loadgroup --durations=15
 
 # The steward app's browser test drives Debian's chromium through chromedriver (and fonts-noto-cjk, so that
@@ -50,9 +50,30 @@ duckdb-cli: .tools/duckdb-cli/bin/duckdb ## the DuckDB 1.5 CLI (PyPI duckdb-cli)
 	$(PYTHON) -m venv .tools/duckdb-cli
 	.tools/duckdb-cli/bin/pip install --quiet --disable-pip-version-check duckdb-cli==$(DUCKDB_CLI_VERSION)
 
+# The files Great Expectations' Data Docs load from CDNs (Bootstrap, bootstrap-table, jQuery, ...), from the npm
+# registry at the versions pinned (with their integrity hashes) in steward/datadocs_assets/package-lock.json, into
+# .tools/datadocs/: the steward app serves them with the pages (steward/datadocs.py), so they render offline.
+DATADOCS_LOCK := steward/datadocs_assets/package.json steward/datadocs_assets/package-lock.json
+
+datadocs-assets: .tools/datadocs/.installed ## the Data Docs' CSS, scripts and fonts (npm ci of a lock file) for the steward app
+
+.tools/datadocs/.installed: $(DATADOCS_LOCK)
+	@if command -v npm >/dev/null 2>&1; then \
+		mkdir -p .tools/datadocs && cp $(DATADOCS_LOCK) .tools/datadocs/ && \
+		cd .tools/datadocs && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && touch .installed; \
+	else \
+		echo "The Data Docs assets need npm (Node.js): install it (sudo apt-get install npm), then make datadocs-assets"; \
+		echo "(until then the steward app serves the Data Docs unstyled, and their test is skipped)"; \
+	fi
+
 # The data stewards' web app on 127.0.0.1:$${PREFAB_STEWARD_PORT:-8765}; see docs/stewards.md.
-steward: install ## the data stewards' web app (docs/stewards.md)
+steward: install datadocs-assets ## the data stewards' web app (docs/stewards.md)
 	$(PY) -m steward serve
+
+# The Airflow UI of the local set-up (make demo's AIRFLOW_HOME): api-server, scheduler and dag-processor on
+# 127.0.0.1:$${AIRFLOW__API__PORT:-8080}; prints the user and password; Ctrl-C stops it (demo/airflow_ui.py).
+airflow: install ## the Airflow UI on 127.0.0.1:8080 for the local set-up, with the credentials it prints
+	$(PY) -m demo.airflow_ui
 
 test-fast: install ## the tests not marked slow (no DAG runs)
 	$(PY) -m pytest -n 2 -m "not slow"

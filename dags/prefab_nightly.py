@@ -12,7 +12,7 @@ from airflow.sdk import Asset, dag, get_current_context, task
 
 from foundation.config import settings
 from pipeline.alerts import notify_failure
-from pipeline.stages import STAGES, Stage, markdown, run_stage
+from pipeline.stages import STAGES, Stage, markdown, run_task
 
 # A logical URI: where the file lives (PREFAB_DATA_DIR) may change without the asset becoming another one.
 REPORTING = Asset(name="prefab_reporting", uri="prefab://reporting/reporting.duckdb")
@@ -37,7 +37,7 @@ def _stage_task(stage: Stage):
     @task(task_id=stage.name, retries=stage.retries, retry_delay=stage.retry_delay,
           outlets=OUTLETS.get(stage.name, []), doc_md=stage.doc)
     def run(_previous: dict | None = None) -> dict:
-        return asdict(run_stage(stage, settings(), _run_id()))
+        return asdict(run_task(stage, settings(), _run_id()))
 
     return run
 

@@ -18,6 +18,9 @@ def airflow_env(home: Path | None = None) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": os.environ.get(
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home / 'airflow.db'}"),
         "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",
+        # Where task logs are written and the UI reads them (Airflow's default, named so demo/task_logs.py and
+        # `make airflow` agree on it).
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
         "GX_ANALYTICS_ENABLED": "false",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

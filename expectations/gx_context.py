@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -36,18 +37,27 @@ def context(gx_dir: Path) -> Any:
     return ctx
 
 
-def docs_index(gx_dir: Path) -> str | None:
-    """The Data Docs index page, once built."""
-    from foundation.config import DATA_DOCS_SITE
+@dataclass
+class SuiteRun:
+    """A suite's validation (GX's ExpectationSuiteValidationResult) and the URL of its own Data Docs page
+    (`file://...`; None when no page was built for it: all passed under `docs_on_failure_only`)."""
 
-    index = gx_dir / DATA_DOCS_SITE / "index.html"
-    return index.as_uri() if index.exists() else None
+    validation: Any
+    page_url: str | None
+
+
+def _page_url(ctx: Any, identifier: Any) -> str | None:
+    """The validation's own page (not the site's index), if it was built."""
+    for site in ctx.get_docs_sites_urls(resource_identifier=identifier, only_if_exists=True):
+        if site.get("site_url"):
+            return site["site_url"]
+    return None
 
 
 def run_suite(gx_dir: Path, asset_name: str, suite_name: str, expectations: list[Any], frame: Any,
-              index_columns: list[str], meta: dict | None = None, docs_on_failure_only: bool = False) -> Any:
+              index_columns: list[str], meta: dict | None = None, docs_on_failure_only: bool = False) -> SuiteRun:
     """Validate `frame` against a suite (created or replaced from `expectations`); returns the
-    ExpectationSuiteValidationResult. Results are stored and the Data Docs site is updated (with
+    validation with its Data Docs page. Results are stored and the Data Docs site is updated (with
     `docs_on_failure_only`, only when an expectation failed: rendering a page costs seconds, and a steward
     reads the pages of failures)."""
     gx, _, _ = gx_modules()
@@ -72,6 +82,7 @@ def run_suite(gx_dir: Path, asset_name: str, suite_name: str, expectations: list
         actions=[] if docs_on_failure_only else [gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")]))
     result = checkpoint.run(batch_parameters={"dataframe": frame})
     identifier, validation = next(iter(result.run_results.items()))
+    built = not docs_on_failure_only or not validation.success
     if docs_on_failure_only and not validation.success:
         ctx.build_data_docs(resource_identifiers=[identifier])
-    return validation
+    return SuiteRun(validation, _page_url(ctx, identifier) if built else None)

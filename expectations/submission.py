@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from expectations import screen
-from expectations.gx_context import docs_index, gx_modules, run_suite
+from expectations.gx_context import gx_modules, run_suite
 from expectations.results import CheckResult, format_value
 from expectations.rules import INDEX_COLUMNS, RowRule, rules
 from foundation.template import fields
@@ -148,13 +148,14 @@ def check_batch(kind: str, batches: Iterable[pa.Table], cell_errors: dict[RowKey
         outcome.reasons.setdefault(key, []).extend(errs)
     kind_rules = rules(kind)
     failing: dict[str, set[RowKey]] = {r.name: set() for r in kind_rules}
+    pages: dict[str, str] = {}  # rule -> the Data Docs page of the first batch it failed in
     checked = 0
     for rows in batches:
         if rows.num_rows:
-            _validate(kind, kind_rules, rows, cell_errors, gx_dir, outcome, failing)
+            _validate(kind, kind_rules, rows, cell_errors, gx_dir, outcome, failing, pages)
             checked += rows.num_rows
-    url = docs_index(gx_dir) if checked else None
     for rule in kind_rules:
+        url = pages.get(rule.name)
         keys = failing[rule.name]
         files = len({k[0] for k in keys})
         status = "pass" if not keys else ("fail" if rule.severity == "error" else "warn")
@@ -170,7 +171,7 @@ def check_batch(kind: str, batches: Iterable[pa.Table], cell_errors: dict[RowKey
 
 
 def _validate(kind: str, kind_rules: list[RowRule], rows: pa.Table, cell_errors: dict[RowKey, list[str]],
-              gx_dir, outcome: CheckOutcome, failing: dict[str, set[RowKey]]) -> None:
+              gx_dir, outcome: CheckOutcome, failing: dict[str, set[RowKey]], pages: dict[str, str]) -> None:
     """Validate one batch; add its failing rows to `failing` (per rule) and their reasons to `outcome`.
 
     The Arrow pre-screen (`expectations.screen`) runs first; a batch with a failing row is then validated by
@@ -182,7 +183,7 @@ def _validate(kind: str, kind_rules: list[RowRule], rows: pa.Table, cell_errors:
     if not any(mask.any() for mask in masks.values()):
         return
     screened = {name: _keys(batch, mask) for name, mask in masks.items()}
-    failing_keys, data = _validate_with_gx(kind, kind_rules, batch, gx_dir)
+    failing_keys, data, page = _validate_with_gx(kind, kind_rules, batch, gx_dir)
     disagree = [name for name in failing_keys if failing_keys[name] != screened[name]]
     if disagree:  # a bug in expectations/screen.py, never the file's fault: GX's verdict stands
         log.warning("submission checks of %s: the pre-screen and Great Expectations disagree on %s (a bug in "
@@ -195,6 +196,8 @@ def _validate(kind: str, kind_rules: list[RowRule], rows: pa.Table, cell_errors:
     for rule in kind_rules:
         keys = failing_keys[rule.name]
         failing[rule.name].update(keys)
+        if keys and page:
+            pages.setdefault(rule.name, page)
         target = outcome.reasons if rule.severity == "error" else outcome.warnings
         for key in keys:
             already = cell_errors.get(key, [])
@@ -212,9 +215,9 @@ def _keys(batch: _Batch, mask: np.ndarray) -> list[RowKey]:
 
 
 def _validate_with_gx(kind: str, kind_rules: list[RowRule], batch: _Batch, gx_dir
-                      ) -> tuple[dict[str, list[RowKey]], pd.DataFrame]:
-    """(rule -> its failing rows, the validation frame) from a GX checkpoint run over the batch; the run is
-    stored and its Data Docs page built."""
+                      ) -> tuple[dict[str, list[RowKey]], pd.DataFrame, str | None]:
+    """(rule -> its failing rows, the validation frame, its Data Docs page) from a GX checkpoint run over the
+    batch; the run is stored and its page built."""
     _, gxe, column = gx_modules()
     expectations = []
     for r in kind_rules:
@@ -223,8 +226,9 @@ def _validate_with_gx(kind: str, kind_rules: list[RowRule], batch: _Batch, gx_di
         expectations.append(exp)
     compared = {c for r in kind_rules for c in (r.kwargs.get("column_A"), r.kwargs.get("column_B")) if c}
     data = _prepare(batch, _columns_used(kind_rules), compared)
-    validation = run_suite(gx_dir, f"{kind}_rows", f"submission_{kind}", expectations, data, INDEX_COLUMNS,
-                           meta={"stage": "submission", "kind": kind}, docs_on_failure_only=True)
+    run = run_suite(gx_dir, f"{kind}_rows", f"submission_{kind}", expectations, data, INDEX_COLUMNS,
+                    meta={"stage": "submission", "kind": kind}, docs_on_failure_only=True)
+    validation = run.validation
     by_rule = {r.name: r for r in kind_rules}
     failing_keys: dict[str, list[RowKey]] = {}
     for result in validation.results:
@@ -235,7 +239,7 @@ def _validate_with_gx(kind: str, kind_rules: list[RowRule], batch: _Batch, gx_di
             continue
         unexpected = result.result.get("unexpected_index_list") or []
         failing_keys[rule.name] = sorted({(item["submission_id"], int(item["row_number"])) for item in unexpected})
-    return failing_keys, data
+    return failing_keys, data, run.page_url
 
 
 def _row_values(data: pd.DataFrame, keys: list[RowKey]) -> dict[RowKey, dict]:

@@ -132,6 +132,11 @@ class Settings:
     def steward_users_path(self) -> Path:
         return self.steward_users_file or (self.data_dir / "steward_users")
 
+    def steward_url(self, path: str = "/") -> str:
+        """A page of the steward app (`make steward`) as one opens it on this machine: the links the run's
+        summary and the blocked gate's message give."""
+        return f"http://{self.steward_host}:{self.steward_port}{path}"
+
     @property
     def gx_docs_dir(self) -> Path:
         """The Great Expectations Data Docs site (served by the steward app behind its sign-in)."""

@@ -10,6 +10,7 @@ not import pandas, pyarrow, DuckDB or Great Expectations.
 from __future__ import annotations
 
 import importlib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from typing import Any
 from foundation.config import Settings
 from foundation.db import wait_for_warehouse
 from foundation.lock import warehouse_lock
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,34 @@ def run_stage(s: Stage | str, settings: Settings, run_id: str) -> Any:
     with warehouse_lock(settings, owner=run_id, wait_seconds=settings.writer_wait_seconds):
         wait_for_warehouse(settings, max(settings.writer_wait_seconds - (time.monotonic() - started), 0))
         return function(settings, run_id)
+
+
+class StageFailed(SystemExit):
+    """A stage that failed for a reason its message says in full (a blocked gate: what failed, what to do).
+    A SystemExit because Airflow's task runner logs one as "Task exited" without a traceback; the task still
+    fails (and its failure callback, the alert, gets this message)."""
+
+    def __init__(self, message: str):
+        super().__init__(1)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def run_task(s: Stage | str, settings: Settings, run_id: str) -> Any:
+    """`run_stage` as an Airflow task runs it: a blocked gate ends the task failed, its log ending with the short
+    list of what failed and the next step (`publishing.gate.blocked_text`), not a traceback."""
+    try:
+        return run_stage(s, settings, run_id)
+    except Exception as exc:
+        from publishing.gate import GateBlocked  # imported only then: it brings pandas
+
+        if not isinstance(exc, GateBlocked):
+            raise
+        for line in str(exc).splitlines():
+            log.error("%s", line)
+        raise StageFailed(str(exc)) from None
 
 
 def run_stages(settings: Settings, run_id: str, first: str | None = None, last: str | None = None) -> dict:

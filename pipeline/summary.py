@@ -3,11 +3,17 @@ few headline indicators from the published reporting database."""
 
 from __future__ import annotations
 
+from datetime import UTC
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
 import duckdb
 
 from foundation.config import Settings
 from foundation.db import DUCKDB_CONFIG, connect_warehouse
 from publishing.postgres import target_name
+
+MAX_LISTED = 10  # files or warnings named in the summary; the steward pages have all of them
 
 
 def _fmt_area(m2: float | None) -> str:
@@ -38,6 +44,53 @@ def postgres_target_line(con, target: str) -> str:
         return f"PostgreSQL {target}: publication {pid} complete ({detail}; {at:%Y-%m-%d %H:%M:%S} UTC)"
     return (f"PostgreSQL {target}: publication {pid} MISSING there ({detail}); rerun the publish task to "
             f"complete it")
+
+
+def _one_line(text: str | None, width: int = 160) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _quarantine_pages(con, settings: Settings) -> list[str]:
+    """The files with open quarantined rows, each with its steward page (where the rows are decided)."""
+    files = con.execute("""
+        select q.submission_id, l.file_name, count(*) as open_rows
+        from dq.quarantined_rows as q
+        left join dq.submission_ledger as l using (submission_id)
+        where q.status = 'open'
+        group by all
+        order by open_rows desc, l.file_name
+        """).fetchall()
+    if not files:
+        return []
+    lines = [f"  待处理的隔离行在 {len(files)} 个文件中，请在各文件的页面上处理（make steward）"
+             f"(open quarantined rows in {len(files)} files; decide them on each file's page):"]
+    lines += [f"    {name}: {n} rows  {settings.steward_url(f'/submissions/{sid}')}"
+              for sid, name, n in files[:MAX_LISTED]]
+    if len(files) > MAX_LISTED:
+        more = len(files) - MAX_LISTED
+        lines.append(f"    …另有 {more} 个文件 (and {more} more files): {settings.steward_url('/ledger')}")
+    return lines
+
+
+def _warnings(con, settings: Settings, run_id: str) -> list[str]:
+    """The run's warnings, by name (submission checks and gate checks): they never block, a steward follows
+    them up on the run's page."""
+    rows = con.execute("""
+        select stage, check_name, failing_rows, detail
+        from dq.check_results
+        where run_id = ? and status = 'warn'
+        order by stage desc, check_name""", [run_id]).fetchall()
+    if not rows:
+        return []
+    page = settings.steward_url(f"/runs/{quote(run_id, safe='')}")
+    lines = [f"警告 {len(rows)} 项（不阻断发布），请在运行页面跟进 (warnings, never blocking: {len(rows)}; "
+             f"follow them up at {page}):"]
+    lines += [f"  - {name} ({stage}, {n} rows): {_one_line(detail)}" for stage, name, n, detail in rows[:MAX_LISTED]]
+    if len(rows) > MAX_LISTED:
+        more = len(rows) - MAX_LISTED
+        lines.append(f"  …另有 {more} 项，见运行页面 (and {more} more on that page)")
+    return lines
 
 
 def summary_text(settings: Settings, run_id: str | None = None) -> str:
@@ -76,6 +129,7 @@ def summary_text(settings: Settings, run_id: str | None = None) -> str:
                          f"written, perhaps); the next run takes them, e.g. {', '.join(waiting[:3])}")
         q = con.execute("select count(*) filter (where status = 'open'), count(*) from dq.quarantined_rows").fetchone()
         lines.append(f"  quarantined rows: {q[0]} open of {q[1]} in all")
+        lines += _quarantine_pages(con, settings)
         gate = con.execute("""
             select count(*) filter (where status = 'pass'), count(*) filter (where status = 'warn'),
                 count(*) filter (where status = 'fail')
@@ -83,6 +137,7 @@ def summary_text(settings: Settings, run_id: str | None = None) -> str:
             where run_id = ? and stage = 'gate'""", [run_id or ""]).fetchone()
         if run_id:
             lines.append(f"Gate: {gate[0]} passed, {gate[1]} warned, {gate[2]} failed")
+            lines += _warnings(con, settings, run_id)
         if settings.reporting_postgres_url:
             lines.append(postgres_target_line(con, target_name(settings.reporting_postgres_url)))
     if not settings.reporting_path.exists():
@@ -92,7 +147,9 @@ def summary_text(settings: Settings, run_id: str | None = None) -> str:
     try:
         pub = rep.execute("select publication_id, published_at, data_as_of from publication "
                           "order by publication_id desc limit 1").fetchone()
-        lines.append(f"Reporting: publication {pub[0]} at {pub[1]:%Y-%m-%d %H:%M:%S} UTC, data as of {pub[2]}")
+        at = pub[1].replace(tzinfo=UTC).astimezone(ZoneInfo(settings.timezone))  # recorded in UTC; read in Beijing time
+        lines.append(f"Reporting: publication {pub[0]} at {at:%Y-%m-%d %H:%M:%S} 北京时间 (Asia/Shanghai), "
+                     f"data as of {pub[2]}")
         rows = rep.execute("""
             select u.unit_name_zh, u.unit_name_en, i.as_of_date, i.ytd_prefab_floor_area_m2, i.ytd_prefab_share_pct,
                 i.ytd_prefab_yoy_pct, i.target_completion_pct

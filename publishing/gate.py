@@ -15,6 +15,7 @@ import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -149,7 +150,7 @@ full join published as p on a.unit_code = p.unit_code and a.month = p.month
 
 def _reconciliation(settings: Settings) -> list[CheckResult]:
     """Reporting totals equal the accepted raw rows, per unit and month (validated with GX)."""
-    from expectations.gx_context import docs_index, gx_modules, run_suite
+    from expectations.gx_context import gx_modules, run_suite
 
     with connect_warehouse(settings, read_only=True) as con:
         frame = con.execute(RECONCILIATION_SQL).df()
@@ -163,9 +164,9 @@ def _reconciliation(settings: Settings) -> list[CheckResult]:
         gxe.ExpectColumnPairValuesToBeEqual(column_A="accepted_prefab_m2", column_B="published_prefab_m2",
                                             meta={"check": "reconciliation_prefab_floor_area"}),
     ]
-    result = run_suite(settings.gx_dir, "candidate_reconciliation", "gate_reconciliation", expectations, frame,
-                       ["row_key"], meta={"stage": "gate"}, docs_on_failure_only=True)
-    url = docs_index(settings.gx_dir)
+    run = run_suite(settings.gx_dir, "candidate_reconciliation", "gate_reconciliation", expectations, frame,
+                    ["row_key"], meta={"stage": "gate"}, docs_on_failure_only=True)
+    result, url = run.validation, run.page_url  # the reconciliation's own page (built when it failed)
     checks = []
     for r in result.results:
         failing = r.result.get("unexpected_index_list") or []
@@ -195,11 +196,11 @@ class GateBlocked(Exception):
 def _candidate_checks(settings: Settings) -> list[CheckResult]:
     """The range, plausibility and anomaly checks of `expectations.gate_rules`, one GX suite per frame."""
     from expectations.gate_rules import FRAMES, RULES
-    from expectations.gx_context import docs_index
 
     with connect_warehouse(settings, read_only=True) as con:  # open throughout: DETAILS look rows up by rowid
         results: dict[str, tuple[bool, set[int], list[str]]] = {}
         frames = {}
+        pages: dict[str, str | None] = {}  # frame -> its suite's own Data Docs page (built when a rule failed)
         for frame_name, sql in FRAMES.items():
             rules = [r for r in RULES if r.frame == frame_name]
             frame = con.execute(sql).df()
@@ -209,11 +210,12 @@ def _candidate_checks(settings: Settings) -> list[CheckResult]:
             if "row_id" not in frame:
                 frame["row_id"] = range(len(frame))
             frames[frame_name] = frame
-            results |= _validate_frame(settings, frame_name, frame, rules)
-        url = docs_index(settings.gx_dir)
+            validated, pages[frame_name] = _validate_frame(settings, frame_name, frame, rules)
+            results |= validated
         checks = []
         for rule in RULES:
             passed, rows, errors = results[rule.name]
+            url = pages.get(rule.frame)
             if passed:
                 checks.append(CheckResult(f"gx.{rule.name}", rule.severity, "pass", 0, rule.meaning, url))
                 continue
@@ -227,8 +229,9 @@ def _candidate_checks(settings: Settings) -> list[CheckResult]:
 
 
 def _validate_frame(settings: Settings, frame_name: str, frame: pd.DataFrame, rules: list
-                    ) -> dict[str, tuple[bool, set[int], list[str]]]:
-    """One GX suite over a frame: per rule, (passed, the row_ids failing it, errors raised)."""
+                    ) -> tuple[dict[str, tuple[bool, set[int], list[str]]], str | None]:
+    """One GX suite over a frame: per rule, (passed, the row_ids failing it, errors raised); and the suite
+    run's own Data Docs page."""
     from expectations.gx_context import gx_modules, run_suite
 
     _, gxe, column = gx_modules()
@@ -237,8 +240,9 @@ def _validate_frame(settings: Settings, frame_name: str, frame: pd.DataFrame, ru
         for e in rule.build(gxe, column):
             e.meta = {"check": rule.name}
             expectations.append(e)
-    suite = run_suite(settings.gx_dir, f"candidate_{frame_name}", f"gate_{frame_name}", expectations, frame,
-                      ["row_id"], meta={"stage": "gate"}, docs_on_failure_only=True)
+    run = run_suite(settings.gx_dir, f"candidate_{frame_name}", f"gate_{frame_name}", expectations, frame,
+                    ["row_id"], meta={"stage": "gate"}, docs_on_failure_only=True)
+    suite = run.validation
     failing: dict[str, set[int]] = defaultdict(set)
     errors: dict[str, list[str]] = defaultdict(list)
     ok: dict[str, bool] = defaultdict(lambda: True)
@@ -249,7 +253,7 @@ def _validate_frame(settings: Settings, frame_name: str, frame: pd.DataFrame, ru
         info = r.exception_info or {}
         if info.get("raised_exception"):
             errors[name].append(str(info.get("exception_message"))[:300])
-    return {rule.name: (ok[rule.name], failing[rule.name], errors[rule.name]) for rule in rules}
+    return {rule.name: (ok[rule.name], failing[rule.name], errors[rule.name]) for rule in rules}, run.page_url
 
 
 def _example_rows(con, frame_name: str, frame: pd.DataFrame, rows: set[int]) -> list[dict]:
@@ -321,17 +325,52 @@ def gate(settings: Settings, run_id: str) -> GateSummary:
     """The gate stage: every check on the last dbt build's candidate, recorded; raises `GateBlocked` (failing
     the run) when a blocking check failed."""
     result = run_gate(settings, run_id)
-    enforce(result)
+    enforce(result, settings, run_id)
     return gate_summary(result)
 
 
-def enforce(gate: GateResult) -> None:
+DETAIL_CHARS = 240  # of a check's detail in the blocked message (the whole detail is in dq.check_results)
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(ANSI.sub("", text).split())
+    return text if len(text) <= DETAIL_CHARS else text[:DETAIL_CHARS - 1] + "…"
+
+
+def blocked_text(blocking: list[CheckResult], settings: Settings | None = None, run_id: str | None = None) -> str:
+    """What an operator reads when the gate blocks (the task log, `make demo`, the alert): what failed, in a
+    few lines, then the next step: the steward page of the run, the commands. Chinese first, English after."""
+    causes = [c for c in blocking if not c.detail.startswith(SKIPPED_PREFIX)]
+    skipped = [c for c in blocking if c.detail.startswith(SKIPPED_PREFIX)]
+    lines = [f"发布被阻止：{len(causes)} 项阻断性检查未通过，本次未发布，分析人员继续使用上一版 reporting.duckdb。",
+             "publication blocked by failing checks (waive or fix them, then rerun); nothing was published.",
+             "未通过的检查 (failing checks):"]
+    lines += [f"- {c.check_name}: {_one_line(c.detail)} ({c.failing_rows} failing rows)" for c in causes]
+    if skipped:
+        lines.append(f"- 另有 {len(skipped)} 个 dbt 节点因上述失败被跳过，无需单独处理 (and {len(skipped)} dbt nodes "
+                     f"skipped because of the failures above: {', '.join(c.check_name for c in skipped[:3])}"
+                     f"{', ...' if len(skipped) > 3 else ''})")
+    page = "数据管理员应用中本次运行的页面 (the steward app's run page)"
+    if settings and run_id:
+        page = settings.steward_url(f"/runs/{quote(run_id, safe='')}")
+    lines.append("下一步 (next step):")
+    if any(project_resource(c.check_name) is None for c in causes):
+        lines += [f"- 数据问题：数据管理员打开 {page} 查看并处理（make steward 启动该页面）；或 "
+                  ".venv/bin/python -m steward review open-failures",
+                  "  data: a steward opens that page (make steward) to request a corrected file or waive the check "
+                  "with a note (python -m steward review waive-check CHECK_NAME --reviewer NAME --note TEXT)"]
+    if any(project_resource(c.check_name) is not None for c in causes):
+        dbt_log = settings.data_dir / "dbt" / "logs" / "dbt.log" if settings else "dbt's log"
+        lines += [f"- 模型问题（dbt 模型、单元测试、合约，不能豁免）：运维人员修复 dbt_project/ 中的模型，"
+                  f"详情见 {dbt_log}",
+                  "  model: an operator fixes the model in dbt_project/ (these cannot be waived); dbt's own "
+                  "output is in that log"]
+    task = "dbt_build" if any(project_resource(c.check_name) is not None for c in causes) else "gate"
+    lines += [f"- 然后重跑：make demo，或在 Airflow 中清除 {task} 任务（连同下游任务）",
+              f"  then rerun: make demo, or clear the {task} task (with its downstream tasks) in Airflow"]
+    return "\n".join(lines)
+
+
+def enforce(gate: GateResult, settings: Settings | None = None, run_id: str | None = None) -> None:
     if gate.blocking:
-        causes = [c for c in gate.blocking if not c.detail.startswith(SKIPPED_PREFIX)]
-        skipped = [c for c in gate.blocking if c.detail.startswith(SKIPPED_PREFIX)]
-        lines = [f"- {c.check_name}: {c.detail} ({c.failing_rows} failing rows)" for c in causes]
-        if skipped:
-            lines.append(f"- and {len(skipped)} dbt nodes skipped because of the failures above "
-                         f"({', '.join(c.check_name for c in skipped[:10])}{', ...' if len(skipped) > 10 else ''})")
-        raise GateBlocked("publication blocked by failing checks (waive or fix them, then rerun):\n"
-                          + "\n".join(lines), [c.check_name for c in gate.blocking])
+        raise GateBlocked(blocked_text(gate.blocking, settings, run_id), [c.check_name for c in gate.blocking])

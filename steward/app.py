@@ -26,14 +26,14 @@ from urllib.parse import urlencode
 
 import duckdb
 from fastapi import FastAPI, Form, Request
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from foundation.config import DATA_DOCS_SITE, Settings
 from foundation.config import settings as current_settings
 from foundation.lock import WarehouseBusy
-from steward import csrf, messages, pages, web
+from steward import csrf, datadocs, messages, pages, web
 from steward.auth import authenticate, load_users
 from steward.hosts import AllowedHostsMiddleware, allowed_hosts
 from steward.messages import text
@@ -50,10 +50,8 @@ SESSIONS_FILE = "steward_sessions.sqlite3"  # in PREFAB_DATA_DIR
 LANGUAGE_MAX_AGE = 365 * 24 * 3600
 CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; script-src 'none'; "
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-# The Data Docs pages (static HTML from Great Expectations) load jQuery, Bootstrap and Vega from CDNs, run
-# inline scripts that need jQuery, and show a remote logo: offline none of that loads, and the pages read as
-# plain HTML with their own inline styles. So: their styles, fonts and images from this app only, no script
-# at all (the reports show what counties wrote), no remote origin, no frames, no forms.
+# Data Docs responses without a policy of their own (errors): nothing but this app, no script. Their pages and
+# assets set their own (steward/datadocs.py: the CDN files served from here, inline scripts on the index only).
 DOCS_CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
             "script-src 'none'; connect-src 'none'; object-src 'none'; frame-src 'none'; frame-ancestors 'none'; "
             "form-action 'none'; base-uri 'none'")
@@ -216,13 +214,6 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] | No
 
     app.include_router(pages.router)
 
-    @app.get("/gx-docs/{path:path}")
-    def gx_docs(request: Request, path: str):
-        require_user(request)
-        site = s.gx_docs_dir.resolve()
-        target = (site / (path or "index.html")).resolve()
-        if not target.is_relative_to(site) or not target.is_file():
-            raise StarletteHTTPException(404, t(request, "no_docs_page"))
-        return FileResponse(target)
+    app.include_router(datadocs.router(s, require_user))  # /gx-docs/: the Data Docs, with their assets, offline
 
     return app

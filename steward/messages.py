@@ -66,6 +66,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "no_submission": {"zh": "台账中没有报送 {submission_id}。", "en": "No submission {submission_id} in the ledger."},
     "no_docs_page": {"zh": "没有这个校验报告页面（报告由夜间运行生成）。",
                      "en": "No such Data Docs page (the site is built by the nightly run)."},
+    "no_docs_asset": {"zh": "没有这个校验报告资源文件。", "en": "No such Data Docs asset."},
     # --- decisions ------------------------------------------------------------------------------------------
     "decision_not_recorded": {"zh": "决定未记录", "en": "Decision not recorded"},
     "note_placeholder": {"zh": "说明（必填）", "en": "note (required)"},

@@ -74,7 +74,7 @@ def generated_batch(kind: str, seed: int) -> pa.Table:
 def test_screen_names_the_rows_gx_names(kind, seed, tmp_path):
     batch = _Batch(kind, generated_batch(kind, seed))
     kind_rules = rules(kind)
-    from_gx, _ = _validate_with_gx(kind, kind_rules, batch, tmp_path / "gx")
+    from_gx, _, _ = _validate_with_gx(kind, kind_rules, batch, tmp_path / "gx")
     for rule in kind_rules:
         from_screen = _keys(batch, screen.failing(rule, batch.plain, batch.n))
         assert from_screen == from_gx[rule.name], rule.name
@@ -130,6 +130,6 @@ def test_a_disagreement_with_gx_does_not_fail_the_run(tmp_path, monkeypatch, cap
     batch = generated_batch("buildings", 1)
     outcome = submission.check_batch("buildings", [batch], {}, tmp_path / "gx")
     assert "disagree on cast_in_place_has_no_prefab_area" in caplog.text
-    from_gx, _ = _validate_with_gx("buildings", rules("buildings"), _Batch("buildings", batch), tmp_path / "gx2")
+    from_gx, _, _ = _validate_with_gx("buildings", rules("buildings"), _Batch("buildings", batch), tmp_path / "gx2")
     result = next(r for r in outcome.results if r.check_name == "buildings.cast_in_place_has_no_prefab_area")
     assert result.failing_rows == len(from_gx["cast_in_place_has_no_prefab_area"])

@@ -71,6 +71,7 @@ def test_failing_check_blocks_waiver_lets_one_publication_through(data_env):
     gate, pub = nightly_gate_and_publish(s, "r2", candidate)
     assert not gate.passed and pub is None
     assert [c.check_name for c in gate.blocking] == [RECONCILIATION]
+    assert "/validations/gate_reconciliation/" in gate.blocking[0].report_url  # its own page, not the index
     with pytest.raises(GateBlocked, match=RECONCILIATION):
         enforce(gate)
     stage, severity, status, failing, detail = gate_rows(s, "r2")[RECONCILIATION]

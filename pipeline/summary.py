@@ -33,15 +33,17 @@ def _not_yet_taken(settings: Settings, recorded: set[str]) -> list[str]:
                   if (p.is_file() or p.is_symlink()) and p.relative_to(landing).as_posix() not in recorded)
 
 
-def postgres_target_line(con, target: str) -> str:
-    """The PostgreSQL target's latest state (`dq.publication_targets`), in a line."""
+def postgres_target_line(con, target: str, timezone: str) -> str:
+    """The PostgreSQL target's latest state (`dq.publication_targets`), in a line; its time (recorded in UTC)
+    read in `timezone`, as the file publication's line reads it."""
     last = con.execute("select publication_id, status, detail, recorded_at from dq.publication_targets "
                        "where target = ? order by recorded_at desc limit 1", [target]).fetchall()
     if not last:
         return f"PostgreSQL {target}: nothing published there yet"
     pid, status, detail, at = last[0]
     if status == "complete":
-        return f"PostgreSQL {target}: publication {pid} complete ({detail}; {at:%Y-%m-%d %H:%M:%S} UTC)"
+        at = at.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone))
+        return f"PostgreSQL {target}: publication {pid} complete ({detail}; {at:%Y-%m-%d %H:%M:%S} {timezone})"
     return (f"PostgreSQL {target}: publication {pid} MISSING there ({detail}); rerun the publish task to "
             f"complete it")
 
@@ -139,7 +141,7 @@ def summary_text(settings: Settings, run_id: str | None = None) -> str:
             lines.append(f"Gate: {gate[0]} passed, {gate[1]} warned, {gate[2]} failed")
             lines += _warnings(con, settings, run_id)
         if settings.reporting_postgres_url:
-            lines.append(postgres_target_line(con, target_name(settings.reporting_postgres_url)))
+            lines.append(postgres_target_line(con, target_name(settings.reporting_postgres_url), settings.timezone))
     if not settings.reporting_path.exists():
         lines.append("Reporting: nothing published yet")
         return "\n".join(lines)

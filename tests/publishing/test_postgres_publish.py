@@ -82,7 +82,7 @@ def live(url: str) -> tuple:
 def target_line(s, url: str) -> str:
     """The run summary's line for the PostgreSQL target."""
     with connect_warehouse(s, read_only=True) as con:
-        return postgres_target_line(con, target_name(url))
+        return postgres_target_line(con, target_name(url), s.timezone)
 
 
 def login_role(url: str, reader_role: str, name: str) -> str:

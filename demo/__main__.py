@@ -13,8 +13,8 @@ from pathlib import Path
 
 from demo.airflow_env import airflow_env
 from foundation.config import settings
-from foundation.db import connect_warehouse
 from pipeline.summary import summary_text
+from publishing.unchanged import last_run_id
 
 
 def _landing_is_empty(landing: Path) -> bool:
@@ -49,9 +49,7 @@ def main() -> None:
     _airflow(env, log_path, "db", "migrate")
     print("Running the nightly DAG: airflow dags test prefab_nightly ...", flush=True)
     _airflow(env, log_path, "dags", "test", "prefab_nightly")
-    with connect_warehouse(s, read_only=True) as con:
-        row = con.execute("select run_id from dq.check_results order by checked_at desc limit 1").fetchone()
-    print(summary_text(s, row[0] if row else None))
+    print(summary_text(s, last_run_id(s)))
     print(f"\nAirflow log of this run: {log_path}")
 
 

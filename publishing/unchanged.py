@@ -4,11 +4,10 @@ read.
 
 The inputs are fingerprinted (`inputs_fingerprint`): the dbt project (`project_fingerprint`:
 models, macros, seeds, tests, settings, dbt's version), the gate's code and rules (`GATE_SOURCES`), and the
-warehouse's ledger and steward decisions (a row hash summed over `dq.submission_files`,
-`dq.submission_status_log` and `dq.steward_reviews`: a new file, received, rejected or loaded, a superseded
-submission, a recovered archive, a waiver or a reopened row each change it). The raw tables change only with
-the ledger, in the load stage's transaction. Not in it: `dq.check_results` and `dq.publication_log`, which the
-gate and publication themselves write.
+warehouse's ledger and steward decisions (a row hash summed over each of `LEDGER_TABLES`: a new file,
+received, rejected or loaded, a superseded submission, a recovered archive, a waiver, a row decision or a
+reopened row each change it). The raw tables change only with the ledger, in the load stage's transaction.
+Not in it: `dq.check_results` and `dq.publication_log`, which the gate and publication themselves write.
 
 A build records its fingerprint (`record_build`); a gate that passes on that build records it as passed
 (`record_gate_passed`). The next run skips (`skip_if_unchanged` raises `foundation.skip.NothingToDo`) only
@@ -44,8 +43,12 @@ PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds",
 # What the gate evaluates with, besides the dbt project: a change to any of them re-runs the gate.
 GATE_SOURCES = ("expectations/gate_rules.py", "expectations/gx_context.py", "expectations/results.py",
                 "publishing/gate.py", "publishing/collapse.py", "publishing/build.py")
-# The warehouse's part: every table whose rows say what data there is and what stewards decided.
-LEDGER_TABLES = ("dq.submission_files", "dq.submission_status_log", "dq.steward_reviews")
+# The warehouse's part: every table whose rows say what data there is and what stewards decided. The row-level
+# tables (`dq.quarantine`, `dq.ignored_rows`) are in it too, not only the files' counts: a row decision on them
+# is recorded in `dq.steward_reviews`, but whatever rewrites a quarantined or ignored row (a decision, a restore,
+# a fix by hand) without a new ledger row must still make the next night build instead of skipping.
+LEDGER_TABLES = ("dq.submission_files", "dq.submission_status_log", "dq.steward_reviews", "dq.quarantine",
+                 "dq.ignored_rows")
 
 
 def project_fingerprint(project: Path) -> str:

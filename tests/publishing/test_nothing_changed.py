@@ -138,7 +138,22 @@ def test_fingerprint_follows_the_project_the_gate_rules_the_ledger_and_the_decis
 
     with connect_warehouse(s) as con:
         con.execute("insert into dq.submission_status_log values ('s1', 'rejected', 'bad name', 'r2', now())")
-    assert inputs_fingerprint(s) != with_decision
+    with_status = inputs_fingerprint(s)
+    assert with_status != with_decision
+
+    # The row-level tables on their own, with no ledger or review row beside them: a quarantined row added, then
+    # rewritten in place (same row count), and an ignored row each build again.
+    with connect_warehouse(s) as con:
+        con.execute("insert into dq.quarantine values ('s1', 3, '{}', ['total_floor_area_m2: empty'], 'r1', now())")
+    with_quarantined = inputs_fingerprint(s)
+    assert with_quarantined != with_status
+    with connect_warehouse(s) as con:
+        con.execute("update dq.quarantine set reasons = ['start_date: after the period'] where row_number = 3")
+    rewritten = inputs_fingerprint(s)
+    assert rewritten != with_quarantined
+    with connect_warehouse(s) as con:
+        con.execute("insert into dq.ignored_rows values ('s1', 9, 'totals', '合计 | 1000', 'r1', now())")
+    assert inputs_fingerprint(s) != rewritten
 
     import publishing.unchanged
 
@@ -150,3 +165,27 @@ def test_fingerprint_follows_the_project_the_gate_rules_the_ledger_and_the_decis
     one = inputs_fingerprint(s)
     rules.write_text("RULES = ('another rule',)\n", encoding="utf-8")
     assert inputs_fingerprint(s) != one != before
+
+
+def test_a_row_decision_since_the_last_build_builds_again(data_env):
+    """A steward's decision on a quarantined row (waived, then reopened) is an input: the night after it builds
+    and gates again instead of skipping; the night after that, with nothing new, skips."""
+    s = data_env
+    land(s, "330402_2020-03.csv", HEADER + row("330402", "2020-03", "P1", "1#", "2020-03-05", "1000", "600")
+         + row("330402", "2020-03", "P1", "2#", "2020-03-06", "0", "0"), 1000)  # row 3: total area not > 0
+    assert nightly_without_airflow(s, "r1").published
+    quarantined = query(s.warehouse_path, "select submission_id, row_number, status from dq.quarantined_rows")
+    assert list(zip(quarantined["row_number"], quarantined["status"], strict=True)) == [(3, "open")]
+    sid = quarantined["submission_id"][0]
+    assert isinstance(nightly_without_airflow(s, "r2"), Skipped)
+
+    for run_id, decision, status in (("r3", "waive", "waived"), ("r5", "reopen", "open")):
+        stamp = _results_stamp(s)
+        record_review(s, "wang", "quarantined_row", f"{sid}:3", decision, "checked by phone with the county")
+        assert query(s.warehouse_path, "select status from dq.quarantined_rows")["status"][0] == status
+        night = nightly_without_airflow(s, run_id)
+        assert not isinstance(night, Skipped) and not night.published, night  # same data: not republished
+        assert _results_stamp(s) != stamp
+        gate_rows = f"select count(*) as n from dq.check_results where run_id = '{run_id}' and stage = 'gate'"
+        assert query(s.warehouse_path, gate_rows)["n"][0] > 0
+        assert isinstance(nightly_without_airflow(s, f"{run_id}+1"), Skipped)

@@ -8,6 +8,9 @@ warehouse's ledger and steward decisions (a row hash summed over each of `LEDGER
 received, rejected or loaded, a superseded submission, a recovered archive, a waiver, a row decision or a
 reopened row each change it). The raw tables change only with the ledger, in the load stage's transaction.
 Not in it: `dq.check_results` and `dq.publication_log`, which the gate and publication themselves write.
+And the month the build takes as today (`as_of_month`): with no new file at all, the first night of a month
+must still build, since the missing-submissions grid gains that month and `fct_submission_status` the month
+now due and its newly overdue units; the day within the month changes no output.
 
 A build records its fingerprint (`record_build`); a gate that passes on that build records it as passed
 (`record_gate_passed`). The next run skips (`skip_if_unchanged` raises `foundation.skip.NothingToDo`) only
@@ -27,8 +30,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import psycopg
@@ -49,6 +54,8 @@ GATE_SOURCES = ("expectations/gate_rules.py", "expectations/gx_context.py", "exp
 # a fix by hand) without a new ledger row must still make the next night build instead of skipping.
 LEDGER_TABLES = ("dq.submission_files", "dq.submission_status_log", "dq.steward_reviews", "dq.quarantine",
                  "dq.ignored_rows")
+# The zone of dbt's as_of_date() (dbt_project/macros/as_of_date.sql), which names it whatever PREFAB_TIMEZONE says.
+AS_OF_TIMEZONE = ZoneInfo("Asia/Shanghai")
 
 
 def project_fingerprint(project: Path) -> str:
@@ -83,10 +90,20 @@ def _write_state(settings: Settings, state: dict) -> None:
     tmp.replace(path)
 
 
+def as_of_month() -> str:
+    """The month of the day a build takes as today (dbt's as_of_date() with var as_of_date null, as the nightly
+    build runs): what the date-dependent models depend on. The grid of fct_submission_status runs to the month
+    before it, and a month M is overdue once today is past its due date, the last day of M + 1, that is from
+    the first day of M + 2 on: a function of the month alone. (A project that sets var as_of_date fixes the
+    day in dbt_project.yml, part of the project fingerprint; the month then costs one build a month.)"""
+    return datetime.now(AS_OF_TIMEZONE).strftime("%Y-%m")
+
+
 def inputs_fingerprint(settings: Settings) -> str:
     """sha256 of what a build and its gate are made from: the dbt project, the gate's sources, the ledger and
-    the steward decisions (one query per table, a few milliseconds at national scale)."""
+    the steward decisions (one query per table, a few milliseconds at national scale), and today's month."""
     digest = hashlib.sha256(project_fingerprint(settings.dbt_project_dir).encode())
+    digest.update(f"as_of_month:{as_of_month()}\0".encode())
     for name in GATE_SOURCES:
         path = PROJECT_ROOT / name
         digest.update(name.encode() + b"\0" + (path.read_bytes() if path.exists() else b"") + b"\0")
@@ -161,10 +178,10 @@ def skip_if_unchanged(settings: Settings, run_id: str) -> str:
 def skip_reason(skipped: dict) -> str:
     """The sentence the task log and the summary print for a skipped build (Chinese first)."""
     since = skipped.get("since_run_id")
-    return (f"自上次构建（运行 {since}）以来没有新文件，dbt 项目、门禁规则和数据管理员的决定均未改变："
+    return (f"自上次构建（运行 {since}，同一月份）以来没有新文件，dbt 项目、门禁规则和数据管理员的决定均未改变："
             f"跳过 dbt、质量门禁和发布，已发布的数据保持不变。 / Nothing changed since the build of run {since} "
-            "(no new file; the dbt project, the gate's rules and the stewards' decisions as they were): dbt, the "
-            "gate and publication skipped; the published data stays as it is.")
+            "(in the same month; no new file; the dbt project, the gate's rules and the stewards' decisions as "
+            "they were): dbt, the gate and publication skipped; the published data stays as it is.")
 
 
 def record_build(settings: Settings, run_id: str, fingerprint: str) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -28,11 +30,26 @@ def _results_stamp(s) -> int:
     return (s.data_dir / "dbt" / "target" / "run_results.json").stat().st_mtime_ns
 
 
+def _clock(monkeypatch, now: datetime):
+    """Sets the clock `publishing.unchanged` reads to `now` (UTC); returns the setter to move it again."""
+    import publishing.unchanged
+
+    clock = {"now": now}
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return clock["now"].astimezone(tz)
+
+    monkeypatch.setattr(publishing.unchanged, "datetime", Clock)
+    return lambda moved: clock.update(now=moved)
+
+
 def _publications(s) -> list[str]:
     return list(query(s.reporting_path, "select run_id from publication order by publication_id")["run_id"])
 
 
-def test_nothing_new_skips_build_gate_and_publication_and_any_change_builds_again(data_env):
+def test_nothing_new_skips_build_gate_and_publication_and_any_change_builds_again(data_env, monkeypatch):
     s = data_env
     land(s, "330402_2020-03.csv", HEADER + row("330402", "2020-03", "P1", "1#", "2020-03-05", "1000", "600"), 1000)
     assert nightly_without_airflow(s, "r1").published
@@ -69,6 +86,18 @@ def test_nothing_new_skips_build_gate_and_publication_and_any_change_builds_agai
     sixth = nightly_without_airflow(s, "r6")
     assert not isinstance(sixth, Skipped) and sixth.published
     assert isinstance(nightly_without_airflow(s, "r7"), Skipped)
+
+    # Nothing new, but the first night of the next month in Shanghai: built and gated again (the grid of
+    # missing submissions gains a month; dbt itself still reads today's date here: nothing to republish).
+    shanghai = ZoneInfo("Asia/Shanghai")
+    today = datetime.now(shanghai)
+    next_month = datetime(today.year + today.month // 12, today.month % 12 + 1, 1, 2, 0, tzinfo=shanghai)
+    _clock(monkeypatch, next_month.astimezone(UTC))
+    stamp = _results_stamp(s)
+    eighth = nightly_without_airflow(s, "r8")
+    assert not isinstance(eighth, Skipped) and not eighth.published, eighth
+    assert _results_stamp(s) != stamp
+    assert isinstance(nightly_without_airflow(s, "r9"), Skipped)
 
 
 def test_a_failed_gate_is_never_skipped(data_env, monkeypatch):
@@ -156,6 +185,15 @@ def test_fingerprint_follows_the_project_the_gate_rules_the_ledger_and_the_decis
     assert inputs_fingerprint(s) != rewritten
 
     import publishing.unchanged
+
+    # The month dbt takes as today (Asia/Shanghai): the last evening of December and the first of January are
+    # 2 hours apart in UTC but a month apart for the submission-status grid; two days of one month are alike.
+    at = _clock(monkeypatch, datetime(2026, 12, 1, 0, 30, tzinfo=UTC))  # 08:30 on 1 December in Shanghai
+    first_of_december = inputs_fingerprint(s)
+    at(datetime(2026, 12, 31, 15, 59, tzinfo=UTC))  # 23:59 on 31 December in Shanghai
+    assert inputs_fingerprint(s) == first_of_december
+    at(datetime(2026, 12, 31, 16, 0, tzinfo=UTC))  # 00:00 on 1 January in Shanghai, still 31 December in UTC
+    assert inputs_fingerprint(s) != first_of_december
 
     rules = tmp_path / "gate_rules.py"
     rules.write_text("RULES = ()\n", encoding="utf-8")

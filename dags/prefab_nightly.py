@@ -9,8 +9,10 @@ from dataclasses import asdict
 
 import pendulum
 from airflow.sdk import Asset, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from foundation.config import settings
+from foundation.skip import NothingToDo
 from pipeline.alerts import notify_failure
 from pipeline.stages import STAGES, Stage, markdown, run_task
 
@@ -37,7 +39,10 @@ def _stage_task(stage: Stage):
     @task(task_id=stage.name, retries=stage.retries, retry_delay=stage.retry_delay,
           outlets=OUTLETS.get(stage.name, []), doc_md=stage.doc)
     def run(_previous: dict | None = None) -> dict:
-        return asdict(run_task(stage, settings(), _run_id()))
+        try:
+            return asdict(run_task(stage, settings(), _run_id()))
+        except NothingToDo as e:  # skipped in the UI; the tasks after it are skipped by their trigger rule
+            raise AirflowSkipException(str(e)) from e
 
     return run
 
@@ -53,8 +58,8 @@ def _stage_task(stage: Stage):
     default_args={"retries": 0, "on_failure_callback": notify_failure},
 )
 def prefab_nightly():
-    @task
-    def summary(_: dict) -> str:
+    @task(trigger_rule="none_failed")  # also after a skipped build (nothing changed), never after a failure
+    def summary(_: dict | None) -> str:
         from pipeline.summary import summary_text
 
         text = summary_text(settings(), _run_id())

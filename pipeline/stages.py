@@ -20,6 +20,7 @@ from typing import Any
 from foundation.config import Settings
 from foundation.db import wait_for_warehouse
 from foundation.lock import warehouse_lock
+from foundation.skip import NothingToDo
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +122,29 @@ def run_task(s: Stage | str, settings: Settings, run_id: str) -> Any:
         raise StageFailed(str(exc)) from None
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """The record of a stage that had nothing to do (it raised `foundation.skip.NothingToDo`), and of every
+    stage after it: in the DAG, Airflow's skip of the task and, by the trigger rule, of those downstream."""
+
+    reason: str
+    skipped: bool = True
+
+
 def run_stages(settings: Settings, run_id: str, first: str | None = None, last: str | None = None) -> dict:
-    """Run the stages from `first` to `last` in order (as the DAG's tasks do, without Airflow): name -> record."""
-    return {s.name: run_stage(s, settings, run_id) for s in select(first, last)}
+    """Run the stages from `first` to `last` in order (as the DAG's tasks do, without Airflow): name -> record.
+    A stage that raises `NothingToDo` and every stage after it are `Skipped`, as in the DAG."""
+    records: dict[str, Any] = {}
+    skipped = None
+    for s in select(first, last):
+        if skipped is None:
+            try:
+                records[s.name] = run_stage(s, settings, run_id)
+                continue
+            except NothingToDo as e:
+                skipped = Skipped(str(e))
+        records[s.name] = skipped
+    return records
 
 
 def markdown(start: int = 1) -> str:

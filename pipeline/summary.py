@@ -12,6 +12,7 @@ import duckdb
 from foundation.config import Settings
 from foundation.db import DUCKDB_CONFIG, connect_warehouse
 from publishing.postgres import target_name
+from publishing.unchanged import skipped_in
 
 MAX_LISTED = 10  # files or warnings named in the summary; the steward pages have all of them
 
@@ -137,7 +138,11 @@ def summary_text(settings: Settings, run_id: str | None = None) -> str:
                 count(*) filter (where status = 'fail')
             from dq.check_results
             where run_id = ? and stage = 'gate'""", [run_id or ""]).fetchone()
-        if run_id:
+        skipped = skipped_in(settings, run_id)
+        if skipped:
+            lines.append(f"Build / 构建: {skipped}")
+            lines.append("Gate: skipped (nothing changed) / 质量门禁：已跳过（无变化）")
+        elif run_id:
             lines.append(f"Gate: {gate[0]} passed, {gate[1]} warned, {gate[2]} failed")
             lines += _warnings(con, settings, run_id)
         if settings.reporting_postgres_url:

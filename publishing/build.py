@@ -16,7 +16,6 @@ one whose unit tests last passed, and are left out of the nightly builds in betw
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import json
 import logging
 import os
@@ -25,10 +24,10 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 from foundation.config import Settings
+from publishing.unchanged import project_fingerprint, record_build, skip_if_unchanged
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +63,6 @@ class BuildSummary:
     nodes: int
 
 
-PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests")
-
-
 PR_SET_PDEATHSIG = 1
 # Resolved once in the parent: the child, between fork and exec, must not load libraries.
 _PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
@@ -96,21 +92,6 @@ def run_dbt(settings: Settings, *args: str, target_path: Path | None = None) -> 
     log.info("running %s", " ".join(cmd))
     return subprocess.run(cmd, env=dbt_env(settings), capture_output=True, text=True, cwd=project,
                           preexec_fn=_die_with_parent)
-
-
-def project_fingerprint(project: Path) -> str:
-    """sha256 over the dbt project's own files (paths and contents) and the dbt versions: what a build's
-    models were made with."""
-    digest = hashlib.sha256()
-    for package in ("dbt-core", "dbt-duckdb"):
-        digest.update(f"{package}=={metadata.version(package)}\0".encode())
-    for name in PROJECT_FILES:
-        root = project / name
-        paths = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
-        for path in paths:
-            digest.update(path.relative_to(project).as_posix().encode() + b"\0")
-            digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()
 
 
 def _state_path(settings: Settings) -> Path:
@@ -165,8 +146,12 @@ def build(settings: Settings, full_refresh: bool = False) -> DbtBuild:
 
 
 def dbt_build(settings: Settings, run_id: str) -> BuildSummary:
-    """The dbt_build stage: `build` (what the ledger holds; the run id names no part of it)."""
+    """The dbt_build stage: `build` (what the ledger holds; the run id names no part of it). Raises
+    `NothingToDo` when nothing changed since the last build whose gate passed and which is published
+    (`publishing.unchanged`): the DAG shows this task, the gate and publication as skipped."""
+    fingerprint = skip_if_unchanged(settings, run_id)
     result = build(settings)
+    record_build(settings, run_id, fingerprint)
     return BuildSummary(result.returncode, round(result.seconds, 1), len(result.nodes))
 
 

@@ -24,6 +24,7 @@ from foundation.config import Settings
 from foundation.db import connect_warehouse
 from publishing.build import DbtBuild, DbtNodeResult, last_build
 from publishing.collapse import collapse_checks
+from publishing.unchanged import record_gate_passed
 
 log = logging.getLogger(__name__)
 
@@ -326,6 +327,7 @@ def gate(settings: Settings, run_id: str) -> GateSummary:
     the run) when a blocking check failed."""
     result = run_gate(settings, run_id)
     enforce(result, settings, run_id)
+    record_gate_passed(settings, run_id)  # a later run with the same inputs skips (`publishing.unchanged`)
     return gate_summary(result)
 
 

@@ -141,6 +141,17 @@ def test_second_run_loads_nothing_and_publishes_identical_data(nightly):
     assert len(pubs) == 1 and pubs["data_as_of"][0] is not None
 
 
+def test_second_run_skips_dbt_gate_and_publication_in_airflow(nightly):
+    """Nothing changed: Airflow shows the build, the gate and publication as skipped (not success), the
+    summary still runs and says why."""
+    states = {ti.task_id: ti.state for ti in nightly["second"].get_task_instances()}
+    assert {t: states[t] for t in ("dbt_build", "gate", "publish")} == dict.fromkeys(
+        ("dbt_build", "gate", "publish"), "skipped")
+    assert states["load"] == "success" and states["summary"] == "success"
+    first = {ti.task_id: ti.state for ti in nightly["first"].get_task_instances()}
+    assert set(first.values()) == {"success"}
+
+
 def test_contracts_are_met(nightly):
     tool = PROJECT_ROOT.parent / "shared" / "tools" / "check-contracts"
     if not tool.exists():

@@ -6,6 +6,10 @@ a later month of the next year, a corrected and a new annual target, and a month
 incremental build of that state must equal a full build of the same files (every reporting table, by the
 publication's content checksum, and fct_indicators_daily row by row), and so must a `--full-refresh` of it.
 
+The building chain (int_buildings_deduplicated -> int_buildings_assessed -> fct_building) is incremental too,
+on the building key: each of its tables must equal the full build's row by row, and a marker on a building
+nothing touched survives the incremental build while one on a corrected building is overwritten.
+
 That the incremental build kept history instead of recomputing it is shown with a marker: a figure of a
 unit-year nothing touched is altered in the candidate before the incremental build and survives it, while a
 marker on a unit-year the correction touched is overwritten."""
@@ -76,6 +80,44 @@ def marts(settings) -> tuple[str, list[tuple]]:
         con.close()
 
 
+CHAIN = ("intermediate.int_buildings_deduplicated", "intermediate.int_buildings_assessed",
+         f"{CANDIDATE_SCHEMA}.fct_building")
+UNTOUCHED_BUILDING = ("P4", "1#")  # Shanxi's only building: nothing in NEXT touches its slice
+TOUCHED_BUILDING = ("P2", "1#")  # corrected in 330402's December
+DROPPED_BUILDING = ("P2", "2#")  # the correction no longer lists it
+
+
+def chain(settings) -> dict[str, list[tuple]]:
+    """Every row of the building chain's tables, in key order (the remarks marker included), but the time each
+    row was loaded (the two warehouses loaded the same files at different times)."""
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return {t: con.execute(f"select * exclude (loaded_at) from {t} order by project_code, building_no"
+                               if "intermediate" in t else f"select * from {t} order by project_code, building_no"
+                               ).fetchall() for t in CHAIN}
+    finally:
+        con.close()
+
+
+def mark_building(settings, key: tuple[str, str], value: str | None) -> int:
+    """Sets the remarks of a building in every table of the chain; returns how many rows it set."""
+    con = duckdb.connect(str(settings.warehouse_path))
+    try:
+        return sum(con.execute(f"update {t} set remarks = ? where project_code = ? and building_no = ?",
+                               [value, *key]).fetchone()[0] for t in CHAIN)
+    finally:
+        con.close()
+
+
+def building_remarks(settings, key: tuple[str, str]) -> list:
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return [r[0] for t in CHAIN for r in con.execute(
+            f"select remarks from {t} where project_code = ? and building_no = ?", key).fetchall()]
+    finally:
+        con.close()
+
+
 def set_marker(settings, unit_year: tuple[str, int], value: int) -> int:
     """Sets ytd_building_count of a unit-year's rows; returns how many rows it set."""
     con = duckdb.connect(str(settings.warehouse_path))
@@ -111,6 +153,8 @@ def test_incremental_build_equals_full_build(data_env, tmp_path):
     assert first_build.full_refresh and first_build.unit_tests_run
     successful(first_build)
     expected_checksum, expected_rows = marts(full)
+    expected_chain = chain(full)
+    assert not any(r[:2] == DROPPED_BUILDING for r in expected_chain[CHAIN[-1]])
 
     # months 1..n, then n+1 and the corrections, built incrementally
     s = data_env
@@ -121,12 +165,19 @@ def test_incremental_build_equals_full_build(data_env, tmp_path):
     run(s, "r2")
     assert set_marker(s, UNTOUCHED, -7) == 366
     assert set_marker(s, TOUCHED, -7) == 366
+    untouched_remarks = building_remarks(s, UNTOUCHED_BUILDING)
+    assert mark_building(s, UNTOUCHED_BUILDING, "marker") == 3
+    assert mark_building(s, TOUCHED_BUILDING, "marker") == 3
     incremental = build(s)
     assert not incremental.full_refresh and not incremental.unit_tests_run
     successful(incremental)
     assert count_marked(s, UNTOUCHED, -7) == 366, "an untouched unit-year was recomputed"
     assert count_marked(s, TOUCHED, -7) == 0, "a corrected unit-year was not recomputed"
     set_marker(s, UNTOUCHED, 0)  # its true figure: no buildings in 2020
+    assert building_remarks(s, UNTOUCHED_BUILDING) == ["marker"] * 3, "an untouched building was recomputed"
+    assert "marker" not in building_remarks(s, TOUCHED_BUILDING), "a corrected building was not recomputed"
+    mark_building(s, UNTOUCHED_BUILDING, untouched_remarks[0])  # its true remarks
+    assert chain(s) == expected_chain
     checksum, rows = marts(s)
     assert rows == expected_rows
     assert checksum == expected_checksum
@@ -136,3 +187,4 @@ def test_incremental_build_equals_full_build(data_env, tmp_path):
     assert refreshed.full_refresh
     successful(refreshed)
     assert marts(s) == (expected_checksum, expected_rows)
+    assert chain(s) == expected_chain

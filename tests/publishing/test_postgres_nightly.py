@@ -92,3 +92,24 @@ def test_failed_gate_changes_nothing_in_postgresql(published, tmp_path):
     assert pg.rows(url, "select viewname, definition from pg_views where schemaname = 'reporting' order by 1") == views
     assert pg.schemas(url) == schemas
     assert warehouse_rows(bad, "select publication_id, status from dq.publication_targets") == [(1, "complete")]
+
+
+def test_nothing_new_still_completes_a_postgresql_target_that_lacks_the_publication(published, tmp_path):
+    """The nothing-changed skip (`publishing.unchanged`) never leaves a configured PostgreSQL target behind: a
+    target without the file's publication (here a new, empty database, as after a new URL or a server that was
+    down at the last publish) makes the run go on to publish, which finds the file up to date and loads it
+    there; once it is there, the next run skips."""
+    from pipeline.stages import Skipped
+
+    s, url = published
+    copy = replace(s, data_dir=tmp_path / "data")
+    shutil.copytree(s.data_dir, copy.data_dir)
+    assert isinstance(nightly_without_airflow(copy, "n3"), Skipped)  # the fixture's target is current
+
+    with pg.throwaway("nightly_new", ()) as (new_url, _):
+        moved = replace(copy, reporting_postgres_url=new_url)
+        completed = nightly_without_airflow(moved, "n4")
+        assert not isinstance(completed, Skipped) and not completed.published, completed
+        assert "loaded" in completed.postgres
+        assert pg.rows(new_url, "select publication_id, run_id from reporting.publication") == [(1, "n1")]
+        assert isinstance(nightly_without_airflow(moved, "n5"), Skipped)

@@ -9,6 +9,7 @@ import textwrap
 
 import pytest
 
+from pipeline.stages import Skipped
 from tests.helpers.e2e import query
 from tests.helpers.landing import HEADER, land, row
 from tests.helpers.nightly import nightly_without_airflow
@@ -52,5 +53,6 @@ def test_open_reader_keeps_its_view_and_never_blocks(data_env):
     assert not s.reporting_path.with_name("reporting.duckdb.wal").exists()
     assert [p.name for p in s.data_dir.iterdir() if p.name.startswith(".reporting")] == []
 
-    third = nightly_without_airflow(s, "r3")  # nothing new: nothing published, the file is untouched
-    assert not third.published and third.publication_id == 2
+    third = nightly_without_airflow(s, "r3")  # nothing new: dbt, gate and publication skipped, the file untouched
+    assert isinstance(third, Skipped)
+    assert list(query(s.reporting_path, "select run_id from publication order by 1")["run_id"]) == ["r1", "r2"]

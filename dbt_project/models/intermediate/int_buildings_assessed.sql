@@ -3,11 +3,42 @@
 --   recognised (认定) when Q1 >= 20, Q2 >= 10, full decoration and P >= 50,
 --   grade A for 60 <= P < 76, AA for 76 <= P < 91, AAA for P >= 91 (recognised buildings only).
 -- P is null where the building has no prefabricated area or a score Q1..Q3 is missing.
+-- Incremental on the building key: the changed buildings only (macros/building_chain.sql).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=[
+        "create table if not exists {{ building_chain_watermark() }} (changes_seen_until timestamp)",
+        "{% if is_incremental() %}delete from {{ this }} as t using ({{ building_chain_changed_keys() }}) as changed
+            where t.project_code = changed.project_code and t.building_no = changed.building_no{% endif %}",
+    ],
+    post_hook="{{ building_chain_record_watermark() }}",
+) }}
+-- depends_on: {{ ref('int_building_versions') }}
+-- depends_on: {{ source('dq', 'submission_ledger') }}
 with
 
-buildings as (
-    select * from {{ ref('int_buildings_deduplicated') }}
-),
+{%- if is_incremental() %}
+
+    changed as (
+        {{ building_chain_changed_keys() }}
+    ),
+
+    buildings as (
+        select deduplicated.*
+        from {{ ref('int_buildings_deduplicated') }} as deduplicated
+        inner join changed
+            on
+                deduplicated.project_code = changed.project_code
+                and deduplicated.building_no = changed.building_no
+    )
+{%- else %}
+
+    buildings as (
+        select * from {{ ref('int_buildings_deduplicated') }}
+    )
+{%- endif %},
 
 building_uses as (
     select * from {{ ref('building_uses') }}

@@ -6,11 +6,65 @@
 -- slice (reported again in another period) is counted once, from the most recently received
 -- submission (received_at, then submission_id); times_reported and periods_reported show the
 -- steward where else it appeared.
+--
+-- Incremental on the building key (macros/building_chain.sql): a build recomputes the buildings of the
+-- unit-period slices that changed, from all their rows and from every submission of the slices those rows
+-- sit in (the latest submission of a slice decides which of its rows are active).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=[
+        "create table if not exists {{ building_chain_watermark() }} (changes_seen_until timestamp)",
+        "{% if is_incremental() %}delete from {{ this }} as t using ({{ building_chain_changed_keys() }}) as changed
+            where t.project_code = changed.project_code and t.building_no = changed.building_no{% endif %}",
+    ],
+    post_hook="{{ building_chain_record_watermark() }}",
+) }}
+-- depends_on: {{ ref('int_building_versions') }}
+-- depends_on: {{ source('dq', 'submission_ledger') }}
 with
 
-buildings as (
-    select * from {{ ref('stg_raw__buildings') }}
-),
+{%- if is_incremental() %}
+
+    changed as (
+        {{ building_chain_changed_keys() }}
+    ),
+
+    buildings as (
+        select all_buildings.*
+        from {{ ref('stg_raw__buildings') }} as all_buildings
+        inner join changed
+            on
+                all_buildings.project_code = changed.project_code
+                and all_buildings.building_no = changed.building_no
+    ),
+
+    slices as (
+        select distinct
+            unit_code,
+            period
+        from buildings
+    ),
+
+    slice_buildings as (
+        select all_buildings.*
+        from {{ ref('stg_raw__buildings') }} as all_buildings
+        inner join slices
+            on
+                all_buildings.unit_code = slices.unit_code
+                and all_buildings.period = slices.period
+    ),
+{%- else %}
+
+    buildings as (
+        select * from {{ ref('stg_raw__buildings') }}
+    ),
+
+    slice_buildings as (
+        select * from buildings
+    ),
+{%- endif %}
 
 slice_submissions as (
     select
@@ -21,7 +75,7 @@ slice_submissions as (
             partition by unit_code, period
             order by max(received_at) desc, submission_id desc
         ) as slice_version_rank
-    from buildings
+    from slice_buildings
     group by unit_code, period, submission_id
 ),
 

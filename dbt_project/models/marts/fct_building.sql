@@ -1,4 +1,41 @@
 -- One row per building: the latest accepted version of it, with its GB/T 51129-2017 assessment.
+-- Incremental on the building key: the changed buildings only (macros/building_chain.sql).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=[
+        "create table if not exists {{ building_chain_watermark() }} (changes_seen_until timestamp)",
+        "{% if is_incremental() %}delete from {{ this }} as t using ({{ building_chain_changed_keys() }}) as changed
+            where t.project_code = changed.project_code and t.building_no = changed.building_no{% endif %}",
+    ],
+    post_hook="{{ building_chain_record_watermark() }}",
+) }}
+-- depends_on: {{ ref('int_building_versions') }}
+-- depends_on: {{ source('dq', 'submission_ledger') }}
+with
+
+{%- if is_incremental() %}
+
+    changed as (
+        {{ building_chain_changed_keys() }}
+    ),
+
+    assessed as (
+        select assessed_buildings.*
+        from {{ ref('int_buildings_assessed') }} as assessed_buildings
+        inner join changed
+            on
+                assessed_buildings.project_code = changed.project_code
+                and assessed_buildings.building_no = changed.building_no
+    )
+{%- else %}
+
+    assessed as (
+        select * from {{ ref('int_buildings_assessed') }}
+    )
+{%- endif %}
+
 select
     cast(unit_code as varchar) as unit_code,
     cast(project_code as varchar) as project_code,
@@ -31,4 +68,4 @@ select
     cast(times_reported as integer) as times_reported,
     cast(is_reported_more_than_once as boolean) as is_reported_more_than_once,
     cast(periods_reported as varchar) as periods_reported
-from {{ ref('int_buildings_assessed') }}
+from assessed

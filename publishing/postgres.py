@@ -58,6 +58,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from foundation.config import Settings
 from foundation.db import DUCKDB_CONFIG, connect_warehouse
+from foundation.journal import PUBLICATION_TABLES
+from foundation.journal import sync as sync_journal
 
 log = logging.getLogger(__name__)
 
@@ -371,6 +373,7 @@ def _record(settings: Settings, publication_id: int, target: str, status: str, d
     with connect_warehouse(settings) as con:
         con.execute("insert into dq.publication_targets (publication_id, target, status, detail, recorded_at) "
                     "values (?, ?, ?, ?, ?)", [publication_id, target, status, detail, now])
+        sync_journal(con, settings, PUBLICATION_TABLES)  # a lost warehouse keeps what each target received
 
 
 def _recorded_complete(settings: Settings, publication_id: int, target: str) -> bool:

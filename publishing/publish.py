@@ -18,6 +18,9 @@ import duckdb
 
 from foundation.config import Settings
 from foundation.db import DUCKDB_CONFIG, connect_warehouse
+from foundation.journal import PUBLICATION_TABLES
+from foundation.journal import sync as sync_journal
+from publishing import retention
 from publishing.describe import comment_statements, table_docs
 from publishing.postgres import complete_postgres
 
@@ -160,6 +163,9 @@ def _live_publication(path: Path) -> tuple[str | None, list[dict], dict[tuple[st
     columns."""
     if not path.exists():
         return None, [], {}
+    if retention.damaged(path):  # would fail every publication from now on: set aside, publish anew
+        retention.set_aside(path, "it does not open as a DuckDB database")
+        return None, [], {}
     con = duckdb.connect(str(path), read_only=True, config=DUCKDB_CONFIG)
     try:
         cursor = con.execute("select * from main.publication order by publication_id")
@@ -242,6 +248,11 @@ def publish_file(settings: Settings, run_id: str, checks_passed: int | None = No
         if checksum == live_checksum and all(text == expected.get(k) for k, text in live_comments.items()):
             return Publication(False, live_rows[-1]["publication_id"] if live_rows else None, checksum, str(target),
                                "the candidate is identical to the published data; nothing to publish")
+        if undone := retention.rolled_back(settings, checksum):
+            return Publication(False, live_rows[-1]["publication_id"] if live_rows else None, checksum, str(target),
+                               f"the candidate is identical to publication {undone['publication_id']}, rolled back "
+                               f"at {undone['rolled_back_at']}: not published again until the data or a model "
+                               "changes (publishing/retention.py)")
         publication_id = (con.execute("select coalesce(max(publication_id), 0) from dq.publication_log")
                           .fetchone()[0] + 1)
         data_as_of = con.execute(f"select max(start_date) from {CANDIDATE_SCHEMA}.fct_building").fetchone()[0]
@@ -272,9 +283,12 @@ def publish_file(settings: Settings, run_id: str, checks_passed: int | None = No
             con.execute("detach candidate_file")
         _remove_stale_wal(building)
         _remove_stale_wal(target)
+        retention.keep(settings, building, publication_id)
         started = time.perf_counter()
         os.replace(building, target)
         swap_seconds = time.perf_counter() - started
         _insert_publication(con, "dq.publication_log", new_row)
+        sync_journal(con, settings, PUBLICATION_TABLES)
+    retention.prune(settings)
     return Publication(True, publication_id, checksum, str(target), f"published publication {publication_id}",
                        swap_seconds)

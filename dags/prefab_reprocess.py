@@ -18,7 +18,7 @@ from foundation.config import SUBMISSION_KINDS, settings
 from ingestion.reprocess import PERIOD_PATTERN, UNIT_CODE_PATTERN
 from pipeline.alerts import notify_failure
 from pipeline.reprocess import STAGES, Stage
-from pipeline.stages import run_stage
+from pipeline.stages import run_task
 
 # The nightly's asset: a reprocessing that publishes updates what its consumers read, like a night does.
 REPORTING = Asset(name="prefab_reporting", uri="prefab://reporting/reporting.duckdb")
@@ -47,8 +47,8 @@ def _stage_task(stage: Stage):
           outlets=OUTLETS.get(stage.name, []), doc_md=stage.doc)
     def run(_previous: dict | None = None) -> dict:
         if stage.name == "select":
-            return asdict(run_stage(stage, settings(), _run_id(), params=dict(get_current_context()["params"])))
-        return asdict(run_stage(stage, settings(), _run_id()))
+            return asdict(run_task(stage, settings(), _run_id(), params=dict(get_current_context()["params"])))
+        return asdict(run_task(stage, settings(), _run_id()))
 
     return run
 

@@ -111,11 +111,11 @@ class StageFailed(SystemExit):
         return self.message
 
 
-def run_task(s: Stage | str, settings: Settings, run_id: str) -> Any:
+def run_task(s: Stage | str, settings: Settings, run_id: str, **arguments: Any) -> Any:
     """`run_stage` as an Airflow task runs it: a blocked gate ends the task failed, its log ending with the short
     list of what failed and the next step (`publishing.gate.blocked_text`), not a traceback."""
     try:
-        return run_stage(s, settings, run_id)
+        return run_stage(s, settings, run_id, **arguments)
     except Exception as exc:
         from publishing.gate import GateBlocked  # imported only then: it brings pandas
 

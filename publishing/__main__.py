@@ -1,6 +1,7 @@
 """`python -m publishing rollback | publications`: put the previous publication of reporting.duckdb back, or
-list the kept ones (publishing/retention.py). Exit status 1 when there is nothing to roll back to, or a run
-holds the warehouse lock for longer than PREFAB_WRITER_WAIT_SECONDS."""
+list the kept ones (publishing/retention.py, publishing/rollback.py). Exit status 1 when there is nothing to roll
+back to, when the PostgreSQL target cannot be switched to it (then nothing is rolled back), or a run holds the
+warehouse lock for longer than PREFAB_WRITER_WAIT_SECONDS."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import sys
 
 from foundation.config import settings
 from foundation.lock import WarehouseBusy
-from publishing.retention import NothingToRollBack, kept, publication_facts, rollback, rolled_back_entries
+from publishing.retention import kept, publication_facts, rolled_back_entries
+from publishing.rollback import NothingToRollBack, RollbackRefused, rollback
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         done = rollback(s)
-    except (NothingToRollBack, WarehouseBusy) as exc:
+    except (NothingToRollBack, RollbackRefused, WarehouseBusy) as exc:
         print(str(exc), file=sys.stderr)
         return 1
     live, _ = publication_facts(s.reporting_path)
@@ -35,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
           f"(from {done.from_publication_id if done.from_publication_id is not None else 'a damaged file'}); "
           f"{done.path} now holds publication {live}. The next run does not publish the rolled-back figures "
           "again until the data or a model changes.")
+    if done.postgres:
+        print(done.postgres)
     return 0
 
 

@@ -201,20 +201,25 @@ def publish(settings: Settings, run_id: str, checks_passed: int | None = None,
     that cannot be completed fails the stage with its reason after the file publication is recorded; the
     rerun finds the file up to date and completes the target, recording nothing twice."""
     publication = publish_file(settings, run_id, checks_passed, checks_warned)
-    comments: list[str] = []
-    if settings.reporting_postgres_url and settings.reporting_path.exists():
-        # The same descriptions as the file's, on the stable views analysts query (PostgreSQL takes COMMENT ON
-        # VIEW), for the columns the published file has (the views have exactly those).
-        with duckdb.connect(str(settings.reporting_path), read_only=True, config=DUCKDB_CONFIG) as con:
-            rows = con.execute("select table_name, column_name from duckdb_columns() "
-                               "where schema_name = 'main'").fetchall()
-        columns: dict[str, list[str]] = {}
-        for table, column in rows:
-            columns.setdefault(table, []).append(column)
-        comments = comment_statements("reporting", [t for t in PUBLISHED_TABLES if t in columns],
-                                      settings.dbt_project_dir, kind="VIEW", columns=columns)
-    publication.postgres = complete_postgres(settings, PUBLISHED_TABLES, extra_statements=comments)
+    publication.postgres = complete_postgres(settings, PUBLISHED_TABLES,
+                                             extra_statements=postgres_comments(settings, settings.reporting_path))
     return publication
+
+
+def postgres_comments(settings: Settings, path: Path) -> list[str]:
+    """The `COMMENT ON VIEW` statements of the published file `path` for the PostgreSQL target: the same
+    descriptions as the file's, on the stable views analysts query, for the columns the file has (the views
+    have exactly those). None without a PostgreSQL target or a file."""
+    if not settings.reporting_postgres_url or not path.exists():
+        return []
+    with duckdb.connect(str(path), read_only=True, config=DUCKDB_CONFIG) as con:
+        rows = con.execute("select table_name, column_name from duckdb_columns() "
+                           "where schema_name = 'main'").fetchall()
+    columns: dict[str, list[str]] = {}
+    for table, column in rows:
+        columns.setdefault(table, []).append(column)
+    return comment_statements("reporting", [t for t in PUBLISHED_TABLES if t in columns],
+                              settings.dbt_project_dir, kind="VIEW", columns=columns)
 
 
 def publish_file(settings: Settings, run_id: str, checks_passed: int | None = None,

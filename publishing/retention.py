@@ -10,11 +10,11 @@ later publication, which read it first. It is now set aside (renamed `reporting.
 logged) and the publication goes on as if nothing were published; the collapse checks compare the candidate
 with the newest kept publication that still opens instead (`latest_readable`).
 
-`rollback` (`python -m publishing rollback`) swaps the newest kept publication older than the live one into
-place, atomically as a publication, under the warehouse lock. The content it replaced is remembered in
-`publications/rolled_back.json`: the next nightly run would otherwise publish the same candidate again at
-once; it does not publish a candidate identical to a rolled-back publication (`rolled_back`), so the rollback
-holds until the data or a model changes. Deleting an entry from that file allows it again.
+A rollback (`publishing.rollback`, `python -m publishing rollback`) puts a kept publication back. The content
+it replaced is remembered in `publications/rolled_back.json`: the next nightly run would otherwise publish the
+same candidate again at once; it does not publish a candidate identical to a rolled-back publication
+(`rolled_back`), so the rollback holds until the data or a model changes. Deleting an entry from that file
+allows it again.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import logging
 import os
 import re
 import shutil
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,26 +31,11 @@ import duckdb
 
 from foundation.config import Settings
 from foundation.db import DUCKDB_CONFIG
-from foundation.lock import warehouse_lock
 
 log = logging.getLogger(__name__)
 
 KEPT_NAME = re.compile(r"^reporting-(\d+)\.duckdb$")
 ROLLED_BACK = "rolled_back.json"
-
-
-class NothingToRollBack(RuntimeError):
-    """No kept publication older than the live one."""
-
-
-@dataclass
-class Rollback:
-    """What `rollback` did (JSON-ready)."""
-
-    from_publication_id: int | None  # the live publication before (None: it could not be read)
-    to_publication_id: int
-    content_checksum: str  # of the publication now live
-    path: str
 
 
 def kept_path(settings: Settings, publication_id: int) -> Path:
@@ -66,7 +50,7 @@ def kept(settings: Settings) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def _copy(source: Path, target: Path) -> None:
+def copy_atomically(source: Path, target: Path) -> None:
     """`target` becomes a copy of `source`, atomically (written apart, flushed, renamed)."""
     tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
@@ -82,7 +66,7 @@ def keep(settings: Settings, published_file: Path, publication_id: int) -> Path:
     """Keep the closed file about to be swapped in as publication `publication_id`."""
     settings.publications_dir.mkdir(parents=True, exist_ok=True)
     target = kept_path(settings, publication_id)
-    _copy(published_file, target)
+    copy_atomically(published_file, target)
     return target
 
 
@@ -153,7 +137,8 @@ def rolled_back(settings: Settings, checksum: str) -> dict | None:
     return next((e for e in rolled_back_entries(settings) if e["content_checksum"] == checksum), None)
 
 
-def _remember(settings: Settings, publication_id: int | None, checksum: str) -> None:
+def remember_rolled_back(settings: Settings, publication_id: int | None, checksum: str) -> None:
+    """Record that the content `checksum` (publication `publication_id`) was rolled back (`rolled_back`)."""
     entries = rolled_back_entries(settings)
     entries.append({"publication_id": publication_id, "content_checksum": checksum,
                     "rolled_back_at": datetime.now(UTC).isoformat()})
@@ -161,30 +146,3 @@ def _remember(settings: Settings, publication_id: int | None, checksum: str) -> 
     tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
     tmp.write_text(json.dumps(entries, ensure_ascii=False, indent=1), encoding="utf-8")
     os.replace(tmp, path)
-
-
-def rollback(settings: Settings) -> Rollback:
-    """Put the newest kept publication older than the live one back in place (under the warehouse lock: no
-    publication runs meanwhile), passing over one that was rolled back before. When the live file is damaged or
-    missing, the newest kept one that opens is put back."""
-    target = settings.reporting_path
-    with warehouse_lock(settings, owner="python -m publishing rollback", wait_seconds=settings.writer_wait_seconds):
-        live_id, live_checksum = None, None
-        if target.exists() and not damaged(target):
-            live_id, live_checksum = publication_facts(target)
-        # a kept publication that was itself rolled back before is passed over
-        older = [(i, p) for i, p in kept(settings) if (live_id is None or i < live_id) and not damaged(p)
-                 and rolled_back(settings, publication_facts(p)[1]) is None]
-        if not older:
-            raise NothingToRollBack(f"没有可回滚的更早发布: no kept publication older than "
-                                    f"{live_id if live_id is not None else 'the live file'} in "
-                                    f"{settings.publications_dir}")
-        to_id, source = older[-1]
-        if live_checksum is not None:
-            _remember(settings, live_id, live_checksum)
-        _copy(source, target)
-        wal = target.with_name(target.name + ".wal")
-        wal.unlink(missing_ok=True)
-        _, checksum = publication_facts(target)
-    log.warning("rolled back reporting.duckdb from publication %s to %s", live_id, to_id)
-    return Rollback(live_id, to_id, checksum, str(target))

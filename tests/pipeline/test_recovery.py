@@ -14,7 +14,8 @@ import pytest
 
 from foundation.config import PROJECT_ROOT
 from foundation.journal import JOURNALED_TABLES, read_journal
-from publishing.retention import kept, rollback
+from publishing.retention import kept
+from publishing.rollback import rollback
 from steward.decisions import record_review
 from tests.helpers.e2e import sha256_file
 from tests.helpers.landing import HEADER, land

@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 PY := .venv/bin/python
 
-.PHONY: help install demo test test-fast lint steward browser duckdb-cli datadocs-assets bench bench-postgres clean dbt-docs airflow
+.PHONY: help install demo test test-fast lint steward browser duckdb-cli datadocs-assets bench bench-postgres clean dbt-docs airflow rollback
 
 help: ## this list: every target with what it does
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -81,6 +81,9 @@ test-fast: install ## the tests not marked slow (no DAG runs)
 lint: install ## ruff over the Python, sqlfluff over the dbt models
 	.venv/bin/ruff check .
 	.venv/bin/sqlfluff lint dbt_project/models
+
+rollback: install ## put the previous kept publication of reporting.duckdb back (python -m publishing rollback)
+	$(PY) -m publishing rollback
 
 # dbt docs of the warehouse in PREFAB_DATA_DIR (default data/; run after a build): data/dbt/docs/static_index.html
 dbt-docs: install ## dbt docs of the built warehouse: data/dbt/docs/static_index.html

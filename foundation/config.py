@@ -96,6 +96,8 @@ class Settings:
     reporting_postgres_url: str | None = _setting("PREFAB_REPORTING_POSTGRES_URL", None, str)
     # the NOLOGIN role granted USAGE/SELECT on the published PostgreSQL schema (analysts' logins are its members)
     reporting_reader_role: str = _setting("PREFAB_REPORTING_READER_ROLE", "prefab_analyst", str)
+    # how many publications of reporting.duckdb are kept for `python -m publishing rollback` (the live one included)
+    publications_kept: int = _setting("PREFAB_PUBLICATIONS_KEPT", 5, int)
 
     @property
     def reporting_units_path(self) -> Path:
@@ -118,6 +120,16 @@ class Settings:
     @property
     def archive_dir(self) -> Path:
         return self.data_dir / "archive"
+
+    @property
+    def journal_dir(self) -> Path:
+        """The append-only journal of the warehouse's `dq` history (`foundation.journal`), beside the archive."""
+        return self.data_dir / "journal"
+
+    @property
+    def publications_dir(self) -> Path:
+        """The last `publications_kept` publications of reporting.duckdb (`publishing.retention`)."""
+        return self.data_dir / "publications"
 
     @property
     def gx_dir(self) -> Path:

@@ -50,11 +50,15 @@ create or replace view dq.submission_ledger as
 select
     f.submission_id, f.kind, f.unit_code, f.period, f.file_name, f.sha256, f.size_bytes, f.received_at,
     f.archived_path, s.status, s.reason, f.rows_received, f.rows_loaded, f.rows_quarantined,
-    f.rows_ignored, f.run_id, f.warnings, f.landing_path, f.processed_at, s.recorded_at as status_changed_at
+    f.rows_ignored, f.run_id, f.warnings, f.landing_path, f.processed_at, s.recorded_at as status_changed_at,
+    -- whether the version was ever loaded: a superseded one was accepted and then replaced by a correction,
+    -- unless a rejected file's reprocessing superseded it (ingestion/reprocess.py), which never was accepted
+    s.ever_loaded
 from dq.submission_files as f
 join (
     select submission_id, status, reason, recorded_at,
-        row_number() over (partition by submission_id order by recorded_at desc, status = 'superseded' desc) as rn
+        row_number() over (partition by submission_id order by recorded_at desc, status = 'superseded' desc) as rn,
+        bool_or(status = 'loaded') over (partition by submission_id) as ever_loaded
     from dq.submission_status_log
 ) as s on s.submission_id = f.submission_id and s.rn = 1;
 

@@ -41,12 +41,14 @@ class LandedFile:
     received_at: datetime  # the file's modification time (when it landed), UTC, naive
     problem: str | None = None  # a reason to reject the file before reading it
     note: str | None = None  # archived in place of the bytes: a symbolic link's target, why a file is unreadable
+    reprocessed_by: str | None = None  # the run that re-read the archived file (`ingestion.reprocess`)
 
     @property
     def submission_id(self) -> str:
-        """Stable id of this file version: the same landing path and bytes always get the same id."""
-        digest = hashlib.sha256(f"{self.landing_path}\0{self.sha256}".encode()).hexdigest()
-        return f"S{digest[:15]}"
+        """Stable id of this file version: the same landing path and bytes always get the same id; a reprocessing
+        of it (the same file re-read by a later run's rules) is a version of its own."""
+        key = f"{self.landing_path}\0{self.sha256}" + (f"\0{self.reprocessed_by}" if self.reprocessed_by else "")
+        return f"S{hashlib.sha256(key.encode()).hexdigest()[:15]}"
 
 
 def sha256_of(path: Path) -> str:

@@ -71,6 +71,7 @@ class Ledger:
         self._slices = {(r[0], r[1], r[2]): tuple(r[3:]) for r in con.execute(
             "select kind, unit_code, period, submission_id, received_at, sha256, file_name from dq.submission_ledger "
             "where status = 'loaded'").fetchall()}
+        self._slice_of: dict[str, tuple[str, str, str]] | None = None  # holder -> its slice, for `release`
 
     def known(self, submission_id: str) -> bool:
         return submission_id in self._known
@@ -146,15 +147,28 @@ class Ledger:
         self._slices[key] = (landed.submission_id, landed.received_at, landed.sha256, landed.file_name)
         return True
 
+    def release(self, submission_id: str, reason: str) -> None:
+        """The file gives way to its reprocessing (`ingestion.reprocess`): superseded, with the reason (a new
+        status row: the ledger stays append-only), its rows leave the raw table and its slice is free for the
+        reprocessed version. Call before any `take_slice` of the transaction (the index of holders is built once)."""
+        self.supersede(submission_id, reason)
+        if self._slice_of is None:
+            self._slice_of = {holder[0]: key for key, holder in self._slices.items()}
+        key = self._slice_of.pop(submission_id, None)
+        if key is not None:
+            self.con.execute(f"delete from raw.{key[0]} where submission_id = ?", [submission_id])
+            del self._slices[key]
+
     def slice_holder(self, key: tuple[str, str, str]) -> str | None:
         """The submission whose rows are loaded for (kind, unit, period), as this transaction stands."""
         current = self._slices.get(key)
         return current[0] if current else None
 
     def insert_raw(self, kind: str, rows: pa.Table, accepted: dict[str, datetime],
-                   rejected_rows: list[tuple[str, int]]) -> int:
+                   rejected_rows: list[tuple[str, int]], warn: bool = True) -> int:
         """Insert the work rows of the `accepted` files (submission id -> received at) but the rejected
-        (quarantined) ones, with one statement; returns the number of rows inserted."""
+        (quarantined) ones, with one statement; returns the number of rows inserted. Without `warn` (rows
+        re-read for files the ledger already records: `ingestion.rebuild`) no warnings are added."""
         if not accepted or rows.num_rows == 0:
             return 0
         files = pa.table({"submission_id": pa.array(list(accepted), pa.string()),
@@ -172,7 +186,7 @@ class Ledger:
                 f"select {select}, f.received_at, ? from raw_batch r join raw_files f using (submission_id) "
                 "anti join raw_rejected q on q.submission_id = r.submission_id and q.row_number = r.row_number",
                 [_now()]).fetchone()[0]
-            if kind == "buildings":
+            if kind == "buildings" and warn:
                 self._warn_reported_before()
         finally:
             for name in ("raw_batch", "raw_files", "raw_rejected"):

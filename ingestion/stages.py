@@ -23,6 +23,8 @@ import pyarrow.compute as pc
 
 from foundation.config import SUBMISSION_KINDS, Settings
 from foundation.db import connect_warehouse
+from foundation.journal import CHECK_TABLES, LEDGER_TABLES
+from foundation.journal import sync as sync_journal
 from foundation.units import UnknownUnit, load_units
 from foundation.workdir import WorkDir
 from foundation.workdir import prune as prune_work
@@ -306,6 +308,10 @@ def load(settings: Settings, run_id: str) -> LoadSummary:
             ledger = Ledger(con, run_id)
             pending: dict[str, tuple] = {}  # submission id -> (slice key, received at): rows to insert
             rejected_rows: list[tuple[str, int]] = []
+            for entry in manifest:  # a reprocessing (ingestion.reprocess) supersedes the version it re-reads
+                if entry.get("reprocesses") and not ledger.known(entry["submission_id"]):
+                    ledger.release(entry["reprocesses"], f"重新处理: reprocessed by run {run_id} as submission "
+                                   f"{entry['submission_id']} (today's rules and template)")
             for entry in manifest:
                 # a manifest a killed run wrote before a field existed lacks it: the field's default
                 landed = LandedFile(**{k: entry[k] for k in LandedFile.__dataclass_fields__ if k in entry}
@@ -324,6 +330,7 @@ def load(settings: Settings, run_id: str) -> LoadSummary:
         except BaseException:
             con.execute("rollback")
             raise
+        sync_journal(con, settings, LEDGER_TABLES + CHECK_TABLES)  # the ledger outside the warehouse file too
     counts = Counter(ledger.statuses.values())
     work.remove()
     return LoadSummary(**counts, rows_loaded=ledger.rows_loaded, rows_quarantined=ledger.rows_quarantined)

@@ -42,8 +42,9 @@ class Stage:
 STAGES: tuple[Stage, ...] = (
     # discover only reads the warehouse (the ledger), but DuckDB cannot open it while another process writes:
     # it waits for the lock like a writer. Retried: a file still being copied settles.
-    Stage("discover", "ingestion.stages.discover",
-          "new files in the landing zone are archived by hash and listed in the run's manifest",
+    Stage("discover", "pipeline.recovery.discover",
+          "the warehouse is made whole (journal, archive) if it was lost; new files in the landing zone are "
+          "archived by hash and listed in the run's manifest",
           writes_warehouse=True, retries=2),
     Stage("read", "ingestion.stages.read",
           "each new file is parsed and normalised (encodings, headers, units, dates), in batches per kind"),
@@ -80,18 +81,22 @@ def select(first: str | None = None, last: str | None = None) -> tuple[Stage, ..
     return STAGES[start:end + 1]
 
 
-def run_stage(s: Stage | str, settings: Settings, run_id: str) -> Any:
-    """Run one stage for `run_id`; under the warehouse lock (owned by the run) when it writes the warehouse."""
+def run_stage(s: Stage | str, settings: Settings, run_id: str, **arguments: Any) -> Any:
+    """Run one stage for `run_id`; under the warehouse lock (owned by the run) when it writes the warehouse.
+    `arguments` go to the stage's function after (settings, run_id) (a reprocessing's slice)."""
     s = stage(s) if isinstance(s, str) else s
     function = s.resolve()
     if not s.writes_warehouse:
-        return function(settings, run_id)
+        return function(settings, run_id, **arguments)
+    from pipeline.recovery import set_aside_if_corrupt  # here: parsing the DAG file imports no DuckDB
+
     # Another writer of the pipeline (a CLI run, another DAG) holds the lock; a process outside it (an operator's
     # duckdb shell) holds only the file: both are waited for, up to the same time, and named if they stay.
     started = time.monotonic()
     with warehouse_lock(settings, owner=run_id, wait_seconds=settings.writer_wait_seconds):
+        set_aside_if_corrupt(settings, run_id)  # a corrupt file would fail every night: moved aside, alerted
         wait_for_warehouse(settings, max(settings.writer_wait_seconds - (time.monotonic() - started), 0))
-        return function(settings, run_id)
+        return function(settings, run_id, **arguments)
 
 
 class StageFailed(SystemExit):
@@ -107,11 +112,11 @@ class StageFailed(SystemExit):
         return self.message
 
 
-def run_task(s: Stage | str, settings: Settings, run_id: str) -> Any:
+def run_task(s: Stage | str, settings: Settings, run_id: str, **arguments: Any) -> Any:
     """`run_stage` as an Airflow task runs it: a blocked gate ends the task failed, its log ending with the short
     list of what failed and the next step (`publishing.gate.blocked_text`), not a traceback."""
     try:
-        return run_stage(s, settings, run_id)
+        return run_stage(s, settings, run_id, **arguments)
     except Exception as exc:
         from publishing.gate import GateBlocked  # imported only then: it brings pandas
 

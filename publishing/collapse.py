@@ -19,6 +19,7 @@ import duckdb
 from expectations.results import CheckResult
 from foundation.config import Settings
 from foundation.db import DUCKDB_CONFIG, connect_warehouse
+from publishing import retention
 
 COLLAPSE_SHARE = 0.5  # a drop by more than this share of the published figure blocks
 # table -> the published figures compared: (label, SQL aggregate)
@@ -37,7 +38,9 @@ def _figures(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[fl
 
 def _published(settings: Settings) -> dict[str, list[float]] | None:
     path = settings.reporting_path
-    if not path.exists():
+    if retention.damaged(path):  # compare with what analysts had: the newest kept publication that opens
+        path = retention.latest_readable(settings)
+    if path is None or not path.exists():
         return None
     con = duckdb.connect(str(path), read_only=True, config=DUCKDB_CONFIG)
     try:

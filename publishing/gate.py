@@ -22,6 +22,8 @@ import pandas as pd
 from expectations.results import CheckResult, format_value
 from foundation.config import Settings
 from foundation.db import connect_warehouse
+from foundation.journal import CHECK_TABLES
+from foundation.journal import sync as sync_journal
 from publishing.build import DbtBuild, DbtNodeResult, last_build
 from publishing.collapse import collapse_checks
 from publishing.unchanged import record_gate_passed
@@ -291,6 +293,7 @@ def run_gate(settings: Settings, run_id: str, build: DbtBuild | None = None) -> 
         for c in gate.checks:
             record_check(con, run_id, c, now, waived_ids.get(c.check_name) if c.waived_by else None)
         con.execute("commit")
+        sync_journal(con, settings, CHECK_TABLES)
     for c in gate.checks:
         if c.status == "warn":
             log.warning("gate warning %s (%s rows): %s", c.check_name, c.failing_rows, c.detail)

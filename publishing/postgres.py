@@ -58,6 +58,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from foundation.config import Settings
 from foundation.db import DUCKDB_CONFIG, connect_warehouse
+from foundation.journal import PUBLICATION_TABLES
+from foundation.journal import sync as sync_journal
 
 log = logging.getLogger(__name__)
 
@@ -371,36 +373,45 @@ def _record(settings: Settings, publication_id: int, target: str, status: str, d
     with connect_warehouse(settings) as con:
         con.execute("insert into dq.publication_targets (publication_id, target, status, detail, recorded_at) "
                     "values (?, ?, ?, ?, ?)", [publication_id, target, status, detail, now])
+        sync_journal(con, settings, PUBLICATION_TABLES)  # a lost warehouse keeps what each target received
 
 
 def _recorded_complete(settings: Settings, publication_id: int, target: str) -> bool:
+    """Whether the target's latest record says it holds `publication_id` (the summary reads that row: after a
+    failed attempt to put another publication there, such as a refused rollback, it is recorded again)."""
     with connect_warehouse(settings) as con:
-        return con.execute("select count(*) from dq.publication_targets where publication_id = ? and target = ? "
-                           "and status = 'complete'", [publication_id, target]).fetchone()[0] > 0
+        last = con.execute("select publication_id, status from dq.publication_targets where target = ? "
+                           "order by recorded_at desc limit 1", [target]).fetchall()
+    return last == [(publication_id, "complete")]
 
 
 def complete_postgres(settings: Settings, tables: Sequence[str],
-                      extra_statements: Sequence[str | sql.Composable] = ()) -> str | None:
+                      extra_statements: Sequence[str | sql.Composable] = (), source: Path | None = None,
+                      record_failure: bool = True) -> str | None:
     """The publish stage's second target: bring the PostgreSQL database (if one is configured) up to the
     published file, and record it in `dq.publication_targets`. Returns what was done, in a line; None when no
     PostgreSQL target is configured. Raises `PostgresTargetMissing` (failing the task, whose alert carries the
     reason) when the target cannot be brought up to date: the file publication stands, and a rerun of the
-    publish stage completes the target without publishing or recording the file's publication again."""
+    publish stage completes the target without publishing or recording the file's publication again.
+    `source`: another published file to bring the target to (a kept publication a rollback puts back,
+    `publishing.rollback`); the live `reporting.duckdb` by default. Without `record_failure` a failure is not
+    recorded (a refused rollback: the target misses no publication, the summary must not say it does)."""
     url = settings.reporting_postgres_url
     if not url:
         return None
     target = target_name(url)
-    publication_id = file_publication(settings.reporting_path)
+    source = source or settings.reporting_path
+    publication_id = file_publication(source)
     if publication_id is None:
         return f"PostgreSQL {target}: nothing published yet"
     try:
-        result = publish_to_postgres(url, settings.reporting_path, tables, settings.reporting_reader_role,
-                                     extra_statements)
+        result = publish_to_postgres(url, source, tables, settings.reporting_reader_role, extra_statements)
     except (psycopg.Error, PostgresTargetError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        _record(settings, publication_id, target, "failed", reason[:4000])
+        if record_failure:
+            _record(settings, publication_id, target, "failed", reason[:4000])
         raise PostgresTargetMissing(
-            f"publication {publication_id} is in {settings.reporting_path} but not in PostgreSQL {target}: "
+            f"publication {publication_id} is in {source} but not in PostgreSQL {target}: "
             f"{reason}. Rerun the publish task once the server is back: it loads the missing publication there "
             f"without publishing the file again") from exc
     kept = f"; old schemas still read, dropped later: {', '.join(result.kept_schemas)}" if result.kept_schemas else ""

@@ -18,6 +18,9 @@ import duckdb
 
 from foundation.config import Settings
 from foundation.db import DUCKDB_CONFIG, connect_warehouse
+from foundation.journal import PUBLICATION_TABLES
+from foundation.journal import sync as sync_journal
+from publishing import retention
 from publishing.describe import comment_statements, table_docs
 from publishing.postgres import complete_postgres
 
@@ -160,6 +163,9 @@ def _live_publication(path: Path) -> tuple[str | None, list[dict], dict[tuple[st
     columns."""
     if not path.exists():
         return None, [], {}
+    if retention.damaged(path):  # would fail every publication from now on: set aside, publish anew
+        retention.set_aside(path, "it does not open as a DuckDB database")
+        return None, [], {}
     con = duckdb.connect(str(path), read_only=True, config=DUCKDB_CONFIG)
     try:
         cursor = con.execute("select * from main.publication order by publication_id")
@@ -195,20 +201,25 @@ def publish(settings: Settings, run_id: str, checks_passed: int | None = None,
     that cannot be completed fails the stage with its reason after the file publication is recorded; the
     rerun finds the file up to date and completes the target, recording nothing twice."""
     publication = publish_file(settings, run_id, checks_passed, checks_warned)
-    comments: list[str] = []
-    if settings.reporting_postgres_url and settings.reporting_path.exists():
-        # The same descriptions as the file's, on the stable views analysts query (PostgreSQL takes COMMENT ON
-        # VIEW), for the columns the published file has (the views have exactly those).
-        with duckdb.connect(str(settings.reporting_path), read_only=True, config=DUCKDB_CONFIG) as con:
-            rows = con.execute("select table_name, column_name from duckdb_columns() "
-                               "where schema_name = 'main'").fetchall()
-        columns: dict[str, list[str]] = {}
-        for table, column in rows:
-            columns.setdefault(table, []).append(column)
-        comments = comment_statements("reporting", [t for t in PUBLISHED_TABLES if t in columns],
-                                      settings.dbt_project_dir, kind="VIEW", columns=columns)
-    publication.postgres = complete_postgres(settings, PUBLISHED_TABLES, extra_statements=comments)
+    publication.postgres = complete_postgres(settings, PUBLISHED_TABLES,
+                                             extra_statements=postgres_comments(settings, settings.reporting_path))
     return publication
+
+
+def postgres_comments(settings: Settings, path: Path) -> list[str]:
+    """The `COMMENT ON VIEW` statements of the published file `path` for the PostgreSQL target: the same
+    descriptions as the file's, on the stable views analysts query, for the columns the file has (the views
+    have exactly those). None without a PostgreSQL target or a file."""
+    if not settings.reporting_postgres_url or not path.exists():
+        return []
+    with duckdb.connect(str(path), read_only=True, config=DUCKDB_CONFIG) as con:
+        rows = con.execute("select table_name, column_name from duckdb_columns() "
+                           "where schema_name = 'main'").fetchall()
+    columns: dict[str, list[str]] = {}
+    for table, column in rows:
+        columns.setdefault(table, []).append(column)
+    return comment_statements("reporting", [t for t in PUBLISHED_TABLES if t in columns],
+                              settings.dbt_project_dir, kind="VIEW", columns=columns)
 
 
 def publish_file(settings: Settings, run_id: str, checks_passed: int | None = None,
@@ -242,6 +253,11 @@ def publish_file(settings: Settings, run_id: str, checks_passed: int | None = No
         if checksum == live_checksum and all(text == expected.get(k) for k, text in live_comments.items()):
             return Publication(False, live_rows[-1]["publication_id"] if live_rows else None, checksum, str(target),
                                "the candidate is identical to the published data; nothing to publish")
+        if undone := retention.rolled_back(settings, checksum):
+            return Publication(False, live_rows[-1]["publication_id"] if live_rows else None, checksum, str(target),
+                               f"the candidate is identical to publication {undone['publication_id']}, rolled back "
+                               f"at {undone['rolled_back_at']}: not published again until the data or a model "
+                               "changes (publishing/retention.py)")
         publication_id = (con.execute("select coalesce(max(publication_id), 0) from dq.publication_log")
                           .fetchone()[0] + 1)
         data_as_of = con.execute(f"select max(start_date) from {CANDIDATE_SCHEMA}.fct_building").fetchone()[0]
@@ -272,9 +288,12 @@ def publish_file(settings: Settings, run_id: str, checks_passed: int | None = No
             con.execute("detach candidate_file")
         _remove_stale_wal(building)
         _remove_stale_wal(target)
+        retention.keep(settings, building, publication_id)
         started = time.perf_counter()
         os.replace(building, target)
         swap_seconds = time.perf_counter() - started
         _insert_publication(con, "dq.publication_log", new_row)
+        sync_journal(con, settings, PUBLICATION_TABLES)
+    retention.prune(settings)
     return Publication(True, publication_id, checksum, str(target), f"published publication {publication_id}",
                        swap_seconds)

@@ -9,7 +9,8 @@ publication through, as `dq.waivers_in_force` lists; a waived quarantined row sh
 This module is the one place decisions are taken and listed: the web app (steward/app.py) and the command line
 (`python -m steward review ...`, steward/cli.py) call the same functions. A decision takes the warehouse lock
 (foundation/lock.py) for a few seconds at most, so it never collides with a nightly run writing the warehouse;
-it fails with `WarehouseBusy` instead.
+it fails with `WarehouseBusy` instead. Every decision is also appended to the journal
+(`foundation/journal.py`, fsync'd before the call returns), from which a lost warehouse is rebuilt.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import duckdb
 
 from foundation.config import Settings
 from foundation.db import connect_warehouse
+from foundation.journal import DECISION_TABLES
+from foundation.journal import sync as sync_journal
 from foundation.lock import warehouse_lock
 from publishing.gate import may_waive, skip_causes
 
@@ -122,6 +125,8 @@ def record_review(settings: Settings, reviewer: str, target_type: str, target_id
         except BaseException:
             con.execute("rollback")
             raise
+        # outside the warehouse file too (foundation/journal.py): a lost warehouse is rebuilt with every decision
+        sync_journal(con, settings, DECISION_TABLES)
     return review_id
 
 

@@ -27,8 +27,10 @@ from foundation.db import connect_warehouse
 from pipeline.summary import postgres_target_line
 from publishing.postgres import PostgresTargetMissing, target_name
 from publishing.publish import REPORTING_TABLES, publish
+from publishing.retention import kept, rolled_back_entries
+from publishing.rollback import RollbackRefused, rollback
 from tests.helpers import postgres as pg
-from tests.helpers.e2e import query
+from tests.helpers.e2e import query, sha256_file
 from tests.helpers.warehouse import warehouse_rows
 
 UNITS = ("330402", "330411")
@@ -318,3 +320,54 @@ def test_switch_gives_up_on_a_reader_left_in_a_transaction_and_names_it(target, 
         idle.rollback()  # the analyst's transaction ends
     rerun = publish(s, "r2")
     assert not rerun.published and live(url) == (2, 2)
+
+
+def pg_building_total(url: str) -> Decimal:
+    return pg.rows(url, "select sum(prefab_floor_area_m2) from reporting.fct_building")[0][0]
+
+
+def test_rollback_switches_postgresql_to_the_same_older_publication(target):
+    s, url, roles = target
+    for n in (1, 2, 3):
+        assert publish_n(s, n).published
+    assert live(url) == (3, 3) and [i for i, _ in kept(s)] == [1, 2, 3]
+
+    done = rollback(s)
+    assert (done.from_publication_id, done.to_publication_id) == (3, 2)
+    assert sha256_file(s.reporting_path) == sha256_file(kept(s)[1][1])
+    assert live(url) == (2, 2) and pg_building_total(url) == building_total(2)  # PostgreSQL as the file
+    assert done.postgres.startswith(f"PostgreSQL {target_name(url)}: publication 2 loaded")
+    assert pg.schemas(url) == ["reporting", "reporting_p2"]
+    assert target_line(s, url).startswith(f"PostgreSQL {target_name(url)}: publication 2 complete (loaded ")
+
+    again = publish(s, "r4", checks_passed=1, checks_warned=0)  # the night after: the candidate is still 3's
+    assert not again.published and "rolled back" in again.reason
+    assert "publication 2 already there" in again.postgres and live(url) == (2, 2)
+
+    assert publish_n(s, 5).published  # new figures are published to both
+    assert live(url)[0] == 4 and pg_building_total(url) == building_total(5)
+
+
+def test_rollback_is_refused_when_postgresql_cannot_take_the_older_publication(target):
+    s, url, roles = target
+    assert publish_n(s, 1).published
+    assert publish_n(s, 2, indicators="wider").published  # publication 2 adds expected_units
+    pg.execute(url, "create view public.units_expected as select unit_code, expected_units "
+                    "from reporting.fct_indicators_daily")  # an analyst's view on the new column
+    before = sha256_file(s.reporting_path)
+
+    with pytest.raises(RollbackRefused) as refused:
+        rollback(s)
+    message = str(refused.value)
+    assert message.startswith("回滚未执行") and "public.units_expected" in message and "expected_units" in message
+    assert sha256_file(s.reporting_path) == before and live(url) == (2, 2)  # neither side changed
+    assert rolled_back_entries(s) == []
+    assert target_line(s, url).startswith(f"PostgreSQL {target_name(url)}: publication 2 complete")
+
+    pg.execute(url, "drop view public.units_expected")  # its owner drops it: the rollback goes through
+    done = rollback(s)
+    assert (done.from_publication_id, done.to_publication_id) == (2, 1)
+    assert live(url) == (1, 1) and pg_building_total(url) == building_total(1)
+    assert "expected_units" not in [c for c, _ in pg.rows(
+        url, "select column_name, 1 from information_schema.columns where table_schema = 'reporting' "
+             "and table_name = 'fct_indicators_daily'")]

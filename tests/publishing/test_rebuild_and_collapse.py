@@ -1,4 +1,5 @@
-"""A lost warehouse beside an emptied landing zone: the files are rebuilt from the archive (with its landing
+"""A lost warehouse beside an emptied landing zone and no journal (tests/pipeline/test_recovery.py has the
+journal): the files are rebuilt from the archive (with its landing
 manifests, or without them for copies archived before they existed) and the same figures are published again;
 with the archive gone too, the collapse checks block the empty candidate, reporting.duckdb stays byte-identical,
 and a steward's waiver of those checks lets it through."""
@@ -52,6 +53,7 @@ def publish_twice_then_lose_everything_but_the_archive(s):
     assert second.published and second.publication_id == 2
     before = ledger_rows(s)
     s.warehouse_path.unlink()
+    shutil.rmtree(s.journal_dir)  # as a warehouse from before the journal (foundation/journal.py) was kept
     shutil.rmtree(s.landing_dir)
     s.landing_dir.mkdir()
     return second, before

@@ -14,15 +14,17 @@ submissions as (
     select * from {{ ref('int_building_submissions') }}
 ),
 
+-- The latest file: by received_at, then the loaded version first, as a reprocessed file keeps the received_at
+-- of the version it re-read (ingestion/reprocess.py) and the version in force is the loaded one.
 arrived as (
     select
         unit_code,
         month,
         count(*) as arrived_file_count,
-        arg_max(submission_id, (received_at, submission_id)) as latest_submission_id,
+        arg_max(submission_id, (received_at, status = 'loaded', submission_id)) as latest_submission_id,
         max(received_at) as latest_received_at,
-        arg_max(status, (received_at, submission_id)) as latest_status,
-        arg_max(is_zero_report, (received_at, submission_id)) as latest_is_zero_report
+        arg_max(status, (received_at, status = 'loaded', submission_id)) as latest_status,
+        arg_max(is_zero_report, (received_at, status = 'loaded', submission_id)) as latest_is_zero_report
     from submissions
     where is_accepted
     group by unit_code, month

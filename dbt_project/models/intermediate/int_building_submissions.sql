@@ -33,7 +33,9 @@ select
     cast(ledger.unit_code as varchar) as submitted_unit_code,
     cast(try_cast(ledger.period || '-01' as date) as date) as month,
     cast(ledger.status as varchar) as status,
-    ledger.status in ('loaded', 'superseded') as is_accepted,
+    -- superseded counts only when the version had been loaded: a rejected file that its reprocessing
+    -- superseded (ingestion/reprocess.py) was never accepted, nor would a fresh load of the file count it
+    (ledger.status = 'loaded' or (ledger.status = 'superseded' and ledger.ever_loaded)) as is_accepted,
     ledger.rows_loaded + ledger.rows_quarantined = 0 as is_zero_report,
     cast(ledger.received_at as timestamp) as received_at,
     cast(ledger.status_changed_at as timestamp) as status_changed_at

@@ -42,7 +42,7 @@ from foundation.config import PROJECT_ROOT, Settings
 from foundation.db import DUCKDB_CONFIG, connect_warehouse
 from foundation.skip import NothingToDo
 from publishing.postgres import connect, file_publication, live_publication
-from publishing.publish import CANDIDATE_SCHEMA, content_checksum, expected_comments, file_comments
+from publishing.publish import CANDIDATE_SCHEMA, REPORTING_TABLES, content_checksum, expected_comments, file_comments
 
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests")
 # What the gate evaluates with, besides the dbt project: a change to any of them re-runs the gate.
@@ -133,7 +133,8 @@ def _file_is_candidate(settings: Settings) -> bool:
     """Whether the published file holds the candidate, with the comments a publication would give it now
     (the same test as `publishing.publish.publish_file`'s "nothing to publish")."""
     checksum, comments = _published(settings.reporting_path)
-    if checksum is None or checksum != _candidate_checksum(settings):
+    candidate = _candidate_checksum(settings)
+    if checksum is None or candidate is None or checksum != candidate:
         return False
     expected = expected_comments(settings)
     return all(text == expected.get(k) for k, text in comments.items())
@@ -154,8 +155,16 @@ def postgres_is_current(settings: Settings) -> bool:
         return False
 
 
-def _candidate_checksum(settings: Settings) -> str:
+def _candidate_checksum(settings: Settings) -> str | None:
+    """The candidate marts' checksum; None when the warehouse holds none (rebuilt from the journal and the
+    archive after it was lost or corrupt: the raw tables and decisions are back, the marts are not, so the
+    night must build them even though its inputs are those of the last build)."""
     with connect_warehouse(settings, read_only=True) as con:
+        present = con.execute(
+            "select count(*) from duckdb_tables() where schema_name = ? and list_contains(?, table_name)",
+            [CANDIDATE_SCHEMA, list(REPORTING_TABLES)]).fetchone()[0]
+        if present < len(REPORTING_TABLES):
+            return None
         return content_checksum(con, CANDIDATE_SCHEMA)
 
 

@@ -17,8 +17,9 @@ from pipeline.alerts import notify_failure
 from pipeline.stages import STAGES, Stage, markdown, run_task
 
 # A logical URI: where the file lives (PREFAB_DATA_DIR) may change without the asset becoming another one.
-# Updated by the `announce` task only, and only when publish made a new publication (a task's outlets emit an
-# event whenever it succeeds, and publish succeeds on nights with nothing to publish too).
+# Updated by the `announce` task only, and only when publish made a new publication: a task's outlets emit an
+# event whenever it succeeds, and publish succeeds without publishing when a rebuild gives the published
+# content again. On a night with nothing new publish is skipped, and announce with it (all_success).
 REPORTING = Asset(name="prefab_reporting", uri="prefab://reporting/reporting.duckdb")
 
 DOC = f"""

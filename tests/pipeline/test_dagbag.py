@@ -44,6 +44,16 @@ def test_nightly_task_chain(dagbag):
     assert dag.get_task("announce").upstream_task_ids == {"publish"}
 
 
+def test_announce_is_skipped_when_publish_published_nothing(dagbag):
+    """publish succeeds without publishing when a rebuild gives the published content again: no asset event."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    announce = dagbag.dags["prefab_nightly"].get_task("announce")
+    record = {"published": False, "publication_id": 3, "reason": "the published content is unchanged"}
+    with pytest.raises(AirflowSkipException, match="no new publication .the published content is unchanged."):
+        announce.python_callable(record)
+
+
 def test_bulletin_dag_is_scheduled_on_the_published_asset(dagbag):
     nightly, bulletin = dagbag.dags["prefab_nightly"], dagbag.dags["prefab_bulletin"]
     (asset,) = nightly.get_task("announce").outlets

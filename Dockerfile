@@ -17,6 +17,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     UV_PYTHON=/usr/local/bin/python3.11 \
     UV_PROJECT_ENVIRONMENT=/opt/venv
 
+# The bulletin (prefab_bulletin DAG): WeasyPrint needs pango, and its PDF and charts need Chinese glyphs.
+RUN apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
+
 # uv is pinned: the lock file format and `--locked` semantics are tied to the uv version that wrote it.
 RUN pip install --no-cache-dir "uv==0.13.8"
 
@@ -34,6 +40,7 @@ COPY foundation ./foundation
 COPY ingestion ./ingestion
 COPY expectations ./expectations
 COPY publishing ./publishing
+COPY bulletin ./bulletin
 COPY pipeline ./pipeline
 COPY steward ./steward
 COPY demo ./demo

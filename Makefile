@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 PY := .venv/bin/python
 
-.PHONY: help install demo test test-fast lint steward browser duckdb-cli datadocs-assets bench bench-postgres clean dbt-docs airflow rollback
+.PHONY: help install demo test test-fast lint steward browser bulletin-deps bulletin duckdb-cli datadocs-assets bench bench-postgres clean dbt-docs airflow rollback
 
 help: ## this list: every target with what it does
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,7 +23,7 @@ install: .venv/.installed ## the project's .venv from uv.lock (with a pinned uv)
 demo: install ## run the nightly DAG once (on a generated sample landing zone if it is empty), print the summary
 	$(PY) -m demo
 
-test: install browser duckdb-cli datadocs-assets lint ## install, chromium, the DuckDB 1.5 CLI and the Data Docs assets for their tests, lint, then the whole test suite
+test: install browser bulletin-deps duckdb-cli datadocs-assets lint ## install, chromium, the bulletin's pango and fonts, the DuckDB 1.5 CLI and the Data Docs assets for their tests, lint, then the whole test suite
 	$(PY) -m pytest -n 2 --dist loadgroup --durations=15
 
 # The steward app's browser test drives Debian's chromium through chromedriver (and fonts-noto-cjk, so that
@@ -39,6 +39,31 @@ browser: ## chromium and chromedriver for the steward browser test (installed wh
 		echo "  sudo apt-get install chromium chromium-driver fonts-noto-cjk"; \
 		echo "(until then that test is skipped)"; \
 	fi
+
+# The bulletin's PDF is made by WeasyPrint, which needs Debian's pango (libpangoft2), and both its PDF and its
+# charts need Chinese glyphs (fonts-noto-cjk). Installed here when missing and possible (root with apt-get);
+# otherwise this says what to install (without them `make bulletin` fails and the bulletin tests are skipped).
+BULLETIN_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+
+bulletin-deps: ## pango and fonts-noto-cjk for the bulletin's PDF and charts (installed when root with apt-get)
+	@if [ -f $(BULLETIN_FONT) ] && ldconfig -p | grep -q libpangoft2-1.0; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk) \
+			|| echo "could not install pango and fonts-noto-cjk: the bulletin tests will be skipped"; \
+	else \
+		echo "The bulletin needs pango and Chinese fonts: install them with"; \
+		echo "  sudo apt-get install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk"; \
+	fi
+
+# One unit's bulletin (通报) as of DATE (default: the newest publication's data_as_of), from the published
+# reporting.duckdb: $$PREFAB_DATA_DIR/bulletins/<UNIT>_<DATE>/bulletin.html, bulletin.pdf and the charts.
+UNIT ?=
+DATE ?=
+
+bulletin: install bulletin-deps ## a unit's bulletin: make bulletin UNIT=140000 [DATE=2021-12-31] (after make demo)
+	@if [ -z "$(UNIT)" ]; then echo "give the unit: make bulletin UNIT=140000 [DATE=2021-12-31]"; exit 2; fi
+	$(PY) -m bulletin --unit $(UNIT) $(if $(DATE),--date $(DATE))
 
 # The DuckDB 1.5 CLI from PyPI, in a tool environment of its own (not the project's .venv, which has DuckDB 2.0):
 # tests/publishing/test_client_compatibility.py opens the published reporting.duckdb with it, as an analyst would.

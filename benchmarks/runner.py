@@ -21,7 +21,7 @@ from pipeline.stages import Stage, run_stage, select
 STAGES = tuple(s.name for s in select(last="load"))  # the ingestion stages: discover, read, check, load
 INGEST = tuple(s for s in STAGES if s != "discover")  # the issue's "read + normalise + check + load" (read normalises)
 KEYS = ("ingest_ratio_vs_native", "files_per_second", "full_load_seconds", "incremental_seconds",
-        "dbt_fixed_seconds", "publish_seconds", "query_p95_ms", "peak_rss_mb")
+        "dbt_fixed_seconds", "publish_seconds", "query_p95_ms", "peak_rss_mb", "bulletin_seconds")
 # figure -> (target as text, predicate on the median, the scale the issue sets it at); no entry: no target
 TARGETS = {
     "ingest_ratio_vs_native": ("<= 2.0x", lambda v, r: v <= 2.0, "bigfile"),
@@ -171,6 +171,12 @@ def many_files_repeat(scale: workload.Scale, full: Path, incr: Path, files: int,
         q = queries.run_queries(s.reporting_path, scale.query_city, scale.query_year)
         rec["queries_ms"] = {k: v["ms"] for k, v in q.items()}
         rec["query_rows"] = {k: v["rows"] for k, v in q.items()}
+        # what prefab_bulletin does after a publication: the province's and every city's bulletin (HTML, PDF,
+        # charts), as one task of that DAG runs it
+        from bulletin.render import write_publication
+
+        rec["bulletin_seconds"], written = measure.timed(write_publication, s)
+        rec["bulletins"] = len(written)
     second = warehouse_run(_settings(incr, data), "bench_incremental")
     rec["incremental"] = second["seconds"]
     rec["incremental_gate_passed"] = second["gate_passed"]
@@ -294,6 +300,10 @@ def summarise(big: list[dict], many: list[dict]) -> dict:
         out["dbt_rebuild_no_change_seconds"] = _med(many, "dbt_rebuild_seconds")
         out["publish_seconds"] = _med(many, "full", "publish")
         out["publish_swap_seconds"] = _med(many, "full", "publish_swap")
+        out["bulletin_seconds"] = _med(many, "bulletin_seconds")
+        out["bulletins_per_publication"] = _med(many, "bulletins")
+        if out["bulletin_seconds"] is not None and out["bulletins_per_publication"]:
+            out["bulletin_seconds_each"] = out["bulletin_seconds"] / out["bulletins_per_publication"]
         all_ms = [ms for r in many for v in r.get("queries_ms", {}).values() for ms in v]
         out["query_p95_ms"] = measure.percentile(all_ms, 95)
         per_query = {}
@@ -334,6 +344,9 @@ def table(doc: dict) -> str:
         "files_per_second": f"ingest of {doc['workload'].get('landing', {}).get('files', '-')} files "
                             f"({_fmt(doc.get('files_per_cpu_second'))} per CPU-second)",
         "incremental_seconds": f"full load {_fmt(doc.get('full_load_seconds'))} s",
+        "bulletin_seconds": f"{_fmt(doc.get('bulletins_per_publication'))} bulletins, "
+                            f"{_fmt(doc.get('bulletin_seconds_each'))} s each; "
+                            f"publish {_fmt(doc.get('publish_seconds'))} s",
         "dbt_fixed_seconds": f"dbt build {_fmt(doc.get('dbt_build_seconds'))} s, nodes "
                              f"{_fmt(doc.get('dbt_node_seconds'))} s",
     }

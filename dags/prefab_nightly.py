@@ -17,8 +17,10 @@ from pipeline.alerts import notify_failure
 from pipeline.stages import STAGES, Stage, markdown, run_task
 
 # A logical URI: where the file lives (PREFAB_DATA_DIR) may change without the asset becoming another one.
+# Updated by the `announce` task only, and only when publish made a new publication: a task's outlets emit an
+# event whenever it succeeds, and publish succeeds without publishing when a rebuild gives the published
+# content again. On a night with nothing new publish is skipped, and announce with it (all_success).
 REPORTING = Asset(name="prefab_reporting", uri="prefab://reporting/reporting.duckdb")
-OUTLETS = {"publish": [REPORTING]}
 
 DOC = f"""
 ### prefab_nightly
@@ -27,7 +29,9 @@ Loads the county submissions that arrived in the landing zone (`PREFAB_LANDING_D
 One task per stage of `pipeline.stages.STAGES`:
 
 {markdown()}
-{len(STAGES) + 1}. **summary** (`pipeline.summary.summary_text`): what was loaded, rejected and published.
+{len(STAGES) + 1}. **summary** (`pipeline.summary.summary_text`): what was loaded, rejected and published;
+beside it, **announce**: updates the `prefab_reporting` asset (which schedules `prefab_bulletin`) only when
+publish made a new publication, and is skipped otherwise.
 """
 
 
@@ -36,8 +40,7 @@ def _run_id() -> str:
 
 
 def _stage_task(stage: Stage):
-    @task(task_id=stage.name, retries=stage.retries, retry_delay=stage.retry_delay,
-          outlets=OUTLETS.get(stage.name, []), doc_md=stage.doc)
+    @task(task_id=stage.name, retries=stage.retries, retry_delay=stage.retry_delay, doc_md=stage.doc)
     def run(_previous: dict | None = None) -> dict:
         try:
             return asdict(run_task(stage, settings(), _run_id()))
@@ -66,10 +69,19 @@ def prefab_nightly():
         print(text)
         return text
 
-    previous = None
+    @task(outlets=[REPORTING])
+    def announce(publication: dict) -> int:
+        if not publication["published"]:
+            raise AirflowSkipException(f"no new publication ({publication['reason']}): no asset event")
+        get_current_context()["outlet_events"][REPORTING].extra = {"publication_id": publication["publication_id"]}
+        return publication["publication_id"]
+
+    previous, records = None, {}
     for stage in STAGES:
         previous = _stage_task(stage)() if previous is None else _stage_task(stage)(previous)
+        records[stage.name] = previous
     summary(previous)
+    announce(records["publish"])
 
 
 prefab_nightly()

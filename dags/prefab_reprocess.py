@@ -13,6 +13,7 @@ from dataclasses import asdict
 
 import pendulum
 from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from foundation.config import SUBMISSION_KINDS, settings
 from ingestion.reprocess import PERIOD_PATTERN, UNIT_CODE_PATTERN
@@ -20,9 +21,9 @@ from pipeline.alerts import notify_failure
 from pipeline.reprocess import STAGES, Stage
 from pipeline.stages import run_task
 
-# The nightly's asset: a reprocessing that publishes updates what its consumers read, like a night does.
+# The nightly's asset: a reprocessing that publishes updates what its consumers read (prefab_bulletin), like a
+# night does, through an `announce` task as in dags/prefab_nightly.py: only when publish made a new publication.
 REPORTING = Asset(name="prefab_reporting", uri="prefab://reporting/reporting.duckdb")
-OUTLETS = {"publish": [REPORTING]}
 
 DOC = """
 ### prefab_reprocess
@@ -43,8 +44,7 @@ def _run_id() -> str:
 
 
 def _stage_task(stage: Stage):
-    @task(task_id=stage.name, retries=stage.retries, retry_delay=stage.retry_delay,
-          outlets=OUTLETS.get(stage.name, []), doc_md=stage.doc)
+    @task(task_id=stage.name, retries=stage.retries, retry_delay=stage.retry_delay, doc_md=stage.doc)
     def run(_previous: dict | None = None) -> dict:
         if stage.name == "select":
             return asdict(run_task(stage, settings(), _run_id(), params=dict(get_current_context()["params"])))
@@ -82,10 +82,18 @@ def prefab_reprocess():
         print(text)
         return text
 
+    @task(outlets=[REPORTING])
+    def announce(publication: dict) -> int:
+        if not publication["published"]:
+            raise AirflowSkipException(f"no new publication ({publication['reason']}): no asset event")
+        get_current_context()["outlet_events"][REPORTING].extra = {"publication_id": publication["publication_id"]}
+        return publication["publication_id"]
+
     previous = None
     for stage in STAGES:
         previous = _stage_task(stage)() if previous is None else _stage_task(stage)(previous)
     summary(previous)
+    announce(previous)  # the last stage is publish
 
 
 prefab_reprocess()

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
+from bulletin.render import bulletins_dir, listing
 from foundation.config import Settings
 from foundation.db import DUCKDB_CONFIG, connect_warehouse
 from publishing.postgres import target_name
@@ -172,10 +173,16 @@ def summary_text(settings: Settings, run_id: str | None = None) -> str:
                          f"YoY {_fmt_pct(yoy)}, annual task {_fmt_pct(done)} done")
     finally:
         rep.close()
+    lines.append(_bulletins_line(settings, pub[0], pub[2]))
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
-    from foundation.config import settings
-
-    print(summary_text(settings()))
+def _bulletins_line(settings: Settings, publication_id: int, data_as_of) -> str:
+    """Where the bulletins of the newest publication are (prefab_bulletin writes them after this run)."""
+    made = [m for m in listing(settings) if m.get("publication_id") == publication_id]
+    where = bulletins_dir(settings) / f"<unit_code>_{data_as_of}"
+    page = settings.steward_url("/bulletins")
+    return (f"通报：第{publication_id}次发布的全省和各市通报由 prefab_bulletin 写入 {where}/bulletin.html|pdf，"
+            f"已生成 {len(made)} 份，可在 {page} 查看 (bulletins of publication {publication_id}: "
+            f"{where}/bulletin.html|pdf, written by the prefab_bulletin DAG for the province and every city; "
+            f"{len(made)} made so far; on the steward app at {page})")

@@ -11,9 +11,10 @@ need the `steward` role. Failed sign-ins are throttled (throttle.py); only the a
 the shared warehouse lock); decisions through steward.decisions, the same functions the command line uses.
 
 Layout: this module builds the app (configuration, middleware, error pages, sign-in, the language switch) and
-includes the route modules, which are routers: steward/pages.py holds the steward pages. A new group of pages is
-a router of its own, using steward/web.py (`require_user`, `render`), included here with one line. Pages are
-Chinese first, English on request (steward/messages.py, the one message catalogue).
+includes the route modules, which are routers: steward/pages.py holds the steward pages, steward/bulletins.py
+the bulletins. A new group of pages is a router of its own, using steward/web.py (`require_user`, `render`),
+included here with one line. Pages are Chinese first, English on request (steward/messages.py, the one message
+catalogue).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from foundation.config import DATA_DOCS_SITE, Settings
 from foundation.config import settings as current_settings
 from foundation.lock import WarehouseBusy
-from steward import csrf, datadocs, messages, pages, web
+from steward import bulletins, csrf, datadocs, messages, pages, web
 from steward.auth import authenticate, load_users
 from steward.hosts import AllowedHostsMiddleware, allowed_hosts
 from steward.messages import text
@@ -215,5 +216,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] | No
     app.include_router(pages.router)
 
     app.include_router(datadocs.router(s, require_user))  # /gx-docs/: the Data Docs, with their assets, offline
+
+    app.include_router(bulletins.router)  # /bulletins: the bulletins (通报) of each publication
 
     return app

@@ -29,6 +29,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "nav_missing": {"zh": "缺报日历", "en": "Missing submissions"},
     "nav_history": {"zh": "决定记录", "en": "Decisions"},
     "nav_docs": {"zh": "校验报告", "en": "Data Docs"},
+    "nav_bulletins": {"zh": "通报", "en": "Bulletins"},
     "sign_out": {"zh": "退出", "en": "Sign out"},
     "switch_language": {"zh": "English", "en": "中文"},
     "with_tz": {"zh": "{label}（北京时间）", "en": "{label} (Beijing time, Asia/Shanghai)"},
@@ -268,6 +269,23 @@ MESSAGES: dict[str, dict[str, str]] = {
     "arrived": {"zh": "已收到", "en": "arrived"},
     "not_expected": {"zh": "· = 不需报送（该单位当时尚未设立）。", "en": "· = not expected (before the unit existed)."},
     "no_due_months": {"zh": "{year} 年尚无到期的月份。", "en": "No month of {year} is due yet."},
+    # --- bulletins (steward/bulletins.py) -------------------------------------------------------------------
+    "bulletins_title": {"zh": "通报", "en": "Bulletins"},
+    "bulletins_intro": {"zh": ("每次发布后由 prefab_bulletin 生成全省和各市的通报（截至该次发布的数据日期）；"
+                               "也可用 make bulletin UNIT=单位代码 DATE=日期 生成任一单位的通报。通报正文为中文。"),
+                        "en": "After each publication prefab_bulletin writes the province's and every city's "
+                              "bulletin (as of the publication's data date); make bulletin UNIT=code DATE=date "
+                              "writes any unit's. The bulletins themselves are in Chinese."},
+    "bulletins_publication": {"zh": "第{publication_id}次发布", "en": "Publication {publication_id}"},
+    "col_unit_code": {"zh": "代码", "en": "Code"},
+    "col_as_of": {"zh": "截至", "en": "As of"},
+    "col_data_as_of": {"zh": "数据截至", "en": "Data as of"},
+    "bulletin_web_page": {"zh": "网页", "en": "web page"},
+    "bulletin_pdf": {"zh": "PDF 文件", "en": "PDF"},
+    "no_bulletins": {"zh": "尚无通报：发布之后由 prefab_bulletin 生成。",
+                     "en": "No bulletin yet: prefab_bulletin writes them after a publication."},
+    "no_bulletin_file": {"zh": "没有这份通报文件（通报由 prefab_bulletin 在每次发布后生成）。",
+                         "en": "No such bulletin file (prefab_bulletin writes the bulletins after each publication)."},
 }
 
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")

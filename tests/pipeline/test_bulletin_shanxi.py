@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -20,6 +21,7 @@ from foundation.template import fields
 from publishing.build import build
 from publishing.gate import run_gate
 from publishing.publish import publish
+from tests.helpers.bulletin import figures, html_text, pdf_text
 from tests.helpers.e2e import pct
 from tests.helpers.landing import land, run
 
@@ -196,3 +198,18 @@ def test_shanxi_2021_bulletin_figures(data_env):
     for month in range(1, 13):
         expected = sum((b.total for b in buildings if b.month == month), Decimal("0"))
         assert by_month.get(date(2021, month, 1), Decimal("0")) == expected, month
+
+    # the province's bulletin as of 2021-12-31 prints them: 776.53 is the new-start prefabricated floor area
+    # (万平方米), 23.26 its share (%) of all new-start floor area; in the HTML's text and in the PDF's
+    if not Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc").exists():
+        pytest.skip("the bulletin needs fonts-noto-cjk and pango: run `make bulletin-deps` as root")
+    from bulletin.render import write
+
+    made = write(s, PROVINCE, date(2021, 12, 31))
+    for text in (html_text(made.folder / "bulletin.html"), pdf_text(made.folder / "bulletin.pdf")):
+        assert "截至12月31日，全省累计完成新开工装配式建筑776.53万平方米" in text
+        assert "新开工装配式建筑占新开工建筑面积（3338.48万平方米）的比例为23.26%" in text
+        got = figures(text)
+        assert (got["prefab"], got["share"], got["new"]) == (Decimal("776.53"), PUBLISHED_SHARE, Decimal("3338.48"))
+        assert got["res_pub"] == Decimal("776.53") and got["yoy"] is None  # no 2020 data: said in words
+        assert got["units_reported"] == len(COUNTY_OF_CITY)

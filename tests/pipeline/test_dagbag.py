@@ -32,20 +32,41 @@ def test_nightly_schedule_and_policy(dagbag):
 def test_nightly_task_chain(dagbag):
     dag = dagbag.dags["prefab_nightly"]
     chain = ["discover", "read", "check", "load", "dbt_build", "gate", "publish", "summary"]
-    assert set(dag.task_ids) == set(chain)
+    assert set(dag.task_ids) == set(chain) | {"announce"}
     for upstream, downstream in zip(chain, chain[1:], strict=False):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
     # retries only where a retry can help: discovering files that may still be arriving
     assert dag.get_task("discover").retries > 0
     assert all(dag.get_task(t).retries == 0 for t in chain[1:])
-    assert [o.name for o in dag.get_task("publish").outlets] == ["prefab_reporting"]
+    # the asset is updated by `announce` (skipped when nothing new was published), never by publish itself
+    assert dag.get_task("publish").outlets == []
+    assert [o.name for o in dag.get_task("announce").outlets] == ["prefab_reporting"]
+    assert dag.get_task("announce").upstream_task_ids == {"publish"}
+
+
+def test_announce_is_skipped_when_publish_published_nothing(dagbag):
+    """publish succeeds without publishing when a rebuild gives the published content again: no asset event."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    announce = dagbag.dags["prefab_nightly"].get_task("announce")
+    record = {"published": False, "publication_id": 3, "reason": "the published content is unchanged"}
+    with pytest.raises(AirflowSkipException, match="no new publication .the published content is unchanged."):
+        announce.python_callable(record)
+
+
+def test_bulletin_dag_is_scheduled_on_the_published_asset(dagbag):
+    nightly, bulletin = dagbag.dags["prefab_nightly"], dagbag.dags["prefab_bulletin"]
+    (asset,) = nightly.get_task("announce").outlets
+    assert [(a.name, a.uri) for a in bulletin.timetable.asset_condition.objects] == [(asset.name, asset.uri)]
+    assert bulletin.max_active_runs == 1 and bulletin.catchup is False
 
 
 def test_tasks_and_doc_come_from_the_stage_list(dagbag):
     from pipeline.stages import STAGES
 
     dag = dagbag.dags["prefab_nightly"]
-    assert [s.name for s in STAGES] + ["summary"] == [t.task_id for t in dag.topological_sort()]
+    order = [t.task_id for t in dag.topological_sort() if t.task_id != "announce"]
+    assert [s.name for s in STAGES] + ["summary"] == order
     for s in STAGES:
         assert dag.get_task(s.name).retries == s.retries
         assert f"**{s.name}** (`{s.function}`" in dag.doc_md

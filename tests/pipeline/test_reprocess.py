@@ -109,9 +109,13 @@ def test_reprocess_dag_wires_the_stages_and_validates_its_params(airflow_db):
     bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
     assert bag.import_errors == {}
     dag = bag.dags["prefab_reprocess"]
-    assert [t.task_id for t in dag.topological_sort()] == [s.name for s in STAGES] + ["summary"]
+    assert [t.task_id for t in dag.topological_sort() if t.task_id != "announce"] == [s.name for s in STAGES] + [
+        "summary"]
     assert [s.name for s in STAGES] == ["select", "read", "check", "load", "dbt_build", "gate", "publish"]
-    assert [o.name for o in dag.get_task("publish").outlets] == ["prefab_reporting"]
+    # the asset (which schedules prefab_bulletin) only from announce, after publish, as in the nightly DAG
+    assert dag.get_task("publish").outlets == [] and dag.get_task("announce").upstream_task_ids == {"publish"}
+    assert [(o.name, o.uri) for o in dag.get_task("announce").outlets] == [
+        (o.name, o.uri) for o in bag.dags["prefab_nightly"].get_task("announce").outlets]
     params = ParamsDict(dag.params)
     params.update(SLICE)
     assert params.validate() == SLICE

@@ -81,7 +81,8 @@ def client(env):
 def _pages(ids) -> list[str]:
     sid = ids["330402_2020-04.csv"]
     return ["/", "/runs/r1", "/ledger", "/ledger?quarantined=1", "/ledger?warnings=1&level=county", "/missing",
-            "/history", f"/submissions/{sid}", f"/submissions/{ids['330402_2020-03.csv']}", "/no-such-page"]
+            "/history", f"/submissions/{sid}", f"/submissions/{ids['330402_2020-03.csv']}", "/bulletins",
+            "/bulletins/140000_2021-12-31/bulletin.html", "/no-such-page"]
 
 
 def _visible_text(html: str) -> str:

@@ -22,6 +22,18 @@ import pyarrow.feather as feather
 from foundation.config import Settings
 
 
+def write_json_file(path: Path, value: Any, indent: int | None = None) -> None:
+    """`value` as JSON at `path`, whole or not at all (written beside it, then renamed over it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value, ensure_ascii=False, default=str, indent=indent), encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_json_file(path: Path, default: Any = None) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else default
+
+
 def run_key(run_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)[:120]
 
@@ -35,13 +47,10 @@ class WorkDir:
         return self.path / name
 
     def write_json(self, name: str, value: Any) -> None:
-        tmp = self._p(name + ".tmp")
-        tmp.write_text(json.dumps(value, ensure_ascii=False, default=str), encoding="utf-8")
-        tmp.replace(self._p(name))
+        write_json_file(self._p(name), value)
 
     def read_json(self, name: str, default: Any = None) -> Any:
-        p = self.path / name
-        return json.loads(p.read_text(encoding="utf-8")) if p.exists() else default
+        return read_json_file(self.path / name, default)
 
     def write_table(self, name: str, table: pa.Table) -> None:
         """Rows as an uncompressed Arrow IPC file: the next stage maps it into memory without parsing."""

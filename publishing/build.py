@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from foundation.config import Settings
+from foundation.workdir import read_json_file, write_json_file
 from publishing.unchanged import project_fingerprint, record_build, skip_if_unchanged
 
 log = logging.getLogger(__name__)
@@ -99,16 +100,11 @@ def _state_path(settings: Settings) -> Path:
 
 
 def _read_state(settings: Settings) -> dict:
-    path = _state_path(settings)
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return read_json_file(_state_path(settings), {})
 
 
 def _write_state(settings: Settings, state: dict) -> None:
-    path = _state_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
-    tmp.replace(path)
+    write_json_file(_state_path(settings), state, indent=2)
 
 
 def build(settings: Settings, full_refresh: bool = False) -> DbtBuild:

@@ -29,7 +29,6 @@ The records are kept in `<data dir>/dbt/last_inputs.json`, written under the war
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -41,6 +40,7 @@ import psycopg
 from foundation.config import PROJECT_ROOT, Settings
 from foundation.db import DUCKDB_CONFIG, connect_warehouse
 from foundation.skip import NothingToDo
+from foundation.workdir import read_json_file, write_json_file
 from publishing.postgres import connect, file_publication, live_publication
 from publishing.publish import CANDIDATE_SCHEMA, REPORTING_TABLES, content_checksum, expected_comments, file_comments
 
@@ -78,16 +78,11 @@ def _state_path(settings: Settings) -> Path:
 
 
 def read_state(settings: Settings) -> dict:
-    path = _state_path(settings)
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return read_json_file(_state_path(settings), {})
 
 
 def _write_state(settings: Settings, state: dict) -> None:
-    path = _state_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
-    tmp.replace(path)
+    write_json_file(_state_path(settings), state, indent=2)
 
 
 def as_of_month() -> str:

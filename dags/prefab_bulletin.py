@@ -10,13 +10,11 @@ from the newest publication as it is), one run at a time: asset events from back
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import dag, task
 
 from foundation.config import settings
 from pipeline.alerts import notify_failure
-
-# The same asset as dags/prefab_nightly.py's REPORTING (an asset is its name and URI; tests hold them equal).
-REPORTING = Asset(name="prefab_reporting", uri="prefab://reporting/reporting.duckdb")
+from pipeline.announce import REPORTING
 
 
 @dag(

@@ -8,19 +8,15 @@ from __future__ import annotations
 from dataclasses import asdict
 
 import pendulum
-from airflow.sdk import Asset, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from foundation.config import settings
 from foundation.skip import NothingToDo
 from pipeline.alerts import notify_failure
+from pipeline.announce import REPORTING
+from pipeline.announce import announce as announce_publication
 from pipeline.stages import STAGES, Stage, markdown, run_task
-
-# A logical URI: where the file lives (PREFAB_DATA_DIR) may change without the asset becoming another one.
-# Updated by the `announce` task only, and only when publish made a new publication: a task's outlets emit an
-# event whenever it succeeds, and publish succeeds without publishing when a rebuild gives the published
-# content again. On a night with nothing new publish is skipped, and announce with it (all_success).
-REPORTING = Asset(name="prefab_reporting", uri="prefab://reporting/reporting.duckdb")
 
 DOC = f"""
 ### prefab_nightly
@@ -71,10 +67,7 @@ def prefab_nightly():
 
     @task(outlets=[REPORTING])
     def announce(publication: dict) -> int:
-        if not publication["published"]:
-            raise AirflowSkipException(f"no new publication ({publication['reason']}): no asset event")
-        get_current_context()["outlet_events"][REPORTING].extra = {"publication_id": publication["publication_id"]}
-        return publication["publication_id"]
+        return announce_publication(publication, lambda: get_current_context()["outlet_events"])
 
     previous, records = None, {}
     for stage in STAGES:

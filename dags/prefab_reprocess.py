@@ -12,18 +12,17 @@ from __future__ import annotations
 from dataclasses import asdict
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk import Param, dag, get_current_context, task
 
 from foundation.config import SUBMISSION_KINDS, settings
 from ingestion.reprocess import PERIOD_PATTERN, UNIT_CODE_PATTERN
 from pipeline.alerts import notify_failure
+from pipeline.announce import REPORTING
+from pipeline.announce import announce as announce_publication
 from pipeline.reprocess import STAGES, Stage
 from pipeline.stages import run_task
 
-# The nightly's asset: a reprocessing that publishes updates what its consumers read (prefab_bulletin), like a
-# night does, through an `announce` task as in dags/prefab_nightly.py: only when publish made a new publication.
-REPORTING = Asset(name="prefab_reporting", uri="prefab://reporting/reporting.duckdb")
+# A reprocessing that publishes updates what the asset's consumers read (prefab_bulletin), as a night does.
 
 DOC = """
 ### prefab_reprocess
@@ -84,10 +83,7 @@ def prefab_reprocess():
 
     @task(outlets=[REPORTING])
     def announce(publication: dict) -> int:
-        if not publication["published"]:
-            raise AirflowSkipException(f"no new publication ({publication['reason']}): no asset event")
-        get_current_context()["outlet_events"][REPORTING].extra = {"publication_id": publication["publication_id"]}
-        return publication["publication_id"]
+        return announce_publication(publication, lambda: get_current_context()["outlet_events"])
 
     previous = None
     for stage in STAGES:

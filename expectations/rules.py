@@ -44,6 +44,9 @@ class RowRule:
     expectation: str  # the Great Expectations expectation class, e.g. "ExpectColumnValuesToNotBeNull"
     kwargs: dict[str, Any] = field(default_factory=dict)  # its arguments
     when: When | None = None  # its row condition
+    # The same meaning and reason in Chinese, the language of the stewards (foundation.bilingual stores both).
+    meaning_zh: str = ""
+    reason_zh: str = ""
 
     def build(self, gxe: Any, column: Any) -> Any:
         """The rule as a GX expectation (`gxe`: great_expectations.expectations; `column`: row_conditions.Column)."""
@@ -63,6 +66,10 @@ def _label(f: Field) -> str:
     return f"{f.zh} {f.name}"
 
 
+def _label_zh(f: Field) -> str:
+    return f"“{f.zh}”"
+
+
 def _bound(x: float) -> str:
     return f"{x:,.0f}" if x >= 1e6 else f"{x:g}"
 
@@ -70,28 +77,34 @@ def _bound(x: float) -> str:
 def _derived(kind: str) -> list[RowRule]:
     rules: list[RowRule] = []
     for f in fields(kind):
-        label = _label(f)
+        label, zh = _label(f), _label_zh(f)
         if f.required:
             rules.append(RowRule(
                 f"{f.name}_present", f"{label} is required", "error", f.name,
                 f"{label} is missing; it is required",
-                "ExpectColumnValuesToNotBeNull", {"column": f.name}))
+                "ExpectColumnValuesToNotBeNull", {"column": f.name},
+                meaning_zh=f"{zh}必填", reason_zh=f"{zh}未填写：此项必填"))
         if f.type == "enum":
             allowed = list(ENUMS[f.enum])
             words = " / ".join(f"{spellings[0]} {code}" for code, spellings in ENUMS[f.enum].items())
             rules.append(RowRule(
                 f"{f.name}_known", f"{label} is one of: {words}", "error", f.name,
                 f"{label} is '{{{f.name}}}'; expected one of {words}",
-                "ExpectColumnValuesToBeInSet", {"column": f.name, "value_set": allowed}))
+                "ExpectColumnValuesToBeInSet", {"column": f.name, "value_set": allowed},
+                meaning_zh=f"{zh}须为以下之一：{words}",
+                reason_zh=f"{zh}为“{{{f.name}}}”，应为以下之一：{words}"))
         if f.minimum is not None or f.maximum is not None:
             strict_max = f.name == "score_q4"  # Q4 < 100, or the assembly rate divides by zero
             bounds = f"{_bound(f.minimum)} to {'below ' if strict_max else ''}{_bound(f.maximum)}" \
                 if f.maximum is not None else f"at least {_bound(f.minimum)}"
+            bounds_zh = f"{_bound(f.minimum)} 至{'小于 ' if strict_max else ' '}{_bound(f.maximum)}" \
+                if f.maximum is not None else f"不小于 {_bound(f.minimum)}"
             rules.append(RowRule(
                 f"{f.name}_in_range", f"{label} is {bounds}", "error", f.name,
                 f"{label} is {{{f.name}}}; expected {bounds}",
                 "ExpectColumnValuesToBeBetween",
-                {"column": f.name, "min_value": f.minimum, "max_value": f.maximum, "strict_max": strict_max}))
+                {"column": f.name, "min_value": f.minimum, "max_value": f.maximum, "strict_max": strict_max},
+                meaning_zh=f"{zh}应为 {bounds_zh}", reason_zh=f"{zh}为 {{{f.name}}}，应为 {bounds_zh}"))
     return rules
 
 
@@ -109,13 +122,18 @@ def _same_unit_and_period(kind: str, period_field: str | None) -> list[RowRule]:
     rules = [RowRule(
         "unit_code_matches_file", "填报单位代码 unit_code equals the unit in the file name", "error", "unit_code",
         "填报单位代码 unit_code is {unit_code}; the file name says {file_unit_code}",
-        *_equal("unit_code", "file_unit_code"))]
+        *_equal("unit_code", "file_unit_code"),
+        meaning_zh="“填报单位代码”与文件名中的单位一致",
+        reason_zh="“填报单位代码”为 {unit_code}，文件名中的单位为 {file_unit_code}")]
     if period_field:
-        label = next(_label(f) for f in fields(kind) if f.name == period_field)
+        f = next(f for f in fields(kind) if f.name == period_field)
+        label, zh = _label(f), _label_zh(f)
         rules.append(RowRule(
             f"{period_field}_matches_file", f"{label} equals the period in the file name", "error",
             period_field, f"{label} is {{{period_field}}}; the file name says {{file_period}}",
-            *_equal(period_field, "file_period")))
+            *_equal(period_field, "file_period"),
+            meaning_zh=f"{zh}与文件名中的期间一致",
+            reason_zh=f"{zh}为 {{{period_field}}}，文件名中的期间为 {{file_period}}"))
     return rules
 
 
@@ -129,45 +147,58 @@ def _start_date_plausible() -> RowRule:
     lo, hi = floor_date(current), run_date(current)
     return RowRule(
         "start_date_plausible", f"开工日期 start_date is from {lo} to the run date", "error", "start_date",
-        f"开工日期 start_date is {{start_date}}; 不得早于 {lo} 或晚于处理日期 {hi}: expected {lo} to {hi} "
+        f"开工日期 start_date is {{start_date}}; expected {lo} to {hi} "
         "(not in the future, not before the earliest accepted period)",
         "ExpectColumnValuesToBeBetween",
         {"column": "start_date", "min_value": datetime.combine(lo, time()),
-         "max_value": datetime.combine(hi, time())})
+         "max_value": datetime.combine(hi, time())},
+        meaning_zh=f"“开工日期”在 {lo} 至处理日期之间",
+        reason_zh=f"“开工日期”为 {{start_date}}，不得早于 {lo}（最早受理期间）或晚于处理日期 {hi}")
 
 
 def _buildings() -> list[RowRule]:
     scores = [
         RowRule(f"score_q{i}_present_when_prefab", f"{zh} score_q{i} is required when prefab area > 0", "error",
                 f"score_q{i}", f"{zh} score_q{i} is missing; it is required when 装配式建筑面积 > 0",
-                "ExpectColumnValuesToNotBeNull", {"column": f"score_q{i}"}, When("prefab_floor_area_m2", ">", 0))
+                "ExpectColumnValuesToNotBeNull", {"column": f"score_q{i}"}, When("prefab_floor_area_m2", ">", 0),
+                meaning_zh=f"“装配式建筑面积”大于 0 时“{zh}”必填",
+                reason_zh=f"“{zh}”未填写：“装配式建筑面积”大于 0 时此项必填")
         for i, zh in ((1, "主体结构得分"), (2, "围护墙和内隔墙得分"), (3, "装修和设备管线得分"))
     ]
     return [
         *_same_unit_and_period("buildings", "period"),
         RowRule("start_date_in_period", "开工日期 start_date falls inside the file's month", "error", "start_date",
                 "开工日期 start_date is {start_date}; it must fall in {file_period}",
-                *_equal("start_month", "file_period")),
+                *_equal("start_month", "file_period"),
+                meaning_zh="“开工日期”在文件所报月份之内",
+                reason_zh="“开工日期”为 {start_date}，应在 {file_period} 之内"),
         _start_date_plausible(),
         RowRule("total_floor_area_positive", "总建筑面积 total_floor_area_m2 is greater than 0", "error",
                 "total_floor_area_m2", "总建筑面积 total_floor_area_m2 is {total_floor_area_m2}; expected > 0",
-                "ExpectColumnValuesToBeBetween", {"column": "total_floor_area_m2", "min_value": 0, "strict_min": True}),
+                "ExpectColumnValuesToBeBetween", {"column": "total_floor_area_m2", "min_value": 0, "strict_min": True},
+                meaning_zh="“总建筑面积”大于 0", reason_zh="“总建筑面积”为 {total_floor_area_m2}，应大于 0"),
         RowRule("prefab_not_above_total", "装配式建筑面积 does not exceed 总建筑面积", "error", "prefab_floor_area_m2",
                 "装配式建筑面积 prefab_floor_area_m2 {prefab_floor_area_m2} exceeds 总建筑面积 total_floor_area_m2 "
                 "{total_floor_area_m2}",
                 "ExpectColumnPairValuesAToBeGreaterThanB",
                 {"column_A": "total_floor_area_m2", "column_B": "prefab_floor_area_m2", "or_equal": True,
-                 "ignore_row_if": "either_value_is_missing"}),
+                 "ignore_row_if": "either_value_is_missing"},
+                meaning_zh="“装配式建筑面积”不超过“总建筑面积”",
+                reason_zh="“装配式建筑面积” {prefab_floor_area_m2} 超过“总建筑面积” {total_floor_area_m2}"),
         RowRule("cast_in_place_has_no_prefab_area", "a 现浇 cast_in_place building has 装配式建筑面积 0", "error",
                 "prefab_floor_area_m2",
                 "结构体系 is 现浇 cast_in_place but 装配式建筑面积 prefab_floor_area_m2 is {prefab_floor_area_m2}; "
                 "expected 0",
                 "ExpectColumnValuesToBeInSet", {"column": "prefab_floor_area_m2", "value_set": [0.0]},
-                When("structure_system", "==", "cast_in_place")),
+                When("structure_system", "==", "cast_in_place"),
+                meaning_zh="“结构体系”为现浇的建筑，“装配式建筑面积”为 0",
+                reason_zh="“结构体系”为现浇，但“装配式建筑面积”为 {prefab_floor_area_m2}，应为 0"),
         *scores,
         RowRule("building_unique_in_file", "(项目代码, 单体编号) appears once in a file", "error", "building_no",
                 "项目代码 {project_code} 单体编号 {building_no} appears more than once in this file",
-                *_unique("project_code", "building_no")),
+                *_unique("project_code", "building_no"),
+                meaning_zh="同一文件中（项目代码, 单体编号）只出现一次",
+                reason_zh="项目代码 {project_code} 单体编号 {building_no} 在本文件中出现了不止一次"),
     ]
 
 
@@ -176,10 +207,14 @@ def _production_bases() -> list[RowRule]:
         *_same_unit_and_period("production_bases", None),
         RowRule("capacity_unit_given_with_capacity", "产能单位 capacity_unit is given where 设计产能 is", "error",
                 "capacity_unit", "设计产能 design_capacity is {design_capacity} but 产能单位 capacity_unit is missing",
-                "ExpectColumnValuesToNotBeNull", {"column": "capacity_unit"}, When("design_capacity", ">=", 0)),
+                "ExpectColumnValuesToNotBeNull", {"column": "capacity_unit"}, When("design_capacity", ">=", 0),
+                meaning_zh="填写了“设计产能”时须填写“产能单位”",
+                reason_zh="“设计产能”为 {design_capacity}，但“产能单位”未填写"),
         RowRule("base_unique_in_file", "基地名称 base_name appears once in a file", "error", "base_name",
                 "基地名称 {base_name} appears more than once in this file",
-                *_unique("base_name")),
+                *_unique("base_name"),
+                meaning_zh="同一文件中“基地名称”只出现一次",
+                reason_zh="基地名称 {base_name} 在本文件中出现了不止一次"),
     ]
 
 
@@ -187,18 +222,26 @@ def _targets() -> list[RowRule]:
     return [
         RowRule("unit_code_known", "单位代码 unit_code is a known reporting unit", "error", "unit_code",
                 "单位代码 unit_code {unit_code} is not a known reporting unit",
-                "ExpectColumnValuesToBeInSet", {"column": "unit_known", "value_set": [True]}),
+                "ExpectColumnValuesToBeInSet", {"column": "unit_known", "value_set": [True]},
+                meaning_zh="“单位代码”是已登记的报送单位",
+                reason_zh="单位代码 {unit_code} 不是已登记的报送单位"),
         RowRule("unit_code_in_scope", "单位代码 unit_code is the file's unit or one of its subordinate units",
                 "error", "unit_code",
                 "单位代码 unit_code {unit_code} is not {file_unit_code} or one of its subordinate units",
                 "ExpectColumnValuesToBeInSet", {"column": "unit_in_scope", "value_set": [True]},
-                When("unit_known", "==", True)),
+                When("unit_known", "==", True),
+                meaning_zh="“单位代码”是本文件的单位或其下级单位",
+                reason_zh="单位代码 {unit_code} 既不是 {file_unit_code}，也不是其下级单位"),
         RowRule("year_matches_file", "年度 year equals the year in the file name", "error", "year",
                 "年度 year is {year}; the file name says {file_period}",
-                *_equal("year_text", "file_period")),
+                *_equal("year_text", "file_period"),
+                meaning_zh="“年度”与文件名中的年份一致",
+                reason_zh="“年度”为 {year}，文件名中的年份为 {file_period}"),
         RowRule("target_unique_in_file", "a unit has one target row per year in a file", "error", "unit_code",
                 "单位代码 {unit_code} has more than one target row for {year} in this file",
-                *_unique("unit_code", "year")),
+                *_unique("unit_code", "year"),
+                meaning_zh="同一文件中每个单位每年只有一行目标",
+                reason_zh="单位代码 {unit_code} 在本文件中有不止一行 {year} 年的目标"),
     ]
 
 

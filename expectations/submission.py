@@ -24,6 +24,7 @@ from expectations import screen
 from expectations.gx_context import gx_modules, run_suite
 from expectations.results import CheckResult, format_value
 from expectations.rules import INDEX_COLUMNS, RowRule, rules
+from foundation import bilingual
 from foundation.template import fields
 from ingestion.normalise import empty_column
 
@@ -46,7 +47,8 @@ def _columns_used(rules_: list[RowRule]) -> set[str]:
     used = set(INDEX_COLUMNS)
     for rule in rules_:
         used |= set(rule.columns())
-        used |= {name for _, name, _, _ in string.Formatter().parse(rule.reason) if name}
+        for template in (rule.reason, rule.reason_zh):
+            used |= {name for _, name, _, _ in string.Formatter().parse(template) if name}
     return used
 
 
@@ -126,11 +128,18 @@ def _encoded(values: pa.ChunkedArray, fn) -> pa.DictionaryArray:
 
 
 def _reason(rule: RowRule, row: dict) -> str:
+    """The rule's reason for the row, in Chinese and in English (`foundation.bilingual`)."""
     class _Values(dict):
-        def __missing__(self, key: str) -> str:
-            return "(empty)"
+        def __init__(self, values: dict, empty: str):
+            super().__init__(values)
+            self.empty = empty
 
-    return rule.reason.format_map(_Values({k: format_value(v) for k, v in row.items()}))
+        def __missing__(self, key: str) -> str:
+            return self.empty
+
+    shown = {k: format_value(v) for k, v in row.items()}
+    english = rule.reason.format_map(_Values(shown, "(empty)"))
+    return bilingual.join(rule.reason_zh.format_map(_Values(shown, "（空）")), english) if rule.reason_zh else english
 
 
 def check_batch(kind: str, batches: Iterable[pa.Table], cell_errors: dict[RowKey, list[str]],
@@ -159,14 +168,20 @@ def check_batch(kind: str, batches: Iterable[pa.Table], cell_errors: dict[RowKey
         keys = failing[rule.name]
         files = len({k[0] for k in keys})
         status = "pass" if not keys else ("fail" if rule.severity == "error" else "warn")
-        detail = (rule.meaning if checked else "no rows to check") if not keys else \
-            f"{rule.meaning}: {len(keys)} rows in {files} files fail"
+        if not checked:
+            detail = bilingual.join("没有可检查的行", "no rows to check")
+        elif not keys:
+            detail = bilingual.join(rule.meaning_zh, rule.meaning) if rule.meaning_zh else rule.meaning
+        else:
+            detail = bilingual.join(f"{rule.meaning_zh}：{files} 个文件中 {len(keys)} 行未通过",
+                                    f"{rule.meaning}: {len(keys)} rows in {files} files fail")
         outcome.results.append(CheckResult(f"{kind}.{rule.name}", rule.severity, status, len(keys), detail, url))
     if checked:
         parse_failures = list(cell_errors)
         outcome.results.append(CheckResult(
             f"{kind}.values_readable", "error", "fail" if parse_failures else "pass", len(parse_failures),
-            "every value can be read as its field's type (number, date, yes/no, code)", None))
+            bilingual.join("每个值都能按其字段的类型读取（数字、日期、是/否、代码）",
+                           "every value can be read as its field's type (number, date, yes/no, code)"), None))
     return outcome
 
 
@@ -200,7 +215,7 @@ def _validate(kind: str, kind_rules: list[RowRule], rows: pa.Table, cell_errors:
             pages.setdefault(rule.name, page)
         target = outcome.reasons if rule.severity == "error" else outcome.warnings
         for key in keys:
-            already = cell_errors.get(key, [])
+            already = [bilingual.part(e, "en") for e in cell_errors.get(key, [])]
             if any(e.startswith(rule.field) or f" {rule.field}" in e or f"({rule.field})" in e for e in already):
                 continue  # the reader already said what is wrong with this field
             target.setdefault(key, []).append(_reason(rule, values[key]))

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from foundation import template
+from foundation.bilingual import join
 
 STR_DTYPE = "str"
 
@@ -161,8 +162,9 @@ def clean_cells(arr: pa.ChunkedArray, limit: int = MAX_CELL_CHARS) -> tuple[pa.C
     errors = np.full(len(arr), None, dtype=object)
     texts = arr.take(pa.array(long)).to_pylist()
     for p, text in zip(long, texts, strict=True):
-        errors[p] = (f"{quote_cell(text.strip())} is {int(chars[p]):,} characters long: "
-                     f"a cell holds at most {limit:,}")
+        errors[p] = join(f"{quote_cell(text.strip())} 长 {int(chars[p]):,} 个字符：一个单元格最多 {limit:,} 个字符",
+                         f"{quote_cell(text.strip())} is {int(chars[p]):,} characters long: "
+                         f"a cell holds at most {limit:,}")
     cut = pa.array([quote_cell(t.strip())[1:-1] for t in texts], arr.type)
     mask = np.zeros(len(arr), dtype=bool)
     mask[long] = True

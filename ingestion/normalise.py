@@ -47,6 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from foundation import template
+from foundation.bilingual import join
 from foundation.template import Field
 from ingestion.cells import (
     STR_DTYPE,
@@ -127,25 +128,34 @@ def parse_numbers(arr: pa.ChunkedArray, *, percent: bool = False
         for i in np.flatnonzero(bad):
             found = texts[i] if texts is not None else t[int(i)].as_py()
             if bad_pct[i]:
-                errors[i] = f"{quote_cell(found)} has a % sign, but this column is not a percentage"
+                errors[i] = join(f"{quote_cell(found)} 带有 % 号，但此列不是百分比",
+                                 f"{quote_cell(found)} has a % sign, but this column is not a percentage")
             elif overflow[i]:
-                errors[i] = f"{quote_cell(found)} is too large to be a number"
+                errors[i] = join(f"{quote_cell(found)} 太大，不是有效的数字",
+                                 f"{quote_cell(found)} is too large to be a number")
             elif has_comma[i]:
-                errors[i] = (f"{quote_cell(found)} is not a number: thousands separators must group three "
-                             f"digits, as in 1,234.5")
+                errors[i] = join(f"{quote_cell(found)} 不是数字：千位分隔符须每三位一组，如 1,234.5",
+                                 f"{quote_cell(found)} is not a number: thousands separators must group three "
+                                 f"digits, as in 1,234.5")
             elif non_ascii_digits(found):
                 errors[i] = foreign_digits_reason(found, "a number")
             else:
-                errors[i] = f"{quote_cell(found)} is not a number (expected digits such as 1234.5 or 1,234.5)"
+                errors[i] = join(f"{quote_cell(found)} 不是数字（应为 1234.5 或 1,234.5 这样的数字）",
+                                 f"{quote_cell(found)} is not a number (expected digits such as 1234.5 or 1,234.5)")
     if long_errors is not None:
         v = np.where(pd.notna(long_errors), np.nan, v)
     return v, missing, merge_errors(long_errors, errors)
 
 
+_WHAT_ZH = {"a number": "数字", "the date": "日期", "the month": "月份", "the year": "年份", "the code": "代码"}
+
+
 def foreign_digits_reason(text: str, what: str) -> str:
     """The reason for a cell written with digits other than 0-9 (full-width digits are accepted)."""
-    return (f"{quote_cell(text)} is written with digits other than 0-9 ('{non_ascii_digits(text)[:10]}'): "
-            f"write {what} with the digits 0-9")
+    digits = non_ascii_digits(text)[:10]
+    return join(f"{quote_cell(text)} 使用了 0-9 以外的数字（'{digits}'）：{_WHAT_ZH.get(what, what)}请用 0-9 书写",
+                f"{quote_cell(text)} is written with digits other than 0-9 ('{digits}'): "
+                f"write {what} with the digits 0-9")
 
 
 def float_series(v: np.ndarray, index: pd.Index | None = None) -> pd.Series:
@@ -187,6 +197,7 @@ def area_values(arr: pa.ChunkedArray, factor: float | None = None) -> tuple[pd.S
 
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _DATE_FORMS = "2020-03-05, 2020/3/5, 2020年3月5日, 20200305 or an Excel date"
+_DATE_FORMS_ZH = "2020-03-05、2020/3/5、2020年3月5日、20200305 或 Excel 日期"
 # Digits are 0-9 only (re.ASCII; full-width digits are 0-9 after NFKC), as in numbers.
 _TIME = r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?"
 _DATE_PATTERNS = (
@@ -220,20 +231,25 @@ def parse_date_text(text: str) -> tuple[dt.date | None, str | None]:
             try:
                 day = dt.date(y, mo, d)
             except ValueError:
-                return None, f"{quote_cell(text)} is not a valid calendar date (year {y}, month {mo}, day {d})"
+                return None, join(f"{quote_cell(text)} 不是有效的日历日期（{y} 年 {mo} 月 {d} 日）",
+                                  f"{quote_cell(text)} is not a valid calendar date (year {y}, month {mo}, day {d})")
             if h > 23 or mi > 59 or sec > 59:
-                return None, (f"{quote_cell(text)} is not a valid time of day ({h}:{mi:02d}): expected hours "
-                              f"0-23 and minutes 0-59, or the date alone")
+                return None, join(f"{quote_cell(text)} 不是有效的时刻（{h}:{mi:02d}）：小时应为 0-23、分钟应为 0-59，"
+                                  f"或只写日期",
+                                  f"{quote_cell(text)} is not a valid time of day ({h}:{mi:02d}): expected hours "
+                                  f"0-23 and minutes 0-59, or the date alone")
             return day, None
     m = _SERIAL.match(s)
     if m:
         try:
             return excel_serial_to_date(float(s)), None
         except (ValueError, OverflowError) as exc:
-            return None, f"{quote_cell(text)} is not a valid Excel date: {exc}"
+            return None, join(f"{quote_cell(text)} 不是有效的 Excel 日期：{exc}",
+                              f"{quote_cell(text)} is not a valid Excel date: {exc}")
     if non_ascii_digits(s):
         return None, foreign_digits_reason(text, "the date")
-    return None, f"{quote_cell(text)} is not a date (expected {_DATE_FORMS})"
+    return None, join(f"{quote_cell(text)} 不是日期（应为 {_DATE_FORMS_ZH}）",
+                      f"{quote_cell(text)} is not a date (expected {_DATE_FORMS})")
 
 
 def _date_series(results: list[Any], codes: np.ndarray) -> pd.Series:
@@ -256,6 +272,7 @@ _PERIOD_PATTERNS = (
     re.compile(r"^(\d{4})(\d{2})$", re.ASCII),
 )
 _PERIOD_FORMS = "2020-03, 2020-3, 2020/03, 2020年3月 or 202003"
+_PERIOD_FORMS_ZH = "2020-03、2020-3、2020/03、2020年3月 或 202003"
 
 
 def parse_period_text(text: str) -> tuple[str | None, str | None]:
@@ -267,17 +284,20 @@ def parse_period_text(text: str) -> tuple[str | None, str | None]:
         if m:
             y, mo = int(m.group(1)), int(m.group(2))
             if not 1 <= mo <= 12:
-                return None, f"{quote_cell(text)} has month {mo}, not 1-12 (expected a month such as 2020-03)"
+                return None, join(f"{quote_cell(text)} 的月份为 {mo}，不在 1-12 之间（应为 2020-03 这样的月份）",
+                                  f"{quote_cell(text)} has month {mo}, not 1-12 (expected a month such as 2020-03)")
             return f"{y:04d}-{mo:02d}", None
     date, _ = parse_date_text(text)
     if date is not None:
         if date.day == 1:
             return f"{date.year:04d}-{date.month:02d}", None
-        return None, (f"{quote_cell(text)} is a day, not a month: expected a month such as 2020-03 "
+        return None, join(f"{quote_cell(text)} 是某一天，不是月份：应为 2020-03 这样的月份（日期只接受每月 1 日）",
+                          f"{quote_cell(text)} is a day, not a month: expected a month such as 2020-03 "
                       f"(a date is accepted only as the 1st of the month)")
     if non_ascii_digits(s):
         return None, foreign_digits_reason(text, "the month")
-    return None, f"{quote_cell(text)} is not a month (expected {_PERIOD_FORMS})"
+    return None, join(f"{quote_cell(text)} 不是月份（应为 {_PERIOD_FORMS_ZH}）",
+                      f"{quote_cell(text)} is not a month (expected {_PERIOD_FORMS})")
 
 
 def period_values(arr: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray | None]:
@@ -296,8 +316,10 @@ def parse_year_text(text: str) -> tuple[int | None, str | None]:
         year = int(m.group(1))
         if 1900 <= year <= 2099:
             return year, None
-        return None, f"{quote_cell(text)} is not a plausible year (expected 1900-2099)"
-    return None, f"{quote_cell(text)} is not a year (expected four digits such as 2021 or 2021年)"
+        return None, join(f"{quote_cell(text)} 不是合理的年份（应在 1900-2099 之间）",
+                          f"{quote_cell(text)} is not a plausible year (expected 1900-2099)")
+    return None, join(f"{quote_cell(text)} 不是年份（应为 2021 或 2021年 这样的四位数字）",
+                      f"{quote_cell(text)} is not a year (expected four digits such as 2021 or 2021年)")
 
 
 def year_values(arr: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray | None]:
@@ -319,7 +341,8 @@ def parse_code_text(text: str) -> tuple[str | None, str | None]:
     m = _CODE.match(s)
     if m:
         return m.group(1), None
-    return None, f"{quote_cell(text)} is not a 6-digit code (expected, for example, 330402)"
+    return None, join(f"{quote_cell(text)} 不是 6 位代码（例如 330402）",
+                      f"{quote_cell(text)} is not a 6-digit code (expected, for example, 330402)")
 
 
 def code_values(arr: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray | None]:
@@ -373,7 +396,8 @@ def parse_bool_text(text: str) -> tuple[bool | None, str | None]:
         return True, None
     if key in _FALSE:
         return False, None
-    return None, f"{quote_cell(text)} is not a yes/no value (expected {_BOOL_FORMS})"
+    return None, join(f"{quote_cell(text)} 不是“是/否”值（应为 {_BOOL_FORMS}）",
+                      f"{quote_cell(text)} is not a yes/no value (expected {_BOOL_FORMS})")
 
 
 def bool_values(arr: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray | None]:

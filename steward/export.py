@@ -33,7 +33,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
-from foundation import template
+from foundation import bilingual, template
 from foundation.config import Settings
 from foundation.db import connect_warehouse
 from ingestion.headers import header_unit, header_unit_factor, match_header
@@ -155,7 +155,8 @@ def quarantine_workbook(kind: str, rows: list[dict]) -> bytes:
     for r, v in zip(rows, values, strict=True):
         by_header = {key_to_header[k]: str(x) for k, x in v.items() if k in key_to_header}
         line = [neutralise(by_header.get(h, "")) for h in headers]
-        line += [int(r["row_number"]), neutralise("；".join(str(x) for x in r["reasons"] or []))]
+        # the county reads Chinese: the Chinese part of each reason (foundation.bilingual)
+        line += [int(r["row_number"]), neutralise("；".join(bilingual.part(str(x), "zh") for x in r["reasons"] or []))]
         line += [neutralise(str(v.get(k, ""))) for k in unknown]
         ws.append(line)
     for row in ws.iter_rows():

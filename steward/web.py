@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
+from foundation import bilingual
 from foundation.config import SUBMISSION_KINDS, Settings
 from steward import csrf, messages
 from steward.auth import User
@@ -72,12 +73,18 @@ def translator(lang: str) -> Callable[..., str]:
     return t
 
 
-def _finalize(value: object) -> object:
+@jinja2.pass_context
+def _finalize(context: jinja2.runtime.Context, value: object) -> object:
     """Every `{{ value }}` a template prints, cleaned of terminal codes and control characters (macro output,
-    already escaped markup, passes unchanged)."""
+    already escaped markup, passes unchanged); a text stored in both languages (a reason, a check's detail:
+    `foundation.bilingual`) in the page's language."""
     if value is None:
         return ""
-    return value if isinstance(value, Markup) else messages.plain(value)
+    if isinstance(value, Markup):
+        return value
+    if isinstance(value, str):
+        value = bilingual.part(value, context.get("lang") or messages.DEFAULT_LANGUAGE)
+    return messages.plain(value)
 
 
 def templates(settings: Settings) -> Jinja2Templates:

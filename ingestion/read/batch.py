@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from foundation import template
+from foundation.bilingual import join, part
 from ingestion import normalise as nz
 from ingestion.errors import RejectedFile
 from ingestion.read.csv_file import csv_grid
@@ -214,8 +215,8 @@ def _normalise(layouts: list[Layout], kind: str, with_raw: bool
             for p in np.flatnonzero(pd.notna(errs)):
                 x = layouts[file_of[p]]
                 header = x.grid.headers[x.col_of[f.name]] if f.name in x.col_of else f.name
-                errors[file_of[p]].setdefault(int(row_numbers[p]), []).append(f"column '{header}' ({f.name}): "
-                                                                             f"{errs[p]}")
+                errors[file_of[p]].setdefault(int(row_numbers[p]), []).append(join(
+                    f"“{header}”列：{part(errs[p], 'zh')}", f"column '{header}' ({f.name}): {part(errs[p], 'en')}"))
     for file_errors in errors:  # reasons in the order of the row's cells, as one file's reading gives them
         for reasons in file_errors.values():
             reasons.sort(key=_reason_order)
@@ -227,7 +228,8 @@ def _normalise(layouts: list[Layout], kind: str, with_raw: bool
 
 def _reason_order(reason: str) -> int:
     # field reasons first (in field order: the sort is stable), then headerless cells, then extra cells
-    return 2 if reason.startswith("row has more cells") else 1 if reason.startswith("cell in column") else 0
+    english = part(reason, "en")
+    return 2 if english.startswith("row has more cells") else 1 if english.startswith("cell in column") else 0
 
 
 def _raw_column(layouts: list[Layout]) -> pa.ChunkedArray:

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from foundation import template
+from foundation.bilingual import join
 from ingestion import normalise as nz
 from ingestion.errors import RejectedFile
 from ingestion.headers import (
@@ -162,15 +163,18 @@ def lay_out(grid: Grid, kind: str) -> Layout:
     for i, filled in filled_of.items():
         vals = pc.utf8_trim_whitespace(columns[i]).take(pa.array(filled)).to_pylist()
         for p, v in zip(filled, vals, strict=True):
-            errors.setdefault(int(row_numbers[p]), []).append(
-                f"cell in column {i + 1} has no header: {nz.quote_cell(v)} (the template has no such column)")
+            errors.setdefault(int(row_numbers[p]), []).append(join(
+                f"第 {i + 1} 列的单元格没有表头：{nz.quote_cell(v)}（模板中没有这一列）",
+                f"cell in column {i + 1} has no header: {nz.quote_cell(v)} (the template has no such column)"))
     for p, extra in sorted(extras.items()):
         # Every value stays in the row's raw JSON; the reason shows the first few.
         shown = ", ".join(nz.quote_cell(v) for v in extra[:EXTRA_SHOWN])
+        shown_zh = f"共 {len(extra):,} 个：{shown}，……" if len(extra) > EXTRA_SHOWN else shown
         if len(extra) > EXTRA_SHOWN:
             shown = f"{len(extra):,} of them: {shown}, ..."
-        errors.setdefault(int(row_numbers[p]), []).append(
-            f"row has more cells than the header's {ncols} columns: extra values {shown}")
+        errors.setdefault(int(row_numbers[p]), []).append(join(
+            f"此行的单元格多于表头的 {ncols} 列：多出的值 {shown_zh}",
+            f"row has more cells than the header's {ncols} columns: extra values {shown}"))
     return Layout(grid, col_of, factors, columns, row_numbers, data_mask, totals_pos, ignored, warnings, errors,
                    source)
 

@@ -68,3 +68,10 @@ def csv_text(rows: list[list[str]], delimiter: str = ",", newline: str = "\n") -
     csv.writer(out, delimiter=delimiter, lineterminator=newline).writerows(rows)
     return out.getvalue()
 
+
+
+def english(errors: dict[int, list[str]]) -> dict[int, list[str]]:
+    """A reader's row errors, the English part of each (each is stored Chinese first: foundation.bilingual)."""
+    from foundation.bilingual import part
+
+    return {row: [part(e, "en") for e in reasons] for row, reasons in errors.items()}

@@ -98,7 +98,8 @@ def test_unknown_unit_code_on_a_row_is_named_in_its_reason(data_env):
         reasons = con.execute("select row_number, reasons from dq.quarantine").fetchall()
     finally:
         con.close()
-    assert reasons == [(2, ["填报单位代码 unit_code is 330499; the file name says 330402"])]
+    assert reasons == [(2, ["“填报单位代码”为 330499，文件名中的单位为 330402 ‖ "
+                            "填报单位代码 unit_code is 330499; the file name says 330402"])]
 
 
 def _outcome_of_run(settings) -> tuple:

@@ -4,6 +4,7 @@ normalisers are run on pandas Series through `tests.helpers.series_normalisers`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pandas as pd
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from foundation import template
+from foundation import bilingual, template
 from ingestion import headers as header_match
 from ingestion import normalise as nz
 from tests.helpers import series_normalisers as sn
@@ -28,7 +29,19 @@ def values(result: tuple[pd.Series, pd.Series]) -> list:
 
 
 def errors(result: tuple[pd.Series, pd.Series]) -> list:
-    return result[1].tolist()
+    """The English part of each error (every one also has its Chinese part: test_every_error_is_chinese_first)."""
+    return [bilingual.part(e, "en") if isinstance(e, str) else e for e in result[1].tolist()]
+
+
+def test_every_error_is_chinese_first_with_its_english_after() -> None:
+    found = [*sn.normalise_area(pd.Series(["85%", "1,23", "abc"]))[1],
+             *sn.normalise_date(pd.Series(["2021-02-29", "5/3/2020"]))[1],
+             *sn.normalise_period(pd.Series(["2020-03-15", "2020-13", "March"]))[1],
+             *sn.normalise_year(pd.Series(["21", "1850"]))[1]]
+    assert len(found) == 10 and all(isinstance(e, str) for e in found)
+    for e in found:
+        zh, en = e.split(bilingual.SEPARATOR)
+        assert re.search("[\u4e00-\u9fff]", zh) and re.search(" (is|has) ", en), e
 
 
 # ---------------------------------------------------------------------------------------------------

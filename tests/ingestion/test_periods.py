@@ -40,8 +40,9 @@ def test_future_start_date_row_is_quarantined_with_reason(data_env):
     assert ledger(s)["330402_2020-03.csv"][:5] == ("loaded", 2, 1, 1, 0)
     [(name, number, reasons)] = quarantined(s)
     assert (name, number) == ("330402_2020-03.csv", 3)  # header is row 1
-    plausible = [r for r in reasons if "不得早于 2000-01-01 或晚于处理日期" in r]
-    assert plausible and plausible[0].startswith("开工日期 start_date is 2099-03-05")
+    plausible = [r for r in reasons if "不得早于 2000-01-01（最早受理期间）或晚于处理日期" in r]
+    assert plausible and plausible[0].startswith("“开工日期”为 2099-03-05")
+    assert "‖ 开工日期 start_date is 2099-03-05; expected 2000-01-01 to " in plausible[0]  # the English after
 
 
 def test_ceilings_per_kind_and_the_floor_setting(data_env, monkeypatch):

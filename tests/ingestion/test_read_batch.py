@@ -12,7 +12,7 @@ import pandas as pd
 
 from ingestion.errors import RejectedFile
 from ingestion.read import read_batch, read_submission
-from tests.helpers.readers import EXPECTED, ROWS, csv_text
+from tests.helpers.readers import EXPECTED, ROWS, csv_text, english
 
 M2_HEADER = ["填报单位代码", "统计期", "项目代码", "项目名称", "单体编号", "开工日期", "建筑类别", "结构体系",
              "总建筑面积(m2)", "装配式建筑面积(m2)", "全装修"]
@@ -51,7 +51,7 @@ def test_batch_keeps_each_file_apart(tmp_path: Path) -> None:
     assert first.errors == {}
     assert [(r.row_number, r.what) for r in first.ignored] == [(9, "totals"), (10, "note")]
     assert first.warnings == []  # the totals row agrees with the data rows
-    assert third.errors == {3: ["column '总建筑面积(m2)' (total_floor_area_m2): 'abc' is not a number "
+    assert english(third.errors) == {3: ["column '总建筑面积(m2)' (total_floor_area_m2): 'abc' is not a number "
                                 "(expected digits such as 1234.5 or 1,234.5)"]}
     assert third.rows_received == 2
 

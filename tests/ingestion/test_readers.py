@@ -16,7 +16,7 @@ import pytest
 from ingestion.errors import RejectedFile
 from ingestion.naming import FileName, parse_file_name
 from ingestion.read import IgnoredRow, read_submission
-from tests.helpers.readers import EXPECTED, HEADER, ROWS, D, csv_text
+from tests.helpers.readers import EXPECTED, HEADER, ROWS, D, csv_text, english
 
 
 def write(tmp_path: Path, name: str, data: str | bytes, encoding: str = "utf-8") -> Path:
@@ -34,7 +34,7 @@ def assert_main_file(result, encoding: str | None) -> None:
     assert result.header_row == 3
     for name, expected in EXPECTED.items():
         assert column(result.frame, name) == expected, name
-    assert result.errors == {}
+    assert english(result.errors) == {}
     assert result.warnings == []
     assert result.ignored == [IgnoredRow(9, "totals", "合计 | 2.2845 | 15,000.5"),
                               IgnoredRow(10, "note", "注：1. 面积单位见表头。")]
@@ -227,7 +227,7 @@ def test_row_wider_than_the_header_is_a_row_error(tmp_path: Path) -> None:
     rows = [ROWS[2], ROWS[3] + ["x", "", "y"], ROWS[6] + ["", ""], ROWS[6][:12]]
     result = read_submission(write(tmp_path, "w.csv", csv_text(rows)), "buildings")
     assert column(result.frame, "row_number") == [2, 3, 4]
-    assert result.errors == {2: ["row has more cells than the header's 22 columns: extra values 'x', 'y'"]}
+    assert english(result.errors) == {2: ["row has more cells than the header's 22 columns: extra values 'x', 'y'"]}
     assert column(result.frame, "project_code") == ["P-001", "P-003", "P-003"]
     raw = json.loads(result.frame["raw"][0])
     assert raw["extra cell 1"] == "x" and raw["extra cell 2"] == "y"
@@ -242,7 +242,7 @@ def test_cells_that_cannot_be_parsed_are_row_errors(tmp_path: Path) -> None:
     bad[1] = "33040"
     result = read_submission(write(tmp_path, "e.csv", csv_text([ROWS[0], ROWS[2], bad, ROWS[4]])), "buildings")
     assert column(result.frame, "row_number") == [3, 4]
-    assert result.errors == {3: [
+    assert english(result.errors) == {3: [
         "column '填报单位代码' (unit_code): '33040' is not a 6-digit code (expected, for example, 330402)",
         "column '开工日期' (start_date): '2021-02-29' is not a valid calendar date (year 2021, month 2, day 29)",
         "column '总建筑面积（万平方米）' (total_floor_area_m2): '1,23' is not a number: thousands separators must "
@@ -259,7 +259,7 @@ def test_zero_report(tmp_path: Path) -> None:
     assert list(result.frame.columns)[:3] == ["row_number", "raw", "unit_code"]
     assert len(result.frame.columns) == 2 + 21
     assert result.rows_received == 0
-    assert result.errors == {} and result.ignored == [] and result.warnings == []
+    assert english(result.errors) == {} and result.ignored == [] and result.warnings == []
     assert result.header_row == 3
 
 
@@ -352,7 +352,7 @@ def test_xlsx_with_title_row_named_sheet_and_native_cells(tmp_path: Path) -> Non
     assert column(frame, "assembly_rate_pct") == [65.5, 70.0, None]  # 0.655 shown as 65.5%
     assert column(frame, "full_decoration") == [True, False, False]
     assert column(frame, "remarks") == ["=不是公式", None, None]
-    assert result.errors == {}
+    assert english(result.errors) == {}
     assert result.ignored == [IgnoredRow(7, "totals", "合计 | 2734.5 | 0.16"),
                               IgnoredRow(8, "note", "注：本表由系统导出")]
     # 0.1 + 0.05 + 0 = 0.15 万m², stated 0.16
@@ -560,8 +560,8 @@ def test_a_cell_over_the_csv_field_limit_quarantines_its_row(tmp_path: Path) -> 
     rows = [B_HEADER, _b_row("P1", "1#"), long_row, ["   "], _b_row("P1", "3#")]
     result = read_submission(write(tmp_path, "a.csv", csv_text(rows)), "buildings")
     assert result.rows == 3
-    assert result.errors[3][0].startswith("column '项目名称' (project_name): '长")
-    assert result.errors[3][0].endswith("is 200,000 characters long: a cell holds at most 4,000")
+    assert english(result.errors)[3][0].startswith("column '项目名称' (project_name): '长")
+    assert english(result.errors)[3][0].endswith("is 200,000 characters long: a cell holds at most 4,000")
     assert json.loads(result.raw_json([3])[3])["项目名称"] == "长" * 200_000  # kept whole
 
 

@@ -241,6 +241,15 @@ def test_row_decisions_are_named_by_their_effect_on_the_figures(env, client):
     assert ">Exclude from the figures</button>" in english and ">Ask the county to resubmit</button>" in english
 
 
+def test_row_reasons_are_shown_in_the_page_language(env, client):
+    url = f"/submissions/{env[2]['330402_2020-03.csv']}"
+    reasons = [re.search(r'<ul class="reasons">(.*?)</ul>', page, flags=re.S).group(1)
+               for page in (client.get(url).text, client.get(url, headers={"Accept-Language": "en"}).text)]
+    zh, en = reasons
+    assert re.search("[\u4e00-\u9fff]{2}", zh) and "expected" not in zh and "exceeds" not in zh and "‖" not in zh
+    assert ("expected" in en or "exceeds" in en) and "‖" not in en and "应为" not in en and "超过" not in en
+
+
 def test_the_calendar_opens_on_the_latest_year_with_data_shows_only_due_months_and_groups_by_city(tmp_path):
     from datetime import date
 

@@ -3,8 +3,8 @@
 `set_aside_if_corrupt` runs before every stage that writes the warehouse (`pipeline.stages.run_stage`, under
 the writer lock): a `warehouse.duckdb` that DuckDB cannot open (truncated, overwritten, a checksum mismatch),
 which used to fail every night at the first stage, is renamed `warehouse.duckdb.corrupt-<time>` (kept for a
-post-mortem, with its WAL) and an alert is appended to the alerts file (`pipeline.alerts`), in Chinese and
-English with the next step. The run goes on with a new, empty warehouse.
+post-mortem, with its WAL) and alerted (`pipeline.notify.alert`: the alerts file and the configured channels),
+in Chinese and English with the next step. The run goes on with a new, empty warehouse.
 
 `discover` is the nightly run's first stage: before looking at the landing zone it makes the warehouse whole
 (`ingestion.rebuild`): the journal's rows it lacks (ledger, checks, decisions, publications) and the raw rows
@@ -26,7 +26,6 @@ from foundation.db import DUCKDB_CONFIG
 from ingestion.rebuild import rebuild_raw, restore_from_journal
 from ingestion.stages import DiscoverSummary
 from ingestion.stages import discover as discover_landing
-from pipeline.alerts import append_alert
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +76,10 @@ def set_aside_if_corrupt(settings: Settings, run_id: str) -> Path | None:
                f"and the archive ({settings.archive_dir}). Next step: nothing, if the run publishes; keep the moved "
                "file for a post-mortem, delete it when done.")
     log.error(message)
-    append_alert({"at": datetime.now(UTC).isoformat(), "dag_id": None, "run_id": run_id, "task_id": None,
-                  "kind": "warehouse_corrupt", "error": message, "moved_to": str(aside)}, settings.alerts_path)
+    from pipeline.notify import PREFIX, Message, alert  # here: it imports Airflow's notifier, seconds to import
+
+    alert(settings, Message("warehouse_corrupt", f"{PREFIX}仓库文件损坏，已移开并重建", message),
+          {"dag_id": None, "run_id": run_id, "task_id": None, "error": message, "moved_to": str(aside)})
     return aside
 
 

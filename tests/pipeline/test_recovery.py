@@ -93,7 +93,7 @@ def test_lost_or_corrupt_warehouse_is_rebuilt_with_every_decision_and_ledger_row
     moved = sorted(s.data_dir.glob("warehouse.duckdb.corrupt-*"))
     assert len(moved) == 1 and moved[0].read_bytes().startswith(b"\0garbage")
     alerts = [json.loads(line) for line in s.alerts_path.read_text(encoding="utf-8").splitlines()]
-    corrupt = [a for a in alerts if a.get("kind") == "warehouse_corrupt"]
+    corrupt = [a for a in alerts if a.get("event") == "warehouse_corrupt"]
     assert len(corrupt) == 1 and corrupt[0]["run_id"] == "r4" and corrupt[0]["moved_to"] == str(moved[0])
     assert corrupt[0]["error"].startswith("仓库文件损坏")
 

@@ -98,6 +98,28 @@ def test_lost_or_corrupt_warehouse_is_rebuilt_with_every_decision_and_ledger_row
     assert corrupt[0]["error"].startswith("仓库文件损坏")
 
 
+def test_truncated_warehouse_is_moved_aside_and_rebuilt_like_a_corrupt_one(data_env):
+    """A warehouse.duckdb cut short (a full disk, a copy that stopped), not overwritten: its header is intact,
+    its blocks are not all there. Moved aside with an alert, rebuilt from the journal and the archive."""
+    s = data_env
+    _, second = two_publications_with_decisions(s)
+    before = fingerprint(s, ("r1", "r2"))
+    published = sha256_file(s.reporting_path)
+    size = s.warehouse_path.stat().st_size
+    with s.warehouse_path.open("r+b") as fh:
+        fh.truncate(size // 2)
+
+    third = nightly_without_airflow(s, "r3")
+    assert fingerprint(s, ("r1", "r2")) == before
+    assert not third.published and third.content_checksum == second.content_checksum  # identical figures
+    assert sha256_file(s.reporting_path) == published
+    (moved,) = sorted(s.data_dir.glob("warehouse.duckdb.corrupt-*"))
+    assert moved.stat().st_size == size // 2
+    alerts = [json.loads(line) for line in s.alerts_path.read_text(encoding="utf-8").splitlines()]
+    (corrupt,) = [a for a in alerts if a.get("event") == "warehouse_corrupt"]
+    assert corrupt["run_id"] == "r3" and corrupt["moved_to"] == str(moved)
+
+
 def test_truncated_publication_is_replaced_and_rollback_restores_the_previous_one(data_env):
     s = data_env
     first, second = two_publications_with_decisions(s)

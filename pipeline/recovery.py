@@ -2,7 +2,7 @@
 
 `set_aside_if_corrupt` runs before every stage that writes the warehouse (`pipeline.stages.run_stage`, under
 the writer lock): a `warehouse.duckdb` that DuckDB cannot open (overwritten, a checksum mismatch) or that is
-shorter than its header says (truncated: its catalog may still open),
+cut short (truncated: its catalog may still open, but not every block of its tables' data is in the file),
 which used to fail every night at the first stage, is renamed `warehouse.duckdb.corrupt-<time>` (kept for a
 post-mortem, with its WAL) and alerted (`pipeline.notify.alert`: the alerts file and the configured channels),
 in Chinese and English with the next step. The run goes on with a new, empty warehouse.

@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 PY := .venv/bin/python
 
-.PHONY: help install demo test test-fast lint steward browser bulletin-deps bulletin duckdb-cli datadocs-assets bench bench-postgres clean dbt-docs airflow rollback
+.PHONY: help install demo test test-fast topology lint steward browser bulletin-deps bulletin duckdb-cli datadocs-assets bench bench-postgres clean dbt-docs airflow rollback
 
 help: ## this list: every target with what it does
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -102,6 +102,10 @@ airflow: install ## the Airflow UI on 127.0.0.1:8080 for the local set-up, with 
 
 test-fast: install ## the tests not marked slow (no DAG runs)
 	$(PY) -m pytest -n 2 -m "not slow"
+
+# Both compose files' services run natively (PostgreSQL on 127.0.0.1:5432; Redis on 127.0.0.1:6379 for Celery).
+topology: install ## the topology tests: docker-compose.yml (Celery) and docker-compose.local.yml run natively
+	$(PY) -m pytest -m topology
 
 lint: install ## ruff over the Python, sqlfluff over the dbt models
 	.venv/bin/ruff check .

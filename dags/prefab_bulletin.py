@@ -13,8 +13,8 @@ import pendulum
 from airflow.sdk import dag, task
 
 from foundation.config import settings
-from pipeline.alerts import notify_failure
 from pipeline.announce import REPORTING
+from pipeline.notify import PrefabNotifier
 
 
 @dag(
@@ -25,10 +25,10 @@ from pipeline.announce import REPORTING
     max_active_runs=1,
     tags=["prefab", "bulletin", "publication"],
     doc_md=__doc__,
-    default_args={"retries": 1, "on_failure_callback": notify_failure},
+    default_args={"retries": 1, "on_failure_callback": [PrefabNotifier("failed")]},
 )
 def prefab_bulletin():
-    @task
+    @task(queue=settings().shared_queue)  # it reads reporting.duckdb only: any worker with the data volume
     def bulletins() -> list[dict]:
         """`bulletin.render.write_publication`: every province's and city's bulletin of the newest publication."""
         from bulletin.render import write_publication

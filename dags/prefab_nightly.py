@@ -13,10 +13,10 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from foundation.config import settings
 from foundation.skip import NothingToDo
-from pipeline.alerts import notify_failure
 from pipeline.announce import REPORTING
 from pipeline.announce import announce as announce_publication
-from pipeline.stages import STAGES, Stage, markdown, run_task
+from pipeline.notify import PrefabNotifier
+from pipeline.stages import STAGES, Stage, markdown, queue, run_task
 
 DOC = f"""
 ### prefab_nightly
@@ -36,7 +36,8 @@ def _run_id() -> str:
 
 
 def _stage_task(stage: Stage):
-    @task(task_id=stage.name, retries=stage.retries, retry_delay=stage.retry_delay, doc_md=stage.doc)
+    @task(task_id=stage.name, retries=stage.retries, retry_delay=stage.retry_delay, doc_md=stage.doc,
+          queue=queue(stage, settings()))
     def run(_previous: dict | None = None) -> dict:
         try:
             return asdict(run_task(stage, settings(), _run_id()))
@@ -54,10 +55,13 @@ def _stage_task(stage: Stage):
     max_active_runs=1,
     tags=["prefab", "nightly", "publication"],
     doc_md=DOC,
-    default_args={"retries": 0, "on_failure_callback": notify_failure},
+    default_args={"retries": 0, "on_failure_callback": [PrefabNotifier("failed")]},
 )
 def prefab_nightly():
-    @task(trigger_rule="none_failed")  # also after a skipped build (nothing changed), never after a failure
+    # Also after a skipped build (nothing changed), never after a failure. It reads warehouse.duckdb (so does the
+    # overdue alert), which only the warehouse queue's host holds.
+    @task(trigger_rule="none_failed", queue=settings().warehouse_queue,
+          on_success_callback=[PrefabNotifier("overdue")])
     def summary(_: dict | None) -> str:
         from pipeline.summary import summary_text
 
@@ -65,7 +69,8 @@ def prefab_nightly():
         print(text)
         return text
 
-    @task(outlets=[REPORTING])
+    # Skipped when publish made no new publication: then nothing is announced either.
+    @task(outlets=[REPORTING], queue=settings().shared_queue, on_success_callback=[PrefabNotifier("published")])
     def announce(publication: dict) -> int:
         return announce_publication(publication, lambda: get_current_context()["outlet_events"])
 

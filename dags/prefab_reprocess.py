@@ -16,11 +16,11 @@ from airflow.sdk import Param, dag, get_current_context, task
 
 from foundation.config import SUBMISSION_KINDS, settings
 from ingestion.reprocess import PERIOD_PATTERN, UNIT_CODE_PATTERN
-from pipeline.alerts import notify_failure
 from pipeline.announce import REPORTING
 from pipeline.announce import announce as announce_publication
+from pipeline.notify import PrefabNotifier
 from pipeline.reprocess import STAGES, Stage
-from pipeline.stages import run_task
+from pipeline.stages import queue, run_task
 
 # A reprocessing that publishes updates what the asset's consumers read (prefab_bulletin), as a night does.
 
@@ -43,7 +43,8 @@ def _run_id() -> str:
 
 
 def _stage_task(stage: Stage):
-    @task(task_id=stage.name, retries=stage.retries, retry_delay=stage.retry_delay, doc_md=stage.doc)
+    @task(task_id=stage.name, retries=stage.retries, retry_delay=stage.retry_delay, doc_md=stage.doc,
+          queue=queue(stage, settings()))
     def run(_previous: dict | None = None) -> dict:
         if stage.name == "select":
             return asdict(run_task(stage, settings(), _run_id(), params=dict(get_current_context()["params"])))
@@ -60,7 +61,7 @@ def _stage_task(stage: Stage):
     max_active_runs=1,
     tags=["prefab", "reprocess", "publication"],
     doc_md=DOC,
-    default_args={"retries": 0, "on_failure_callback": notify_failure},
+    default_args={"retries": 0, "on_failure_callback": [PrefabNotifier("failed")]},
     params={
         "kind": Param("buildings", type="string", enum=list(SUBMISSION_KINDS),
                       description="报送种类 submission kind"),
@@ -73,7 +74,7 @@ def _stage_task(stage: Stage):
     },
 )
 def prefab_reprocess():
-    @task
+    @task(queue=settings().warehouse_queue)  # it reads warehouse.duckdb
     def summary(_: dict) -> str:
         from pipeline.summary import summary_text
 
@@ -81,7 +82,7 @@ def prefab_reprocess():
         print(text)
         return text
 
-    @task(outlets=[REPORTING])
+    @task(outlets=[REPORTING], queue=settings().shared_queue, on_success_callback=[PrefabNotifier("published")])
     def announce(publication: dict) -> int:
         return announce_publication(publication, lambda: get_current_context()["outlet_events"])
 

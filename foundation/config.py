@@ -71,7 +71,8 @@ class Settings:
     # a killed run's work folder is kept this long (days) for a retry
     work_retention_days: float = _setting("PREFAB_WORK_RETENTION_DAYS", 7.0, float)
     timezone: str = "Asia/Shanghai"
-    steward_host: str = "127.0.0.1"
+    # the steward app's address: in a container (docker-compose.yml) 0.0.0.0, published on the host's loopback only
+    steward_host: str = _setting("PREFAB_STEWARD_HOST", "127.0.0.1", str)
     steward_port: int = _setting("PREFAB_STEWARD_PORT", 8765, int)
     # None: `steward_users` in the data folder (steward_users_path)
     steward_users_file: Path | None = _setting("PREFAB_STEWARD_USERS_FILE", None, _path)
@@ -98,6 +99,21 @@ class Settings:
     reporting_reader_role: str = _setting("PREFAB_REPORTING_READER_ROLE", "prefab_analyst", str)
     # how many publications of reporting.duckdb are kept for `python -m publishing rollback` (the live one included)
     publications_kept: int = _setting("PREFAB_PUBLICATIONS_KEPT", 5, int)
+    # Celery queue of the tasks that open warehouse.duckdb (pipeline.stages.queue): one worker process serves it,
+    # on the host that holds the file; the other tasks go to `shared_queue` (Airflow's default queue's name)
+    warehouse_queue: str = _setting("PREFAB_WAREHOUSE_QUEUE", "warehouse", str)
+    shared_queue: str = _setting("PREFAB_SHARED_QUEUE", "default", str)
+    # Alerts people receive (pipeline.notify); nothing is sent while these are unset. E-mail: recipients
+    # (comma-separated), sender, and the SMTP server as an Airflow connection URI (smtp://user:password@host:port
+    # with ?disable_ssl=true&disable_tls=true for a plain relay)
+    alert_email_to: tuple[str, ...] | None = _setting("PREFAB_ALERT_EMAIL_TO", None, _names)
+    alert_email_from: str = _setting("PREFAB_ALERT_EMAIL_FROM", "prefab-warehouse@localhost", str)
+    alert_smtp_url: str | None = _setting("PREFAB_ALERT_SMTP_URL", None, str)
+    # a DingTalk or WeCom group robot's webhook URL (both take {"msgtype": "text", ...})
+    alert_webhook_url: str | None = _setting("PREFAB_ALERT_WEBHOOK_URL", None, str)
+    # the steward app's address as people open it (a proxy's or another host's), for the links in the summary,
+    # the gate's message and alerts; None: http://steward_host:steward_port
+    steward_public_url: str | None = _setting("PREFAB_STEWARD_URL", None, str)
 
     @property
     def reporting_units_path(self) -> Path:
@@ -145,9 +161,10 @@ class Settings:
         return self.steward_users_file or (self.data_dir / "steward_users")
 
     def steward_url(self, path: str = "/") -> str:
-        """A page of the steward app (`make steward`) as one opens it on this machine: the links the run's
-        summary and the blocked gate's message give."""
-        return f"http://{self.steward_host}:{self.steward_port}{path}"
+        """A page of the steward app (`make steward`) as people open it: the links the run's summary, the
+        blocked gate's message and the alerts give (`steward_public_url`, else this machine's address)."""
+        base = self.steward_public_url or f"http://{self.steward_host}:{self.steward_port}"
+        return base.rstrip("/") + path
 
     @property
     def gx_docs_dir(self) -> Path:

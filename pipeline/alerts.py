@@ -1,11 +1,12 @@
-"""Failure notification hook: a failed nightly run is logged loudly and appended, one JSON line, to the alerts
-file (`Settings.alerts_path`, by default `alerts.jsonl` in the data folder), which operators' monitoring and
-the steward page watch.
+"""The alerts file: every alert (`pipeline.notify.alert`: a failed run, a blocked gate, a publication, overdue
+submissions, a corrupt warehouse set aside) is appended, one JSON line, to `Settings.alerts_path` (by default
+`alerts.jsonl` in the data folder), which operators' monitoring and the steward page watch; the line holds the
+message the channels sent, and which channels took it.
 
 The alert must survive the failure it reports: when the alerts file cannot be written (a read-only or full
 data folder, often the very cause of the failure) the line goes to the first fallback that takes it,
 `$AIRFLOW_HOME/prefab-alerts.jsonl` and then the system's temporary folder, and the task log says where
-(at CRITICAL, with the whole record). The hook itself never raises: Airflow would only log that.
+(at CRITICAL, with the whole record). Writing it never raises: a task callback that raises is only logged by Airflow.
 """
 
 from __future__ import annotations
@@ -14,10 +15,7 @@ import json
 import logging
 import os
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
-
-from foundation.config import settings
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +49,3 @@ def append_alert(record: dict, primary: Path) -> Path | None:
     log.critical("prefab alert could not be written anywhere (%s): %s", "; ".join(failures), line.strip())
     return None
 
-
-def notify_failure(context: dict) -> None:
-    ti = context.get("task_instance")
-    record = {"at": datetime.now(UTC).isoformat(), "dag_id": getattr(ti, "dag_id", None),
-              "run_id": context.get("run_id"), "task_id": getattr(ti, "task_id", None),
-              "error": str(context.get("exception"))[:4000]}
-    log.error("prefab run failed: %s", record)
-    try:
-        primary = settings().alerts_path
-    except Exception as exc:  # noqa: BLE001 - a broken setting must not lose the alert
-        log.critical("prefab settings unreadable for the alert (%s)", exc)
-        primary = Path(tempfile.gettempdir()) / FALLBACK_NAME
-    append_alert(record, primary)

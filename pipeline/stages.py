@@ -73,6 +73,14 @@ def stage(name: str) -> Stage:
     raise KeyError(f"no stage {name!r}; the stages are {', '.join(s.name for s in STAGES)}")
 
 
+def queue(s: Stage | str, settings: Settings) -> str:
+    """The Celery queue of a stage's task: the warehouse's (served by one worker, on the host that holds
+    warehouse.duckdb: DuckDB takes one writing process, and our lock is a file lock) when it opens the warehouse,
+    otherwise the shared one (any worker that mounts the data folder)."""
+    s = stage(s) if isinstance(s, str) else s
+    return settings.warehouse_queue if s.writes_warehouse else settings.shared_queue
+
+
 def select(first: str | None = None, last: str | None = None) -> tuple[Stage, ...]:
     """The stages from `first` to `last` (both included; the first and last stage by default), in order."""
     names = [s.name for s in STAGES]
@@ -104,9 +112,10 @@ class StageFailed(SystemExit):
     A SystemExit because Airflow's task runner logs one as "Task exited" without a traceback; the task still
     fails (and its failure callback, the alert, gets this message)."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, blocking: list[str] | None = None):
         super().__init__(1)
         self.message = message
+        self.blocking = blocking  # the blocked gate's failing checks (`GateBlocked.blocking`), for the alert
 
     def __str__(self) -> str:
         return self.message
@@ -124,7 +133,7 @@ def run_task(s: Stage | str, settings: Settings, run_id: str, **arguments: Any) 
             raise
         for line in str(exc).splitlines():
             log.error("%s", line)
-        raise StageFailed(str(exc)) from None
+        raise StageFailed(str(exc), exc.blocking) from None
 
 
 @dataclass(frozen=True)

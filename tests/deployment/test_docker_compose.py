@@ -1,4 +1,7 @@
-"""Static checks of the deployment files (docker-compose.yml, Dockerfile, .env.example): no Docker engine needed.
+"""Static checks of the deployment files (docker-compose.yml with CeleryExecutor, the single-host
+docker-compose.local.yml with LocalExecutor, Dockerfile, .env.example): no Docker engine needed. The checks of
+both compose files run on each; the Celery ones (queues, workers, broker) and those of the steward and reporting
+services on docker-compose.yml.
 
 They catch the mistakes that otherwise only show up at `docker compose up`: a service that depends on a
 service that does not exist, an undeclared volume, a bind mount of a folder that is not in the repo, a
@@ -20,6 +23,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+COMPOSE_FILES = (COMPOSE_FILE, ROOT / "docker-compose.local.yml")
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 
@@ -38,9 +42,14 @@ DRIVER_DISTRIBUTIONS = {
 
 
 # --------------------------------------------------------------------------------------------- helpers
+@pytest.fixture(scope="module", params=COMPOSE_FILES, ids=lambda p: p.name)
+def compose(request) -> dict:
+    return yaml.safe_load(request.param.read_text(encoding="utf-8"))
+
+
 @pytest.fixture(scope="module")
-def compose() -> dict:
-    return yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+def celery_services() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))["services"]
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +173,7 @@ def test_required_services_exist_and_run_their_airflow_command(services: dict) -
     assert not missing, f"docker-compose.yml lacks services {sorted(missing)}"
     for name, subcommand in REQUIRED_SERVICES.items():
         command = services[name].get("command")
-        words = command if isinstance(command, list) else str(command).split()
+        words = _command(services[name])
         # Our image has no apache/airflow entrypoint, so the command has to start with `airflow`.
         assert words[:2] == ["airflow", subcommand], f"{name} runs {command!r}"
 
@@ -224,8 +233,9 @@ def test_every_build_context_has_a_dockerfile(services: dict, airflow_services: 
 
 
 # --------------------------------------------------------------------------------------------- variables
-def test_every_interpolated_variable_is_in_env_example(compose: dict) -> None:
-    used = set().union(*(_interpolated_names(s) for s in _strings(compose)))
+def test_every_interpolated_variable_is_in_env_example() -> None:
+    composes = [yaml.safe_load(f.read_text(encoding="utf-8")) for f in COMPOSE_FILES]
+    used = set().union(*(_interpolated_names(s) for c in composes for s in _strings(c)))
     assert used, "expected the compose file to take its secrets from ${VAR}s"
     documented = set(re.findall(r"^([A-Za-z_][A-Za-z0-9_]*)=", ENV_EXAMPLE.read_text(encoding="utf-8"), re.M))
     assert not used - documented, f"missing from .env.example: {sorted(used - documented)}"
@@ -247,10 +257,10 @@ def test_env_is_gitignored() -> None:
     assert patterns & {".env", "/.env", ".env*", "*.env"}, ".env (real secrets) must be in .gitignore"
 
 
-def test_prefab_variables_are_ones_the_project_reads(airflow_services: dict) -> None:
+def test_prefab_variables_are_ones_the_project_reads(services: dict) -> None:
     config_source = (ROOT / "foundation" / "config.py").read_text(encoding="utf-8")
     env = _dockerfile_env()
-    for svc in airflow_services.values():
+    for svc in services.values():
         env.update(_environment(svc))
     prefab = {key for key in env if key.startswith("PREFAB_")}
     assert {"PREFAB_DATA_DIR", "PREFAB_LANDING_DIR"} <= prefab
@@ -279,8 +289,10 @@ def test_publications_go_to_the_analysts_postgres_service(services: dict, airflo
     assert (url.username, url.path.lstrip("/")) == (env["POSTGRES_USER"], env["POSTGRES_DB"])
     assert url.password == env["POSTGRES_PASSWORD"], "the URL must use the server's own password variable"
     assert url.hostname != "postgres", "analysts must not share Airflow's metadata server"
-    # LocalExecutor: tasks (publish among them) run inside the scheduler, which must wait for the database.
-    assert services["airflow-scheduler"]["depends_on"][url.hostname]["condition"] == "service_healthy"
+    # The service that runs the publish task must wait for the database: under LocalExecutor the scheduler (tasks
+    # run inside it), under Celery the warehouse queue's worker.
+    runs_publish = ("airflow-worker-warehouse" if "airflow-worker-warehouse" in services else "airflow-scheduler")
+    assert services[runs_publish]["depends_on"][url.hostname]["condition"] == "service_healthy"
     reader = {_environment(svc).get("PREFAB_REPORTING_READER_ROLE") for svc in airflow_services.values()}
     assert reader == {"prefab_analyst"}, reader
 
@@ -292,7 +304,7 @@ def test_executor_is_consistent(services: dict, airflow_services: dict) -> None:
     executor = executors.pop()
     if "Celery" in executor:
         assert "redis" in services, "CeleryExecutor needs a broker (redis)"
-        assert any("celery worker" in str(svc.get("command")) for svc in services.values()), "no celery worker"
+        assert _workers(services), "no celery worker"
     else:
         assert executor in {"LocalExecutor", "airflow.executors.local_executor.LocalExecutor"}, executor
         assert "redis" not in services, "redis is useless without CeleryExecutor"
@@ -427,3 +439,124 @@ def test_local_postgres_accepts_trust_auth() -> None:
         assert reply[:1] == b"R", f"not a PostgreSQL startup reply: {reply!r}"
         (code,) = struct.unpack("!i", reply[5:9])
         assert code == 0, f"PostgreSQL on 127.0.0.1:5432 asks for authentication (code {code}), not trust"
+
+
+# --------------------------------------------------------------------------------------------- Celery
+def _command(service: dict) -> list[str]:
+    """The service's command, `python -m airflow ...` spelled `airflow ...`."""
+    command = service.get("command")
+    words = command if isinstance(command, list) else str(command).split()
+    return ["airflow", *words[3:]] if words[:3] == ["python", "-m", "airflow"] else words
+
+
+def _option(words: list[str], *names: str) -> str | None:
+    for i, word in enumerate(words):
+        if word in names and i + 1 < len(words):
+            return words[i + 1]
+        for name in names:
+            if word.startswith(name + "="):
+                return word.split("=", 1)[1]
+    return None
+
+
+def _workers(services: dict) -> dict[str, list[str]]:
+    """Celery worker services -> the queues each serves."""
+    return {name: (_option(_command(svc), "--queues", "-q") or "default").split(",")
+            for name, svc in services.items() if _command(svc)[:3] == ["airflow", "celery", "worker"]}
+
+
+def test_every_queue_of_the_dag_is_served_and_the_warehouse_one_by_one_process(celery_services: dict, monkeypatch):
+    from foundation.config import settings
+    from pipeline.stages import STAGES, queue
+
+    env = _environment(celery_services["airflow-scheduler"])
+    monkeypatch.setenv("PREFAB_WAREHOUSE_QUEUE", env["PREFAB_WAREHOUSE_QUEUE"])
+    monkeypatch.setenv("PREFAB_SHARED_QUEUE", env["PREFAB_SHARED_QUEUE"])
+    s = settings()
+    workers = _workers(celery_services)
+    served = {q for queues in workers.values() for q in queues}
+    assert {queue(stage, s) for stage in STAGES} | {s.warehouse_queue} <= served, workers
+    warehouse = [name for name, queues in workers.items() if s.warehouse_queue in queues]
+    assert warehouse == ["airflow-worker-warehouse"], warehouse
+    svc = celery_services["airflow-worker-warehouse"]
+    assert workers["airflow-worker-warehouse"] == [s.warehouse_queue], "it must serve nothing else"
+    assert _option(_command(svc), "--concurrency", "-c") == "1"
+    assert (svc.get("deploy") or {}).get("replicas", 1) == 1
+    # The non-writing tasks have a worker of their own, which may be scaled.
+    assert any(s.shared_queue in q and s.warehouse_queue not in q for q in workers.values()), workers
+    # Both mount the data volume at the same place (the work folder passes batches from task to task).
+    data = {n: [t for kind, _, t in _volume_mounts(celery_services[n]) if kind == "volume"] for n in workers}
+    assert all(env["PREFAB_DATA_DIR"] in targets for targets in data.values()), data
+
+
+def test_celery_broker_and_result_backend_name_their_services(celery_services: dict) -> None:
+    installed = set(_dockerfile_installs()) | _locked_packages()
+    assert "apache-airflow-providers-celery" in installed and "redis" in installed
+    for name, svc in celery_services.items():
+        env = _environment(svc)
+        if env.get("AIRFLOW__CORE__EXECUTOR") != "CeleryExecutor":
+            continue
+        broker = urlsplit(env["AIRFLOW__CELERY__BROKER_URL"])
+        assert broker.scheme == "redis" and broker.hostname == "redis", name
+        backend = env["AIRFLOW__CELERY__RESULT_BACKEND"]
+        scheme = backend.split(":", 1)[0]
+        assert scheme == "db+postgresql+psycopg", f"{name}: result backend {scheme}"
+        assert urlsplit(re.sub(r"\$\{[^}]*\}", "secret", backend)).hostname == "postgres", name
+    assert celery_services["redis"].get("healthcheck", {}).get("test")
+    for name in _workers(celery_services):
+        deps = celery_services[name]["depends_on"]
+        assert deps["redis"]["condition"] == "service_healthy", name
+
+
+def test_flower_is_behind_a_profile(celery_services: dict) -> None:
+    flower = celery_services["flower"]
+    assert _command(flower)[:3] == ["airflow", "celery", "flower"]
+    assert flower.get("profiles") == ["flower"]
+
+
+def test_steward_app_serves_the_shared_warehouse_on_loopback(celery_services: dict) -> None:
+    steward = celery_services["steward"]
+    assert _command(steward) == ["python", "-m", "steward", "serve"]
+    env = _environment(steward)
+    assert re.fullmatch(r"\$\{PREFAB_STEWARD_SECRET:\?[^}]*\}", env["PREFAB_STEWARD_SECRET"])
+    worker_env = _environment(celery_services["airflow-worker-warehouse"])
+    assert env["PREFAB_DATA_DIR"] == worker_env["PREFAB_DATA_DIR"]
+    mounts = {(src, tgt) for kind, src, tgt in _volume_mounts(steward) if kind == "volume"}
+    assert ("prefab-data", env["PREFAB_DATA_DIR"]) in mounts
+    # It listens on every interface inside the container, but the host publishes it on loopback only.
+    assert env["PREFAB_STEWARD_HOST"] == "0.0.0.0"
+    port = env["PREFAB_STEWARD_PORT"]
+    assert [str(p) for p in steward["ports"]] == [f"127.0.0.1:{port}:{port}"]
+
+
+def test_reporting_postgres_url_names_the_reporting_database(celery_services: dict) -> None:
+    db = _environment(celery_services["reporting-postgres"])
+    assert "postgres" in celery_services["reporting-postgres"]["image"]
+    assert celery_services["reporting-postgres"]["healthcheck"]["test"]
+    urls = {_environment(svc).get("PREFAB_REPORTING_POSTGRES_URL") for svc in celery_services.values()
+            if svc.get("command") and "airflow" in _command(svc)}
+    assert len(urls) == 1 and None not in urls, urls
+    raw = urls.pop()
+    url = urlsplit(raw.replace(db["POSTGRES_PASSWORD"], "secret"))
+    assert url.hostname == "reporting-postgres" and url.path == f"/{db['POSTGRES_DB']}"
+    assert url.username == db["POSTGRES_USER"]
+    assert f":{db['POSTGRES_PASSWORD']}@" in raw, "the URL's password is the database's"
+    assert _environment(celery_services["airflow-worker-warehouse"])["PREFAB_REPORTING_READER_ROLE"]
+
+
+def test_workers_run_tasks_where_they_may_start_processes(celery_services: dict) -> None:
+    """Celery's default prefork pool runs tasks in daemonic children, which may not start processes: the read
+    stage's XLSX reader then fails ("daemonic processes are not allowed to have children")."""
+    for name in _workers(celery_services):
+        assert _environment(celery_services[name]).get("AIRFLOW__CELERY__POOL") == "solo", name
+
+
+def test_the_processes_that_run_tasks_start_airflow_as_a_module(compose: dict, services: dict) -> None:
+    """A task's fork-server children (the XLSX reader) re-import a `__main__` that is a script: under the task's
+    blocked metadata DB URL that import fails. `python -m airflow` makes `__main__` the package's, never re-imported.
+    Tasks run in the Celery workers, or (LocalExecutor) in the scheduler."""
+    executor = compose["x-airflow-common"]["environment"]["AIRFLOW__CORE__EXECUTOR"]
+    runners = list(_workers(services)) if executor == "CeleryExecutor" else ["airflow-scheduler"]
+    assert runners
+    for name in runners:
+        assert services[name]["command"][:3] == ["python", "-m", "airflow"], name

@@ -1,5 +1,6 @@
-"""The failure alert: one JSON line in the alerts file per failed task; when the data folder cannot be written
-(often the failure itself), the alert goes to a fallback file and the task log says where, never lost."""
+"""The failure alert: one JSON line in the alerts file per failed task (with the message the channels send);
+when the data folder cannot be written (often the failure itself), the alert goes to a fallback file and the task
+log says where, never lost."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import json
 import logging
 import types
 
-from pipeline.alerts import FALLBACK_NAME, notify_failure
+from pipeline.alerts import FALLBACK_NAME
+from pipeline.notify import PrefabNotifier
+
+notify_failure = PrefabNotifier("failed").notify  # every DAG's failure callback
 
 
 def context(task_id: str = "load", error: str = "disk full") -> dict:
@@ -24,6 +28,9 @@ def test_an_alert_is_one_json_line_in_the_data_folder(data_env):
         ("load", "disk full"), ("gate", "publication blocked by failing checks")]
     assert {r["dag_id"] for r in records} == {"prefab_nightly"}
     assert {r["run_id"] for r in records} == {"scheduled__2026-12-01"}
+    assert {r["event"] for r in records} == {"failed"} and all(r["sent"] == [] for r in records)  # nothing set
+    assert records[0]["message"].startswith("运行 scheduled__2026-12-01（prefab_nightly）在任务「load」失败")
+    assert "disk full" in records[0]["message"] and "下一步" in records[0]["message"]
 
 
 def test_an_unwritable_data_folder_does_not_lose_the_alert(tmp_path, monkeypatch, caplog):

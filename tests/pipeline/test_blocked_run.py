@@ -12,7 +12,7 @@ import pytest
 
 from demo.__main__ import failure_text
 from expectations.results import CheckResult
-from pipeline.alerts import notify_failure
+from pipeline.notify import PrefabNotifier
 from pipeline.stages import Stage, StageFailed, run_task
 from publishing.gate import SKIPPED_PREFIX, GateBlocked, GateResult, enforce
 
@@ -76,9 +76,10 @@ def test_the_task_fails_without_a_traceback_and_the_alert_has_the_message(data_e
     assert [r.getMessage() for r in caplog.records] == message.splitlines()  # the log ends with the list
     assert all(r.exc_info is None for r in caplog.records)
     ti = types.SimpleNamespace(dag_id="prefab_nightly", task_id="gate")
-    notify_failure({"task_instance": ti, "run_id": RUN_ID, "exception": failed.value})
+    PrefabNotifier("failed").notify({"task_instance": ti, "run_id": RUN_ID, "exception": failed.value})
     alert = json.loads((data_env.data_dir / "alerts.jsonl").read_text(encoding="utf-8").splitlines()[-1])
-    assert alert["error"] == message
+    assert alert["error"] == message and alert["event"] == "gate_blocked"
+    assert alert["subject"] == "【装配式建筑统计】发布被拦截：1 项阻断性检查未通过" and message in alert["message"]
     # `make demo` ends with that alert's message and where the whole log is.
     log_path = data_env.data_dir / "demo-airflow.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)

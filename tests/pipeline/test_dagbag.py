@@ -72,11 +72,45 @@ def test_tasks_and_doc_come_from_the_stage_list(dagbag):
         assert f"**{s.name}** (`{s.function}`" in dag.doc_md
 
 
-def test_every_task_alerts_on_failure(dagbag):
-    from pipeline.alerts import notify_failure
+def _events(task, kind: str) -> list[str]:
+    from pipeline.notify import PrefabNotifier
 
-    dag = dagbag.dags["prefab_nightly"]
-    for task in dag.tasks:
-        callbacks = task.on_failure_callback
-        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
-        assert notify_failure in callbacks, task.task_id
+    callbacks = getattr(task, f"on_{kind}_callback") or []
+    return [c.event for c in (callbacks if isinstance(callbacks, list) else [callbacks])
+            if isinstance(c, PrefabNotifier)]
+
+
+def test_every_task_alerts_on_failure(dagbag):
+    for dag_id in ("prefab_nightly", "prefab_reprocess", "prefab_bulletin"):
+        for task in dagbag.dags[dag_id].tasks:
+            assert _events(task, "failure") == ["failed"], (dag_id, task.task_id)
+
+
+def test_each_task_is_on_the_queue_of_its_stage(dagbag):
+    """The tasks that open warehouse.duckdb on the warehouse queue (one worker), the others on the shared one."""
+    from foundation.config import settings
+    from pipeline import reprocess
+    from pipeline.stages import STAGES, queue
+
+    s = settings()
+    nightly, again, bulletin = (dagbag.dags[d] for d in ("prefab_nightly", "prefab_reprocess", "prefab_bulletin"))
+    assert {t.task_id: t.queue for t in nightly.tasks} == (
+        {st.name: queue(st, s) for st in STAGES} | {"summary": s.warehouse_queue, "announce": s.shared_queue})
+    assert {t.task_id: t.queue for t in again.tasks} == (
+        {st.name: queue(st, s) for st in reprocess.STAGES} | {"summary": s.warehouse_queue,
+                                                               "announce": s.shared_queue})
+    assert {t.task_id: t.queue for t in bulletin.tasks} == {"bulletins": s.shared_queue}
+    assert {t.queue for t in nightly.tasks} == {"warehouse", "default"}
+    assert nightly.get_task("read").queue == "default" and again.get_task("select").queue == "warehouse"
+
+
+def test_publication_and_overdue_alerts_are_attached(dagbag):
+    """A publication is announced by announce's success (skipped when publish made none), in both DAGs that
+    publish; the overdue units after the nightly summary; no other success alerts."""
+    for dag_id in ("prefab_nightly", "prefab_reprocess"):
+        dag = dagbag.dags[dag_id]
+        assert _events(dag.get_task("announce"), "success") == ["published"]
+        assert _events(dag.get_task("publish"), "success") == []
+    nightly = dagbag.dags["prefab_nightly"]
+    assert _events(nightly.get_task("summary"), "success") == ["overdue"]
+    assert {t.task_id for t in nightly.tasks if _events(t, "success")} == {"announce", "summary"}

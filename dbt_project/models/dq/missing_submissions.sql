@@ -20,7 +20,8 @@ arrived as (
     select
         unit_code,
         month,
-        count(*) as arrived_file_count,
+        -- files, not ledger versions: a reprocessed file is a second version of the same bytes
+        count(distinct file_sha256) as arrived_file_count,
         arg_max(submission_id, (received_at, status = 'loaded', submission_id)) as latest_submission_id,
         max(received_at) as latest_received_at,
         arg_max(status, (received_at, status = 'loaded', submission_id)) as latest_status,

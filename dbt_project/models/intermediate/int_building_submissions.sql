@@ -37,6 +37,8 @@ select
     -- superseded (ingestion/reprocess.py) was never accepted, nor would a fresh load of the file count it
     (ledger.status = 'loaded' or (ledger.status = 'superseded' and ledger.ever_loaded)) as is_accepted,
     ledger.rows_loaded + ledger.rows_quarantined = 0 as is_zero_report,
+    -- the file's bytes: a reprocessed version (ingestion/reprocess.py) has those of the version it re-read
+    cast(ledger.sha256 as varchar) as file_sha256,
     cast(ledger.received_at as timestamp) as received_at,
     cast(ledger.status_changed_at as timestamp) as status_changed_at
 from ledger

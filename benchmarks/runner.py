@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from benchmarks import measure, queries, registry, workload
+from benchmarks import airflow_night, dbt_cost, measure, queries, registry, workload
 from foundation.config import Settings, settings
 from pipeline.stages import Stage, run_stage, select
 
@@ -150,7 +150,7 @@ def warehouse_run(settings: Settings, run_id: str) -> dict:
 
 
 def many_files_repeat(scale: workload.Scale, full: Path, incr: Path, files: int, data: Path) -> dict:
-    from publishing.build import build, run_dbt
+    from publishing.build import build
 
     shutil.rmtree(data, ignore_errors=True)
     first = warehouse_run(_settings(full, data), "bench_full")
@@ -161,9 +161,8 @@ def many_files_repeat(scale: workload.Scale, full: Path, incr: Path, files: int,
     rec["ingest_cpu_seconds"] = first["cpu_seconds"]
     rec["files_per_cpu_second"] = files / first["cpu_seconds"]["total"]
     s = _settings(full, data)
-    rec["dbt_parse_seconds"], proc = measure.timed(run_dbt, s, "parse")
-    if proc.returncode != 0:
-        rec["dbt_parse_seconds"] = None
+    rec["dbt_fixed"] = dbt_cost.dbt_fixed_costs(s)
+    rec["dbt_parse_seconds"] = rec["dbt_fixed"]["parse_partial_seconds"]
     # the same build again with nothing new: dbt's fixed cost plus re-materialising the models
     rec["dbt_rebuild_seconds"], _ = measure.timed(build, s)
     rec["dbt_rebuild_nodes"] = _dbt_node_seconds(s)
@@ -177,10 +176,16 @@ def many_files_repeat(scale: workload.Scale, full: Path, incr: Path, files: int,
 
         rec["bulletin_seconds"], written = measure.timed(write_publication, s)
         rec["bulletins"] = len(written)
+        if scale.postgres_publication:  # the same file into a fresh PostgreSQL database (skipped without a server)
+            from benchmarks.postgres_publish import postgres_publication_seconds
+
+            rec["postgres"] = postgres_publication_seconds(s.reporting_path, repeat=1)
     second = warehouse_run(_settings(incr, data), "bench_incremental")
     rec["incremental"] = second["seconds"]
     rec["incremental_gate_passed"] = second["gate_passed"]
     rec["incremental_new_files"] = second["summary"]["discover"]["new"]
+    if scale.airflow_nights:  # the same nights as an operator runs them: `airflow dags test`, a process each
+        rec["airflow"] = airflow_night.airflow_nights(full, incr, data.parent / f"{data.name}_airflow")
     return rec
 
 
@@ -315,7 +320,33 @@ def summarise(big: list[dict], many: list[dict]) -> dict:
         stages["full_load"] = {s: _med(many, "full", s) for s in steps}
         stages["incremental"] = {s: _med(many, "incremental", s) for s in steps}
         out["gate_passed_every_run"] = all(r["gate_passed"] and r["incremental_gate_passed"] for r in many)
+        out["dbt_fixed"] = {k: _med(many, "dbt_fixed", k) for k in many[0].get("dbt_fixed", {})
+                            if not k.endswith("_error")}
+        if "postgres" in many[0]:
+            out["postgres_publish_seconds"] = _med(many, "postgres", "postgres_publish_seconds")
+            out["postgres_note"] = many[0]["postgres"].get("postgres_note")
+        if "airflow" in many[0]:
+            out["airflow_nights"] = airflow_summary(many, stages)
     out["stage_seconds"] = stages
+    return out
+
+
+def airflow_summary(many: list[dict], stages: dict) -> dict:
+    """Per night through `airflow dags test`: the median wall time of the command, of the DAG run (Airflow's
+    own start and end), each task's median seconds (into `stages` as `airflow_<night>`) and its states."""
+    out = {}
+    for night in airflow_night.NIGHTS:
+        runs = [r["airflow"].get(night) or {} for r in many]
+        order = [s.name for s in select()] + ["summary", "announce"]  # the DAG's order, then any other task
+        tasks = sorted({t for r in runs for t in r.get("tasks", {})},
+                       key=lambda t: (order.index(t) if t in order else len(order), t))
+        stages[f"airflow_{night}"] = {t: measure.median([(r.get("tasks", {}).get(t) or {}).get("seconds")
+                                                          for r in runs]) for t in tasks}
+        out[night] = {"dags_test_seconds": measure.median([r.get("seconds") for r in runs]),
+                      "dag_run_seconds": measure.median([r.get("run_seconds") for r in runs]),
+                      "every_run_ok": all(r.get("returncode") == 0 and r.get("state") == "success" for r in runs),
+                      "task_states": {t: sorted({(r.get("tasks", {}).get(t) or {}).get("state") or "-"
+                                                 for r in runs}) for t in tasks}}
     return out
 
 
@@ -357,6 +388,20 @@ def table(doc: dict) -> str:
     for key in ROWS:
         lines.append(f"| {key} | {_fmt(doc.get(key))} | {baseline.get(key, '')} | "
                      f"{TARGETS[key][0] + ' at ' + TARGETS[key][2] if key in TARGETS else ''} | {v[key]} |")
+    nights = doc.get("airflow_nights") or {}
+    for night, fig in nights.items():
+        stage_night = {"full_load": "full_load", "one_new_month": "incremental"}.get(night)
+        stages = (doc.get("stage_seconds", {}).get(stage_night) or {}).get("pipeline") if stage_night else None
+        lines.append(f"\nairflow dags test, {night}: {_fmt(fig['dags_test_seconds'])} s (DAG run "
+                     f"{_fmt(fig['dag_run_seconds'])} s; the stages without Airflow {_fmt(stages)} s; "
+                     f"{'ok' if fig['every_run_ok'] else 'NOT OK'})")
+    if doc.get("dbt_fixed"):
+        lines.append("\ndbt fixed cost, s: " + ", ".join(f"{k.removesuffix('_seconds')} {_fmt(v)}"
+                                                      for k, v in doc["dbt_fixed"].items()))
+    if "postgres_publish_seconds" in doc:
+        note = f"; {doc['postgres_note']}" if doc.get("postgres_note") else ""
+        lines.append(f"\nPostgreSQL publication {_fmt(doc['postgres_publish_seconds'])} s (file publication "
+                     f"{_fmt(doc.get('publish_seconds'))} s){note}")
     for group, steps in doc.get("stage_seconds", {}).items():
         shown = ", ".join(f"{s} {_fmt(x)}" for s, x in steps.items() if x is not None)
         lines.append(f"\nseconds, {group}: {shown}")

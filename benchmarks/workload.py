@@ -37,6 +37,8 @@ class Scale:
     query_city: str = "330400"
     query_year: int = 2021
     national_registry: bool = False  # the synthetic national list of units instead of the repository's
+    airflow_nights: bool = False  # also the nights through `airflow dags test` (benchmarks.airflow_night)
+    postgres_publication: bool = False  # also the publication into PostgreSQL (benchmarks.postgres_publish)
     note: str = ""
 
 
@@ -44,7 +46,7 @@ SCALES = {
     # CI smoke run: every figure, on tiny inputs (Jiaxing: 9 units x 12 months x 3 buildings; a 20k-row file).
     "quick": Scale("quick", "jiaxing", (2021,), 3, 2022, big_rows=20_000, xlsx_rows=2_000, query_year=2021),
     # Issue: ~120 units x 24 months x ~40 buildings (~115k rows, ~2,900 files). All 126 real units are used.
-    "province": Scale("province", "all", (2020, 2021), 40, 2022),
+    "province": Scale("province", "all", (2020, 2021), 40, 2022, airflow_nights=True, postgres_publication=True),
     # Issue: ~3,000 units x 24 months x ~40 buildings (~2.9M rows, ~72k files): the synthetic national list.
     "national": Scale("national", "all", (2020, 2021), 40, 2022, query_city="160100", national_registry=True),
     "bigfile": Scale("bigfile", big_rows=1_000_000, xlsx_rows=100_000),

@@ -3,7 +3,8 @@ when the build's inputs are those of the last build whose gate passed and whose 
 read.
 
 The inputs are fingerprinted (`inputs_fingerprint`): the dbt project (`project_fingerprint`:
-models, macros, seeds, tests, settings, dbt's version), the gate's code and rules (`GATE_SOURCES`), and the
+models, macros, seeds, tests, settings, dbt's version), the gate's code and rules (`GATE_SOURCES` and the project
+modules they import, `gate_modules`), the versions of Great Expectations and DuckDB, and the
 warehouse's ledger and steward decisions (a row hash summed over each of `LEDGER_TABLES`: a new file,
 received, rejected or loaded, a superseded submission, a recovered archive, a waiver, a row decision or a
 reopened row each change it). The raw tables change only with the ledger, in the load stage's transaction.
@@ -28,6 +29,7 @@ The records are kept in `<data dir>/dbt/last_inputs.json`, written under the war
 
 from __future__ import annotations
 
+import ast
 import hashlib
 from datetime import datetime
 from importlib import metadata
@@ -45,9 +47,12 @@ from publishing.postgres import connect, file_publication, live_publication
 from publishing.publish import CANDIDATE_SCHEMA, REPORTING_TABLES, content_checksum, expected_comments, file_comments
 
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests")
-# What the gate evaluates with, besides the dbt project: a change to any of them re-runs the gate.
+# What the gate evaluates with, besides the dbt project: a change to any of them, or to a project module they
+# import (directly or not, at the top or inside a function: `gate_modules`), re-runs the gate; so does another
+# version of Great Expectations (its validator) or DuckDB (which evaluates the gate's frames).
 GATE_SOURCES = ("expectations/gate_rules.py", "expectations/gx_context.py", "expectations/results.py",
                 "publishing/gate.py", "publishing/collapse.py", "publishing/build.py")
+GATE_PACKAGES = ("great-expectations", "duckdb")
 # The warehouse's part: every table whose rows say what data there is and what stewards decided. The row-level
 # tables (`dq.quarantine`, `dq.ignored_rows`) are in it too, not only the files' counts: a row decision on them
 # is recorded in `dq.steward_reviews`, but whatever rewrites a quarantined or ignored row (a decision, a restore,
@@ -94,12 +99,45 @@ def as_of_month() -> str:
     return datetime.now(AS_OF_TIMEZONE).strftime("%Y-%m")
 
 
+def _imported(path: Path, root: Path) -> set[str]:
+    """The project files (relative to `root`) that the module at `path` imports, anywhere in it."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_bytes())):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:  # from p import m: m a module?
+            names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+        else:
+            continue
+        for name in names:
+            base = name.replace(".", "/")
+            for candidate in (f"{base}.py", f"{base}/__init__.py"):
+                if (root / candidate).is_file():
+                    found.add(candidate)
+    return found
+
+
+def gate_modules(root: Path, sources: tuple[str, ...]) -> list[str]:
+    """`sources` and every project module they import, transitively (relative paths under `root`, sorted)."""
+    seen, todo = set(), list(sources)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if (root / name).is_file() and name.endswith(".py"):
+            todo.extend(_imported(root / name, root) - seen)
+    return sorted(seen)
+
+
 def inputs_fingerprint(settings: Settings) -> str:
     """sha256 of what a build and its gate are made from: the dbt project, the gate's sources, the ledger and
     the steward decisions (one query per table, a few milliseconds at national scale), and today's month."""
     digest = hashlib.sha256(project_fingerprint(settings.dbt_project_dir).encode())
     digest.update(f"as_of_month:{as_of_month()}\0".encode())
-    for name in GATE_SOURCES:
+    for package in GATE_PACKAGES:
+        digest.update(f"{package}=={metadata.version(package)}\0".encode())
+    for name in gate_modules(PROJECT_ROOT, GATE_SOURCES):
         path = PROJECT_ROOT / name
         digest.update(name.encode() + b"\0" + (path.read_bytes() if path.exists() else b"") + b"\0")
     with connect_warehouse(settings, read_only=True) as con:

@@ -29,6 +29,12 @@ def test_quick_scale_produces_every_figure(tmp_path):
     bad = rows // doc["workload"]["big_files"]["csv_failing"]["failing_every"]
     assert (big["csv_failing"]["rows_loaded"], big["csv_failing"]["rows_quarantined"]) == (rows - bad, bad)
     assert isinstance(doc["failing_ratio_vs_native"], float)
+    # dbt's fixed cost, every way benchmarks/dbt_cost.py measures it (the quick scale runs no Airflow nights)
+    assert {"parse_partial_seconds", "parse_full_seconds", "build_nothing_seconds", "inprocess_import_seconds",
+            "inprocess_first_parse_seconds", "inprocess_second_parse_seconds"} <= set(doc["dbt_fixed"])
+    assert all(isinstance(v, float) for v in doc["dbt_fixed"].values()), doc["dbt_fixed"]
+    assert doc["dbt_fixed_seconds"] == doc["dbt_fixed"]["parse_partial_seconds"]
+    assert "airflow_nights" not in doc
     assert doc["date"]
     assert "| figure | median |" in proc.stdout
     for key in KEYS:

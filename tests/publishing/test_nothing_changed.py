@@ -227,3 +227,32 @@ def test_a_row_decision_since_the_last_build_builds_again(data_env):
         gate_rows = f"select count(*) as n from dq.check_results where run_id = '{run_id}' and stage = 'gate'"
         assert query(s.warehouse_path, gate_rows)["n"][0] > 0
         assert isinstance(nightly_without_airflow(s, f"{run_id}+1"), Skipped)
+    # dbt's fixed cost once a night: each later build reused the manifest the first one saved (partial parsing)
+    builds = (s.data_dir / "dbt" / "logs" / "dbt.log").read_text(encoding="utf-8").split("Running with dbt=")[1:]
+    assert len(builds) == 3
+    assert "saved manifest not found" in builds[0]
+    assert all("Partial parsing enabled, no changes found, skipping parsing" in b for b in builds[1:])
+
+
+def test_the_gates_modules_are_its_sources_and_every_project_module_they_import(tmp_path, monkeypatch):
+    """`gate_modules` follows imports at the top and inside functions, `import a.b` and `from a import b`, to
+    files of the project only; a module nothing imports is not in it. The real gate's list holds modules it
+    imports beyond its own files (the journal, retention, the connection), which `inputs_fingerprint` hashes."""
+    from publishing.unchanged import GATE_SOURCES, gate_modules
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("", encoding="utf-8")
+    (tmp_path / "gate.py").write_text("import json\nfrom pkg import helper\n\ndef f():\n    import pkg.lazy\n",
+                                      encoding="utf-8")
+    (tmp_path / "pkg" / "helper.py").write_text("from pkg.deep import X\n", encoding="utf-8")
+    (tmp_path / "pkg" / "deep.py").write_text("X = 1\n", encoding="utf-8")
+    (tmp_path / "pkg" / "lazy.py").write_text("", encoding="utf-8")
+    (tmp_path / "pkg" / "unused.py").write_text("", encoding="utf-8")
+    assert gate_modules(tmp_path, ("gate.py",)) == ["gate.py", "pkg/__init__.py", "pkg/deep.py", "pkg/helper.py",
+                                                    "pkg/lazy.py"]
+
+    from foundation.config import PROJECT_ROOT
+
+    real = gate_modules(PROJECT_ROOT, GATE_SOURCES)
+    assert set(GATE_SOURCES) <= set(real)
+    assert {"foundation/journal.py", "publishing/retention.py", "foundation/db.py"} <= set(real)

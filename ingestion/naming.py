@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from foundation import template
+from foundation.bilingual import join
 from ingestion.errors import RejectedFile
 
 EXTENSIONS = ("csv", "xlsx")
@@ -25,6 +26,10 @@ _ANY_DIGIT_PATTERNS = {grain: re.compile(p) for grain, p in _SHAPE_PATTERNS.item
 _SHAPES = {
     "month": "<unit_code>_<YYYY-MM>[_<free text>].csv|xlsx (for example 330402_2020-03.csv)",
     "year": "<unit_code>_<YYYY>[_<free text>].csv|xlsx (for example 330402_2020.xlsx)",
+}
+_SHAPES_ZH = {
+    "month": "“单位代码_年-月[_说明].csv 或 .xlsx”（例如 330402_2020-03.csv）",
+    "year": "“单位代码_年份[_说明].csv 或 .xlsx”（例如 330402_2020.xlsx）",
 }
 
 
@@ -58,31 +63,37 @@ def parse_file_name(kind: str, name: str) -> FileName:
     shown = PurePath(str(name)).name
     base = unicodedata.normalize("NFKC", shown).strip()
     stem, dot, ext = base.rpartition(".")
-    expected = f"does not follow {_SHAPES[grain]}"
+    shape, shape_zh, form = _SHAPES[grain], _SHAPES_ZH[grain], template.SHEET_NAMES[kind][-1]
     if not dot or ext.lower() not in EXTENSIONS:
-        found = f"extension '.{ext}'" if dot else "no extension"
-        raise RejectedFile(f"file name '{shown}' has {found}: {kind} files must be .csv or .xlsx "
-                           f"named {_SHAPES[grain]}")
+        found, found_zh = (f"extension '.{ext}'", f"扩展名为“.{ext}”") if dot else ("no extension", "没有扩展名")
+        raise RejectedFile(join(f"文件名“{shown}”{found_zh}：{form}文件须为 .csv 或 .xlsx，按 {shape_zh} 命名",
+                                f"file name '{shown}' has {found}: {kind} files must be .csv or .xlsx named {shape}"))
     m = _PATTERNS[grain].match(stem)
     if not m and (foreign := _foreign_digits(stem)):
-        raise RejectedFile(f"file name '{shown}' writes its unit code or period with digits that are not "
-                           f"0-9 ('{foreign}'): use the digits 0-9 (半角数字), as in {_SHAPES[grain]}")
+        raise RejectedFile(join(f"文件名“{shown}”中的单位代码或期间使用了 0-9 以外的数字（'{foreign}'）："
+                                f"请用半角数字 0-9，如 {shape_zh}",
+                                f"file name '{shown}' writes its unit code or period with digits that are not "
+                                f"0-9 ('{foreign}'): use the digits 0-9 (半角数字), as in {shape}"))
     if not m:
         if grain == "year" and _PATTERNS["month"].match(stem):
-            raise RejectedFile(f"file name '{shown}' carries a month, but {kind} files are reported per "
-                               f"year: expected {_SHAPES[grain]}")
+            raise RejectedFile(join(f"文件名“{shown}”带有月份，但{form}按年报送：应为 {shape_zh}",
+                                    f"file name '{shown}' carries a month, but {kind} files are reported per "
+                                    f"year: expected {shape}"))
         if grain == "month" and _PATTERNS["year"].match(stem):
-            raise RejectedFile(f"file name '{shown}' carries a year without a month: expected {_SHAPES[grain]}")
-        raise RejectedFile(f"file name '{shown}' {expected}")
+            raise RejectedFile(join(f"文件名“{shown}”只有年份没有月份：应为 {shape_zh}",
+                                    f"file name '{shown}' carries a year without a month: expected {shape}"))
+        raise RejectedFile(join(f"文件名“{shown}”不符合 {shape_zh}", f"file name '{shown}' does not follow {shape}"))
     year = int(m["year"])
     if not 1900 <= year <= 2099:
-        raise RejectedFile(f"file name '{shown}': year {m['year']} is not a plausible reporting year "
-                           f"(1900-2099); expected {_SHAPES[grain]}")
+        raise RejectedFile(join(f"文件名“{shown}”：年份 {m['year']} 不是合理的报送年份（1900-2099）：应为 {shape_zh}",
+                                f"file name '{shown}': year {m['year']} is not a plausible reporting year "
+                                f"(1900-2099); expected {shape}"))
     period = m["year"]
     if grain == "month":
         month = int(m["month"])
         if not 1 <= month <= 12:
-            raise RejectedFile(f"file name '{shown}': month {m['month']} is not 01-12; expected {_SHAPES[grain]}")
+            raise RejectedFile(join(f"文件名“{shown}”：月份 {m['month']} 不在 01-12 之间：应为 {shape_zh}",
+                                    f"file name '{shown}': month {m['month']} is not 01-12; expected {shape}"))
         period = f"{m['year']}-{m['month']}"
     free = m["free"]
     return FileName(unit_code=m["unit"], period=period, free_text=free if free else None, extension=ext.lower())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from foundation import template
+from foundation.bilingual import join
 from ingestion.errors import RejectedFile
 from ingestion.headers import match_headers
 
@@ -40,11 +41,17 @@ class HeaderSearch:
             return 1_000_000
         return len(self.best[1]) if self.best else 0
 
-    def reject(self, kind: str, where: str = "") -> RejectedFile:
+    def reject(self, kind: str, sheet: str | None = None) -> RejectedFile:
+        where, where_zh = (f" of sheet '{sheet}'", f"（工作表“{sheet}”）") if sheet is not None else ("", "")
+        form = template.SHEET_NAMES[kind][-1]
         if self.best is not None:
             row, names = self.best
             missing = [field_label(f) for f in template.fields(kind) if f.required and f.name not in names]
-            return RejectedFile(f"header row {row + 1}{where} has no column for {', '.join(missing)} "
-                                f"(required by the {kind} template)")
-        return RejectedFile(f"no header row found in the first {HEADER_SEARCH_ROWS} lines{where}: "
-                            f"expected headers like {_examples(kind)}")
+            return RejectedFile(join(
+                f"第 {row + 1} 行表头{where_zh}缺少{form}模板的必填列：{'、'.join(missing)}",
+                f"header row {row + 1}{where} has no column for {', '.join(missing)} "
+                f"(required by the {kind} template)"))
+        return RejectedFile(join(
+            f"前 {HEADER_SEARCH_ROWS} 行{where_zh}中找不到表头行：应有 {_examples(kind)} 这样的列名",
+            f"no header row found in the first {HEADER_SEARCH_ROWS} lines{where}: "
+            f"expected headers like {_examples(kind)}"))

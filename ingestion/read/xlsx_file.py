@@ -102,7 +102,7 @@ def xlsx_grid(path: Path, kind: str) -> Grid:
     first = [[cell_text(v) for v in row] for row in rows[:HEADER_SEARCH_ROWS]]
     search = HeaderSearch(kind, first)
     if search.index is None:
-        raise search.reject(kind, f" of sheet '{sheet}'")
+        raise search.reject(kind, sheet)
     hi = search.index
     headers = [h.strip() for h in first[hi]]
     ncols = max((len(r) for r in rows), default=0)

@@ -13,6 +13,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from foundation import bilingual
 from ingestion.errors import RejectedFile
 from ingestion.naming import FileName, parse_file_name
 from ingestion.read import IgnoredRow, read_submission
@@ -271,15 +272,17 @@ def test_missing_required_column_is_rejected(tmp_path: Path) -> None:
     header = [h for h in HEADER if h not in ("开工日期", "全装修")]
     with pytest.raises(RejectedFile) as err:
         read_submission(write(tmp_path, "m.csv", csv_text([ROWS[0], header])), "buildings")
-    assert err.value.reason == ("header row 2 has no column for 开工日期/start_date, 全装修/full_decoration "
+    assert err.value.reason == ("第 2 行表头缺少装配式建筑模板的必填列：开工日期/start_date、全装修/full_decoration ‖ "
+                                "header row 2 has no column for 开工日期/start_date, 全装修/full_decoration "
                                 "(required by the buildings template)")
 
 
 def test_no_header_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(RejectedFile) as err:
         read_submission(write(tmp_path, "n.csv", "a,b,c\n1,2,3\n"), "buildings")
-    assert err.value.reason.startswith("no header row found in the first 11 lines: expected headers like "
-                                       "填报单位代码/unit_code, 统计期/period")
+    assert err.value.reason.startswith("前 11 行中找不到表头行")
+    assert bilingual.part(err.value.reason, "en").startswith(
+        "no header row found in the first 11 lines: expected headers like 填报单位代码/unit_code, 统计期/period")
     eleven_titles = [["标题"]] * 11 + [HEADER]
     with pytest.raises(RejectedFile):
         read_submission(write(tmp_path, "late.csv", csv_text(eleven_titles)), "buildings")
@@ -388,7 +391,9 @@ def test_xlsx_without_header_is_rejected(tmp_path: Path) -> None:
     wb.save(tmp_path / "x.xlsx")
     with pytest.raises(RejectedFile) as err:
         read_submission(tmp_path / "x.xlsx", "targets")
-    assert err.value.reason.startswith("no header row found in the first 11 lines of sheet 'Sheet'")
+    assert err.value.reason.startswith("前 11 行（工作表“Sheet”）中找不到表头行")
+    assert bilingual.part(err.value.reason, "en").startswith(
+        "no header row found in the first 11 lines of sheet 'Sheet'")
 
 
 # ---------------------------------------------------------------------------------------------------

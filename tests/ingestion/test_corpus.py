@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from foundation import bilingual
 from ingestion.discover import sha256_of
 from tests.corpus.build import Case, land_corpus, load_cases
 from tests.helpers.e2e import pipeline_env, query, run_nightly
@@ -89,7 +90,8 @@ def rule_names(kind: str, reasons: list[str]) -> list[str]:
     patterns = _rule_patterns(kind)
     names = []
     for reason in reasons:
-        hits = [name for name, p in patterns.items() if p.fullmatch(reason)]
+        english = bilingual.part(reason, "en")  # the Chinese part says the same (foundation.bilingual)
+        hits = [name for name, p in patterns.items() if p.fullmatch(english)]
         names.append(hits[0] if len(hits) == 1 else f"<{len(hits)} rules match: {reason}>")
     return sorted(names)
 

@@ -114,15 +114,20 @@ def main() -> None:
     except KeyboardInterrupt:
         print("\n正在停止 Airflow (stopping Airflow) ...", flush=True)
     finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_processes(procs)
+
+
+def stop_processes(procs: dict[str, subprocess.Popen]) -> None:
+    """End each process's group: SIGTERM, then SIGKILL for a group still running after 30 s."""
+    for proc in procs.values():
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 if __name__ == "__main__":

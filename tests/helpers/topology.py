@@ -10,7 +10,6 @@ import json
 import os
 import re
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import httpx
 import pytest
 import yaml
 
+from demo.airflow_ui import stop_processes
 from foundation.config import PROJECT_ROOT
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
@@ -200,15 +200,7 @@ def running(compose: Path, root: Path, services: dict[str, dict[str, str]], star
         # A task's supervisor leaves its worker's process group: end every descendant, not only the groups.
         descendants = [c for proc in procs.values() if proc.poll() is None
                        for c in _children(psutil, proc.pid)]
-        for proc in procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_processes(procs)
         for child in descendants:
             with suppress(psutil.Error):
                 child.kill()

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
+from foundation.bilingual import join
 from foundation.raw_schema import RAW_TABLES, row_columns
 from foundation.template import DEFAULT_EVALUATION_STANDARD
 from ingestion.discover import LandedFile
@@ -142,8 +143,10 @@ class Ledger:
             return False
         if current:
             self.con.execute(f"delete from raw.{kind} where submission_id = ?", [current[0]])
-            self.supersede(current[0], f"superseded by the later file '{landed.file_name}' "
-                                       f"(submission {landed.submission_id})")
+            self.supersede(current[0], join(f"已被之后报送的文件“{landed.file_name}”（报送 {landed.submission_id}）"
+                                            "取代，本文件的数据不再使用",
+                                            f"superseded by the later file '{landed.file_name}' "
+                                            f"(submission {landed.submission_id})"))
         self._slices[key] = (landed.submission_id, landed.received_at, landed.sha256, landed.file_name)
         return True
 

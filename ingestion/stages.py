@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from foundation.bilingual import join
 from foundation.config import SUBMISSION_KINDS, Settings
 from foundation.db import connect_warehouse
 from foundation.journal import CHECK_TABLES, LEDGER_TABLES
@@ -310,8 +311,10 @@ def load(settings: Settings, run_id: str) -> LoadSummary:
             rejected_rows: list[tuple[str, int]] = []
             for entry in manifest:  # a reprocessing (ingestion.reprocess) supersedes the version it re-reads
                 if entry.get("reprocesses") and not ledger.known(entry["submission_id"]):
-                    ledger.release(entry["reprocesses"], f"重新处理: reprocessed by run {run_id} as submission "
-                                   f"{entry['submission_id']} (today's rules and template)")
+                    new = entry["submission_id"]
+                    ledger.release(entry["reprocesses"], join(
+                        f"已由运行 {run_id} 按现行规则和模板重新处理，新版本为报送 {new}",
+                        f"reprocessed by run {run_id} as submission {new} (today's rules and template)"))
             for entry in manifest:
                 # a manifest a killed run wrote before a field existed lacks it: the field's default
                 landed = LandedFile(**{k: entry[k] for k in LandedFile.__dataclass_fields__ if k in entry}
@@ -346,8 +349,10 @@ def _load_one(ledger: Ledger, landed: LandedFile, entry: dict, outcome: dict, ve
     original = ledger.same_bytes(landed.sha256, base["kind"], base["unit_code"], base["period"])
     if original:
         ledger.record(landed, base, status="duplicate",
-                      reason=f"byte-identical to submission {original[0]} ('{original[1]}'), the file loaded for "
-                      f"the same unit {base['unit_code']} and period {base['period']}: nothing changed")
+                      reason=join(f"与已载入的报送 {original[0]}（“{original[1]}”）逐字节相同，它是单位 "
+                                  f"{base['unit_code']} 期间 {base['period']} 的数据：内容没有变化，本文件不再载入",
+                                  f"byte-identical to submission {original[0]} ('{original[1]}'), the file loaded for "
+                                  f"the same unit {base['unit_code']} and period {base['period']}: nothing changed"))
         return
     ledger.ignore(sid, outcome.get("ignored", []))  # as many as rows_ignored counts
     if outcome["status"] == "rejected":
@@ -370,4 +375,5 @@ def _load_one(ledger: Ledger, landed: LandedFile, entry: dict, outcome: dict, ve
     ledger.record(landed, base, status="loaded", reason=None,
                   rows=(outcome["rows_received"], good, len(bad), outcome["rows_ignored"]))
     if not winner:
-        ledger.supersede(sid, "a later file for the same kind, unit and period was already loaded")
+        ledger.supersede(sid, join("同一类报表、同一单位和期间已载入了更晚报送的文件，本文件的数据不再使用",
+                                   "a later file for the same kind, unit and period was already loaded"))

@@ -29,7 +29,8 @@ import re
 import zipfile
 from pyexpat import ExpatError, ParserCreate
 
-from ingestion.errors import RejectedFile
+from foundation.bilingual import join
+from ingestion.errors import RejectedFile, unreadable_xlsx
 
 MAX_COLUMNS = 200
 MAX_ROWS = 1 << 20  # 1,048,576: Excel's last row
@@ -84,8 +85,8 @@ def _stream(zf: zipfile.ZipFile, part: str, start, limit: int | None = None) -> 
         while chunk := fh.read(CHUNK):
             read += len(chunk)
             if limit is not None and read > limit:
-                raise RejectedFile(f"not a readable XLSX workbook (part '{part}' is over {limit:,} bytes, "
-                                   "which no such part of an Excel file is): expected an Excel .xlsx file")
+                raise unreadable_xlsx(f"部件“{part}”超过 {limit:,} 字节，Excel 文件中的这类部件不会这么大",
+                                      f"part '{part}' is over {limit:,} bytes, which no such part of an Excel file is")
             parser.Parse(chunk, False)
         parser.Parse(b"", True)
 
@@ -96,11 +97,11 @@ def _parse(zf: zipfile.ZipFile, part: str, start, limit: int | None = None) -> N
     except _Refused as exc:
         if exc.reason is not None:
             raise RejectedFile(exc.reason) from None
-        raise RejectedFile(f"not a readable XLSX workbook (part '{part}' declares a DTD, which no Excel file "
-                           "has): expected an Excel .xlsx file") from None
+        raise unreadable_xlsx(f"部件“{part}”声明了 DTD，Excel 文件不会有 DTD",
+                              f"part '{part}' declares a DTD, which no Excel file has") from None
     except ExpatError as exc:
-        raise RejectedFile(f"not a readable XLSX workbook (part '{part}' is not well-formed XML: {exc}): "
-                           "expected an Excel .xlsx file") from None
+        raise unreadable_xlsx(f"部件“{part}”不是格式正确的 XML：{exc}",
+                              f"part '{part}' is not well-formed XML: {exc}") from None
 
 
 def worksheets(zf: zipfile.ZipFile) -> dict[str, str]:
@@ -139,21 +140,27 @@ def worksheets(zf: zipfile.ZipFile) -> dict[str, str]:
     return out
 
 
-def _too_large(rows: int, cols: int) -> str | None:
+def _too_large(rows: int, cols: int) -> tuple[str, str] | None:
+    """(Chinese, English) of what is too large in a span of `rows` by `cols`; None if nothing is."""
     if cols > MAX_COLUMNS:
-        return f"{cols:,} columns, more than the {MAX_COLUMNS} a submission can have (the template has about 25)"
+        return (f"{cols:,} 列，超过一份报送最多可有的 {MAX_COLUMNS} 列（模板约 25 列）",
+                f"{cols:,} columns, more than the {MAX_COLUMNS} a submission can have (the template has about 25)")
     if rows > MAX_ROWS:
-        return f"{rows:,} rows, more than the {MAX_ROWS:,} an Excel sheet can have"
+        return (f"{rows:,} 行，超过 Excel 工作表最多可有的 {MAX_ROWS:,} 行",
+                f"{rows:,} rows, more than the {MAX_ROWS:,} an Excel sheet can have")
     if rows * cols > MAX_CELLS:
-        return (f"{rows:,} rows by {cols:,} columns ({rows * cols:,} cells), more than the {MAX_CELLS:,} a "
+        return (f"{rows:,} 行 × {cols:,} 列（{rows * cols:,} 个单元格），超过一份报送可能需要的 {MAX_CELLS:,} 个单元格",
+                f"{rows:,} rows by {cols:,} columns ({rows * cols:,} cells), more than the {MAX_CELLS:,} a "
                 f"submission can need")
     return None
 
 
-def _refusal(workbook: str, sheet: str, span: str, detail: str) -> str:
-    return (f"工作表范围过大 sheet too large: sheet '{sheet}' of the workbook '{workbook}' {span}: {detail}; it "
-            "was not read (delete the rows and columns outside the table, or copy the table into a new "
-            "workbook, and save it again)")
+def _refusal(workbook: str, sheet: str, span: tuple[str, str], detail: tuple[str, str]) -> str:
+    return join(f"工作簿“{workbook}”的工作表“{sheet}”范围过大：{span[0]}，{detail[0]}；未读取（请删除表格以外的行和列，"
+                "或把表格复制到新工作簿，另存后重新报送）",
+                f"sheet too large: sheet '{sheet}' of the workbook '{workbook}' {span[1]}: {detail[1]}; it was not "
+                "read (delete the rows and columns outside the table, or copy the table into a new workbook, and "
+                "save it again)")
 
 
 def check_extent(zf: zipfile.ZipFile, workbook: str) -> None:
@@ -198,7 +205,7 @@ def _upper_bound(zf: zipfile.ZipFile, part: str) -> tuple[int, int] | None:
     return max(map(int, rows), default=0), last_col
 
 
-def _declared_too_large(ref: str) -> str | None:
+def _declared_too_large(ref: str) -> tuple[str, str] | None:
     ends = [_cell(p) for p in ref.split(":")]
     if len(ends) in (1, 2) and all(ends):
         (r1, c1), (r2, c2) = ends[0], ends[-1]
@@ -234,9 +241,11 @@ def _check_sheet(zf: zipfile.ZipFile, part: str, workbook: str, sheet: str) -> N
                 box[3] = c
             rows, cols = box[1] - box[0] + 1, box[3] - box[2] + 1
             if cols > MAX_COLUMNS or rows > MAX_ROWS or rows * cols > MAX_CELLS or state["cells"] > MAX_CELLS:
-                span = f"has cells from {column_name(box[2])}{box[0]} to {column_name(box[3])}{box[1]}"
+                first, last = f"{column_name(box[2])}{box[0]}", f"{column_name(box[3])}{box[1]}"
+                span = (f"有值的单元格从 {first} 到 {last}", f"has cells from {first} to {last}")
                 raise _Refused(_refusal(workbook, sheet, span, _too_large(rows, cols)
-                                        or f"more than {MAX_CELLS:,} cells holding a value"))
+                                        or (f"有值的单元格超过 {MAX_CELLS:,} 个",
+                                            f"more than {MAX_CELLS:,} cells holding a value")))
         elif tag == "row":
             r = attrs.get("r")
             state["row"] = int(r) if r and r.isdigit() else state["row"] + 1
@@ -244,6 +253,7 @@ def _check_sheet(zf: zipfile.ZipFile, part: str, workbook: str, sheet: str) -> N
         elif tag == "dimension":
             ref = attrs.get("ref", "")
             if detail := _declared_too_large(ref):
-                raise _Refused(_refusal(workbook, sheet, f"declares its range as {ref}", detail))
+                span = (f"声明其范围为 {ref}", f"declares its range as {ref}")
+                raise _Refused(_refusal(workbook, sheet, span, detail))
 
     _parse(zf, part, start)

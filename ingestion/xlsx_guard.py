@@ -26,7 +26,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from ingestion.errors import RejectedFile
+from foundation.bilingual import join
+from ingestion.errors import RejectedFile, unreadable_xlsx
 from ingestion.xlsx_extent import check_extent
 
 MAX_RATIO = 200  # real sheet XML packs 5-30 to 1; deflate's ceiling is about 1030 to 1
@@ -39,9 +40,11 @@ _ENCRYPTED = ("EncryptedPackage".encode("utf-16-le"), "EncryptionInfo".encode("u
 _XLS_STREAMS = ("Workbook".encode("utf-16-le"), "Book\0".encode("utf-16-le"))
 
 
-def _bomb(path: Path, detail: str) -> RejectedFile:
-    return RejectedFile(f"the workbook '{path.name}' looks like a decompression bomb: {detail}; it was not "
-                        "unpacked (save it again from Excel, without embedded objects)")
+def _bomb(path: Path, detail_zh: str, detail: str) -> RejectedFile:
+    return RejectedFile(join(f"工作簿“{path.name}”疑似解压炸弹：{detail_zh}，未解压（请在 Excel 中重新保存，"
+                             "不要嵌入对象）",
+                             f"the workbook '{path.name}' looks like a decompression bomb: {detail}; it was not "
+                             "unpacked (save it again from Excel, without embedded objects)"))
 
 
 def _mib(n: int) -> str:
@@ -56,28 +59,32 @@ def check_workbook(path: Path, max_unzipped_bytes: int | None) -> None:
         with zipfile.ZipFile(path) as zf:
             entries = [i for i in zf.infolist() if not i.is_dir()]
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise RejectedFile(f"not a readable XLSX workbook ({type(exc).__name__}: {exc}): expected an Excel "
-                           ".xlsx file") from None
+        found = f"{type(exc).__name__}: {exc}"
+        raise unreadable_xlsx(found, found) from None
     declared = sum(i.file_size for i in entries)
     if max_unzipped_bytes is not None and declared > max_unzipped_bytes:
-        raise _bomb(path, f"its parts declare {_mib(declared)} unpacked, over the limit of "
-                          f"{_mib(max_unzipped_bytes)}")
+        raise _bomb(path, f"各部件声明解压后共 {_mib(declared)}，超过上限 {_mib(max_unzipped_bytes)}",
+                    f"its parts declare {_mib(declared)} unpacked, over the limit of {_mib(max_unzipped_bytes)}")
     for info in entries:
         if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            raise _bomb(path, f"part '{info.filename}' declares {_mib(info.file_size)} unpacked from "
-                              f"{info.compress_size:,} bytes ({info.file_size // max(info.compress_size, 1):,} to 1)")
+            ratio = f"{info.file_size // max(info.compress_size, 1):,}"
+            raise _bomb(path, f"部件“{info.filename}”声明由 {info.compress_size:,} 字节解压为 {_mib(info.file_size)}"
+                              f"（{ratio} 比 1）",
+                        f"part '{info.filename}' declares {_mib(info.file_size)} unpacked from "
+                        f"{info.compress_size:,} bytes ({ratio} to 1)")
     with path.open("rb") as fh:
         for info in entries:
             actual = _inflated_size(fh, info)
             if actual > info.file_size:
-                raise _bomb(path, f"part '{info.filename}' unpacks to more than the {info.file_size:,} bytes "
-                                  "its header declares")
+                raise _bomb(path, f"部件“{info.filename}”解压后超过其文件头声明的 {info.file_size:,} 字节",
+                            f"part '{info.filename}' unpacks to more than the {info.file_size:,} bytes its header "
+                            "declares")
     try:
         with zipfile.ZipFile(path) as zf:  # every part now inflates to what it declares, which is bounded
             check_extent(zf, path.name)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
-        raise RejectedFile(f"not a readable XLSX workbook ({type(exc).__name__}: {exc}): expected an Excel "
-                           ".xlsx file") from None
+        found = f"{type(exc).__name__}: {exc}"
+        raise unreadable_xlsx(found, found) from None
 
 
 def _refuse_ole2(path: Path) -> None:
@@ -87,16 +94,21 @@ def _refuse_ole2(path: Path) -> None:
             return
         found = _stream_names(fh)
     if found & set(_ENCRYPTED):
-        raise RejectedFile(f"工作簿已加密（受密码保护）password protected: the workbook '{path.name}' is "
-                           "encrypted with a password, so it cannot be read; remove the password (Excel: 文件 > 信息 > "
-                           "保护工作簿 > 用密码进行加密, clear it; File > Info > Protect Workbook > Encrypt with "
-                           "Password), save it as .xlsx and send it again")
+        raise RejectedFile(join(f"工作簿“{path.name}”已加密（受密码保护），无法读取：请去掉密码（Excel：文件 > 信息 > "
+                                "保护工作簿 > 用密码进行加密，清空密码），另存为 .xlsx 后重新报送",
+                                f"password protected: the workbook '{path.name}' is encrypted with a password, so it "
+                                "cannot be read; remove the password (Excel: File > Info > Protect Workbook > Encrypt "
+                                "with Password, clear it), save it as .xlsx and send it again"))
     if found & set(_XLS_STREAMS):
-        raise RejectedFile(f"旧版 .xls 工作簿 old .xls format: the file '{path.name}' is an Excel 97-2003 .xls "
-                           "workbook renamed .xlsx; open it in Excel or WPS and save it as an Excel workbook (.xlsx), "
-                           "then send it again")
-    raise RejectedFile(f"不是 .xlsx 工作簿 not an .xlsx workbook: the file '{path.name}' is an old Office (OLE2) "
-                       "document, not an Excel .xlsx workbook; save it from Excel as .xlsx and send it again")
+        raise RejectedFile(join(f"文件“{path.name}”是改名为 .xlsx 的旧版 Excel 97-2003 .xls 工作簿：请在 Excel 或 WPS "
+                                "中打开，另存为 Excel 工作簿（.xlsx）后重新报送",
+                                f"old .xls format: the file '{path.name}' is an Excel 97-2003 .xls workbook renamed "
+                                ".xlsx; open it in Excel or WPS and save it as an Excel workbook (.xlsx), then send it "
+                                "again"))
+    raise RejectedFile(join(f"文件“{path.name}”是旧版 Office（OLE2）文档，不是 Excel .xlsx 工作簿：请在 Excel 中另存为 "
+                            ".xlsx 后重新报送",
+                            f"not an .xlsx workbook: the file '{path.name}' is an old Office (OLE2) document, not an "
+                            "Excel .xlsx workbook; save it from Excel as .xlsx and send it again"))
 
 
 def _stream_names(fh) -> set[bytes]:
@@ -117,8 +129,7 @@ def _inflated_size(fh, info: zipfile.ZipInfo) -> int:
     fh.seek(info.header_offset)
     header = fh.read(_LOCAL_HEADER.size)
     if len(header) < _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
-        raise RejectedFile(f"not a readable XLSX workbook (part '{info.filename}' has no local header): "
-                           "expected an Excel .xlsx file")
+        raise unreadable_xlsx(f"部件“{info.filename}”没有本地文件头", f"part '{info.filename}' has no local header")
     name_len, extra_len = _LOCAL_HEADER.unpack(header)[-2:]
     fh.seek(info.header_offset + _LOCAL_HEADER.size + name_len + extra_len)
     remaining = info.compress_size
@@ -126,8 +137,8 @@ def _inflated_size(fh, info: zipfile.ZipInfo) -> int:
     if info.compress_type == zipfile.ZIP_STORED:
         return info.compress_size
     if info.compress_type != zipfile.ZIP_DEFLATED:
-        raise RejectedFile(f"not a readable XLSX workbook (part '{info.filename}' uses compression method "
-                           f"{info.compress_type}): expected an Excel .xlsx file")
+        raise unreadable_xlsx(f"部件“{info.filename}”使用了压缩方法 {info.compress_type}",
+                              f"part '{info.filename}' uses compression method {info.compress_type}")
     inflater = zlib.decompressobj(-15)
     total = 0
     try:
@@ -142,6 +153,6 @@ def _inflated_size(fh, info: zipfile.ZipInfo) -> int:
         while total < limit and not inflater.eof and (out := inflater.decompress(b"", CHUNK)):
             total += len(out)
     except zlib.error as exc:
-        raise RejectedFile(f"not a readable XLSX workbook (part '{info.filename}' is corrupt: {exc}): expected "
-                           "an Excel .xlsx file") from None
+        raise unreadable_xlsx(f"部件“{info.filename}”已损坏：{exc}",
+                              f"part '{info.filename}' is corrupt: {exc}") from None
     return total

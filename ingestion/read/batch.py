@@ -154,13 +154,17 @@ def _limits(limits: XlsxLimits | None, max_unzipped_bytes: int | None) -> XlsxLi
 def _file_grid(path: Path, kind: str, max_bytes: int | None, xlsx: ContainedXlsxReader) -> Grid:
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
-        raise RejectedFile(f"file is {size} bytes, over the limit of {max_bytes}")
+        raise RejectedFile(join(f"文件大小为 {size:,} 字节，超过上限 {max_bytes:,} 字节，未读取：请只保留本期的报表"
+                                "（删除图片、嵌入对象等）后重新报送",
+                                f"file is {size} bytes, over the limit of {max_bytes}: it was not read; keep only "
+                                "this period's table (no pictures or embedded objects) and send it again"))
     ext = path.suffix.lower()
     if ext == ".csv":
         return csv_grid(path.read_bytes(), kind)
     if ext == ".xlsx":
         return xlsx.read(path, kind)  # guard and parse in a worker process (started on the first workbook)
-    raise RejectedFile(f"file '{path.name}' has extension '{path.suffix}': expected .csv or .xlsx")
+    raise RejectedFile(join(f"文件“{path.name}”的扩展名为“{path.suffix}”：应为 .csv 或 .xlsx",
+                            f"file '{path.name}' has extension '{path.suffix}': expected .csv or .xlsx"))
 
 
 def _field_cells(layouts: list[Layout], name: str) -> pa.ChunkedArray:

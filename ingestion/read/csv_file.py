@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from foundation.bilingual import join
 from ingestion.errors import RejectedFile
 from ingestion.read.encoding import decode_text
 from ingestion.read.grid import Grid
@@ -66,8 +67,10 @@ def _first_records(text: str, delimiter: str, limit: int) -> list[tuple[list[str
 def csv_grid(raw: bytes, kind: str) -> Grid:
     """A CSV file's bytes as a grid; raises RejectedFile when they cannot be read as CSV text."""
     if raw.startswith(b"PK\x03\x04"):
-        raise RejectedFile("the file is named .csv but is a zip archive (an XLSX workbook?): "
-                           "expected comma- or tab-separated text, or rename it .xlsx")
+        raise RejectedFile(join("文件扩展名为 .csv，内容却是 zip 压缩包（可能是 XLSX 工作簿）："
+                                "应为逗号或制表符分隔的文本；如果它是 Excel 工作簿，请把扩展名改为 .xlsx 后重新报送",
+                                "the file is named .csv but is a zip archive (an XLSX workbook?): expected comma- or "
+                                "tab-separated text, or rename it .xlsx"))
     buf, start, encoding = decode_text(raw)
     if b"\n" not in buf and b"\r" in buf:  # classic Mac line ends
         buf = buf.replace(b"\r", b"\n")
@@ -194,7 +197,8 @@ def exact_grid(buf: bytes, data_start: int, delimiter: str, ncols: int, header_r
     if "\r" in text.replace("\r\n", ""):
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "\x00" in text:
-        raise RejectedFile("the file contains NUL bytes: expected CSV text")
+        raise RejectedFile(join("文件中含有 NUL 字节（0x00）：应为 CSV 文本",
+                                "the file contains NUL bytes: expected CSV text"))
     allow_fields(len(text) + 1)
     reader = csv.reader(_LineFeed(text), delimiter=delimiter, strict=False)
     rows: list[list[str]] = []
@@ -214,7 +218,9 @@ def exact_grid(buf: bytes, data_start: int, delimiter: str, ncols: int, header_r
             rows.append(rec)
             numbers.append(header_row + 1 + i)
     except csv.Error as exc:
-        raise RejectedFile(f"cannot parse the CSV after row {header_row + 1 + len(numbers)}: {exc}") from None
+        at = header_row + 1 + len(numbers)
+        raise RejectedFile(join(f"第 {at} 行之后的内容无法按 CSV 解析：{exc}",
+                                f"cannot parse the CSV after row {at}: {exc}")) from None
     columns = [pa.chunked_array([pa.array(list(col), type=pa.string())]) for col in zip(*rows, strict=True)] \
         if rows else [pa.chunked_array([], pa.string()) for _ in range(ncols)]
     return Grid([], header_row, columns, np.asarray(numbers, dtype=np.int64), extras)

@@ -98,8 +98,11 @@ def lay_out(grid: Grid, kind: str) -> Layout:
     if dups:
         name, ps = next(iter(dups.items()))
         cols = " and ".join(f"{p + 1} '{grid.headers[p]}'" for p in ps)
-        raise RejectedFile(f"columns {cols} {'both' if len(ps) == 2 else 'all'} match {field_label(by_name[name])}: "
-                           f"keep one column per field")
+        cols_zh = "、".join(f"第 {p + 1} 列“{grid.headers[p]}”" for p in ps)
+        label = field_label(by_name[name])
+        raise RejectedFile(join(f"{cols_zh}都对应字段 {label}：每个字段只能有一列，请删除多余的列后重新报送",
+                                f"columns {cols} {'both' if len(ps) == 2 else 'all'} match {label}: keep one column "
+                                "per field"))
     col_of = {name: ps[0] for name, ps in positions.items()}
     factors: dict[str, float] = {}
     for name, i in col_of.items():
@@ -107,9 +110,11 @@ def lay_out(grid: Grid, kind: str) -> Layout:
         if f.type != "area":
             continue
         if is_unknown_area_unit(grid.headers[i]):
-            raise RejectedFile(f"column {i + 1} '{grid.headers[i]}' gives its unit as "
-                               f"'{header_unit(grid.headers[i])}': expected m² (m2, 平方米) or 万m² "
-                               f"(万m2, 万平方米)")
+            unit = header_unit(grid.headers[i])
+            raise RejectedFile(join(f"第 {i + 1} 列“{grid.headers[i]}”的面积单位为“{unit}”：应为 m²（m2、平方米）"
+                                    "或 万m²（万m2、万平方米），请换算后改写表头",
+                                    f"column {i + 1} '{grid.headers[i]}' gives its unit as '{unit}': expected m² "
+                                    "(m2, 平方米) or 万m² (万m2, 万平方米)"))
         factors[name] = header_unit_factor(grid.headers[i]) or 1.0
     index_cols = {i for i, h in enumerate(grid.headers) if i not in mapping and fold_header(h) in
                   ROW_INDEX_HEADERS}

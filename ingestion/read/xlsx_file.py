@@ -15,7 +15,8 @@ import pandas as pd
 import pyarrow as pa
 
 from foundation import template
-from ingestion.errors import RejectedFile
+from foundation.bilingual import join
+from ingestion.errors import RejectedFile, unreadable_xlsx
 from ingestion.headers import fold_header, match_headers
 from ingestion.read.grid import Grid
 from ingestion.read.header_row import HEADER_SEARCH_ROWS, HeaderSearch
@@ -69,15 +70,19 @@ def choose_sheet(kind: str, sheets: list[tuple[str, bool]]) -> tuple[str, list[s
     wanted = {fold_header(s) for s in template.SHEET_NAMES[kind]}
     visible = [name for name, shown in sheets if shown]
     if not visible:
-        raise RejectedFile("the workbook has no visible worksheet: unhide the sheet with the table (右键工作表标签 > "
-                           "取消隐藏; right-click a sheet tab > Unhide) and send it again")
+        raise RejectedFile(join("工作簿中没有可见的工作表：请取消隐藏含表格的工作表（右键工作表标签 > 取消隐藏）"
+                                "后重新报送",
+                                "the workbook has no visible worksheet: unhide the sheet with the table (right-click "
+                                "a sheet tab > Unhide) and send it again"))
     sheet = next((s for s in visible if fold_header(s) in wanted), visible[0])
     before = [name for name, _ in sheets[:[n for n, _ in sheets].index(sheet)]]
     hidden = [name for name, shown in sheets if not shown
               and (name in before or fold_header(name) in wanted)]
-    warnings = [f"隐藏的工作表未读取 hidden sheet skipped: the workbook's hidden sheet '{name}' was not read; sheet "
-                f"'{sheet}' was read instead (if the data is on the hidden sheet, unhide it, delete the other sheet "
-                "and send the file again)" for name in hidden]
+    warnings = [join(f"隐藏的工作表“{name}”未读取，读取的是工作表“{sheet}”（如果数据在隐藏的工作表上，请取消隐藏它、"
+                     "删除另一个工作表后重新报送）",
+                     f"hidden sheet skipped: the workbook's hidden sheet '{name}' was not read; sheet '{sheet}' was "
+                     "read instead (if the data is on the hidden sheet, unhide it, delete the other sheet and send the "
+                     "file again)") for name in hidden]
     return sheet, warnings
 
 
@@ -89,7 +94,9 @@ def xlsx_grid(path: Path, kind: str) -> Grid:
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         if not workbook.sheet_names:
-            raise RejectedFile("the workbook has no sheets")
+            raise RejectedFile(join("工作簿中没有任何工作表：请把表格放在工作表中，另存为 .xlsx 后重新报送",
+                                    "the workbook has no sheets: put the table on a sheet, save it as .xlsx and send "
+                                    "it again"))
         sheets = [(m.name, m.visible == SheetVisibleEnum.Visible and m.typ == SheetTypeEnum.WorkSheet)
                   for m in workbook.sheets_metadata]
         sheet, warnings = choose_sheet(kind, sheets)
@@ -97,8 +104,7 @@ def xlsx_grid(path: Path, kind: str) -> Grid:
     except RejectedFile:
         raise
     except Exception as exc:  # calamine raises its own error types, and zip/xml errors
-        raise RejectedFile(f"not a readable XLSX workbook ({type(exc).__name__}: {exc}): expected an Excel "
-                           f".xlsx file") from None
+        raise unreadable_xlsx(f"{type(exc).__name__}: {exc}", f"{type(exc).__name__}: {exc}") from None
     first = [[cell_text(v) for v in row] for row in rows[:HEADER_SEARCH_ROWS]]
     search = HeaderSearch(kind, first)
     if search.index is None:

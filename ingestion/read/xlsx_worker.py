@@ -29,7 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingestion.errors import RejectedFile
+from foundation.bilingual import join
+from ingestion.errors import RejectedFile, unreadable_xlsx
 from ingestion.read.grid import Grid
 
 _PRELOAD = ["ingestion.read.xlsx_file", "ingestion.xlsx_guard"]
@@ -64,9 +65,11 @@ def read_workbook(path: str, kind: str, max_unzipped_bytes: int | None) -> Grid:
 Job = Callable[[str, str, "int | None"], Grid]
 
 
-def _unsafe(path: Path, detail: str) -> RejectedFile:
-    return RejectedFile(f"工作簿无法安全读取 the workbook could not be read safely: {detail}; '{path.name}' was not "
-                        "loaded (copy the table into a new workbook, save it as .xlsx and send it again)")
+def _unsafe(path: Path, detail_zh: str, detail: str) -> RejectedFile:
+    return RejectedFile(join(f"工作簿“{path.name}”无法安全读取：{detail_zh}，未载入（请把表格复制到新工作簿，"
+                             "另存为 .xlsx 后重新报送）",
+                             f"the workbook could not be read safely: {detail}; '{path.name}' was not loaded (copy "
+                             "the table into a new workbook, save it as .xlsx and send it again)"))
 
 
 def _serve(conn, memory_bytes: int, job: Job) -> None:
@@ -91,8 +94,8 @@ def _serve(conn, memory_bytes: int, job: Job) -> None:
             conn.send(("memory", None))
             return  # a worker that ran out of memory is not reused
         except Exception as exc:  # a reader's own error types, zip and XML errors
-            conn.send(("rejected", f"not a readable XLSX workbook ({type(exc).__name__}: {exc}): expected an "
-                                   "Excel .xlsx file"))
+            found = f"{type(exc).__name__}: {exc}"
+            conn.send(("rejected", unreadable_xlsx(found, found).reason))
 
 
 class ContainedXlsxReader:
@@ -146,17 +149,20 @@ class ContainedXlsxReader:
             answer = self._conn.recv() if ready else None
         except (EOFError, OSError):
             code = self._stop()
-            raise _unsafe(path, f"the reader stopped ({_exit_text(code)}; the limit is "
-                                f"{limits.memory_bytes / (1 << 30):.1f} GiB of memory)") from None
+            gib = f"{limits.memory_bytes / (1 << 30):.1f} GiB"
+            raise _unsafe(path, f"读取进程意外终止（{_exit_text(code, 'zh')}；内存上限为 {gib}）",
+                          f"the reader stopped ({_exit_text(code)}; the limit is {gib} of memory)") from None
         if answer is None:
             self._stop()
-            raise _unsafe(path, f"reading it took longer than {limits.seconds:g} seconds")
+            raise _unsafe(path, f"读取超过了 {limits.seconds:g} 秒",
+                          f"reading it took longer than {limits.seconds:g} seconds")
         status, payload = answer
         if status == "grid":
             return payload
         if status == "memory":
             self._stop()
-            raise _unsafe(path, f"reading it needs more than {limits.memory_bytes / (1 << 30):.1f} GiB of memory")
+            gib = f"{limits.memory_bytes / (1 << 30):.1f} GiB"
+            raise _unsafe(path, f"读取需要超过 {gib} 内存", f"reading it needs more than {gib} of memory")
         raise RejectedFile(payload)
 
     def close(self) -> None:
@@ -169,11 +175,12 @@ class ContainedXlsxReader:
         self._stop()
 
 
-def _exit_text(code: int | None) -> str:
+def _exit_text(code: int | None, lang: str = "en") -> str:
     if code is not None and code < 0:
         try:
-            return f"signal {signal.Signals(-code).name}"
+            name = signal.Signals(-code).name
         except ValueError:
-            return f"signal {-code}"
-    return f"exit code {code}"
+            name = str(-code)
+        return f"信号 {name}" if lang == "zh" else f"signal {name}"
+    return f"退出码 {code}" if lang == "zh" else f"exit code {code}"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import openpyxl
@@ -136,7 +137,10 @@ def test_undecodable_file_is_rejected(tmp_path: Path) -> None:
     data = csv_text(ROWS[2:4]).encode("utf-8") + b"\xff\xfe\xff\x80\n"
     with pytest.raises(RejectedFile) as err:
         read_submission(write(tmp_path, "bad.csv", data), "buildings")
-    assert "cannot decode the file as UTF-8, UTF-16 or GB18030" in err.value.reason
+    zh, en = err.value.reason.split(bilingual.SEPARATOR)
+    byte, at = re.fullmatch(r"cannot decode the file as UTF-8, UTF-16 or GB18030: byte (0x[0-9a-f]{2}) at position "
+                            r"(\d+) is invalid in each; save it from Excel or WPS as CSV UTF-8 .*", en).groups()
+    assert zh.startswith(f"文件无法按 UTF-8、UTF-16 或 GB18030 解码：偏移 {at} 字节处的 {byte} 在这三种编码中都无效；")
 
 
 def test_file_over_the_size_limit_is_rejected(tmp_path: Path) -> None:
@@ -144,7 +148,9 @@ def test_file_over_the_size_limit_is_rejected(tmp_path: Path) -> None:
     size = path.stat().st_size
     with pytest.raises(RejectedFile) as err:
         read_submission(path, "buildings", max_bytes=size - 1)
-    assert err.value.reason == f"file is {size} bytes, over the limit of {size - 1}"
+    zh, en = err.value.reason.split(bilingual.SEPARATOR)
+    assert en.startswith(f"file is {size} bytes, over the limit of {size - 1}: it was not read")
+    assert zh.startswith(f"文件大小为 {size:,} 字节，超过上限 {size - 1:,} 字节，未读取")
     assert len(read_submission(path, "buildings", max_bytes=size).frame) == 5
 
 
@@ -295,12 +301,16 @@ def test_duplicate_and_unknown_unit_columns_are_rejected(tmp_path: Path) -> None
     header = [*HEADER, "总建筑面积(m²)"]
     with pytest.raises(RejectedFile) as err:
         read_submission(write(tmp_path, "d.csv", csv_text([header])), "buildings")
-    assert err.value.reason == ("columns 11 '总建筑面积（万平方米）' and 23 '总建筑面积(m²)' both match "
-                                "总建筑面积/total_floor_area_m2: keep one column per field")
+    assert err.value.reason == bilingual.join(
+        "第 11 列“总建筑面积（万平方米）”、第 23 列“总建筑面积(m²)”都对应字段 总建筑面积/total_floor_area_m2："
+        "每个字段只能有一列，请删除多余的列后重新报送",
+        "columns 11 '总建筑面积（万平方米）' and 23 '总建筑面积(m²)' both match 总建筑面积/total_floor_area_m2: "
+        "keep one column per field")
     header = [h.replace("（万平方米）", "（公顷）") for h in HEADER]
     with pytest.raises(RejectedFile) as err:
         read_submission(write(tmp_path, "u.csv", csv_text([header])), "buildings")
-    assert "'公顷'" in err.value.reason
+    zh, en = err.value.reason.split(bilingual.SEPARATOR)
+    assert "的面积单位为“公顷”：应为 m²" in zh and "gives its unit as '公顷': expected m²" in en
 
 
 def test_csv_that_is_a_workbook_and_xlsx_that_is_not(tmp_path: Path) -> None:
@@ -308,10 +318,12 @@ def test_csv_that_is_a_workbook_and_xlsx_that_is_not(tmp_path: Path) -> None:
     wb.save(tmp_path / "book.xlsx")
     with pytest.raises(RejectedFile) as err:
         read_submission(write(tmp_path, "book.csv", (tmp_path / "book.xlsx").read_bytes()), "buildings")
-    assert "zip archive" in err.value.reason
+    zh, en = err.value.reason.split(bilingual.SEPARATOR)
+    assert "zip 压缩包" in zh and "改为 .xlsx" in zh and "zip archive" in en
     with pytest.raises(RejectedFile) as err:
         read_submission(write(tmp_path, "fake.xlsx", csv_text(ROWS)), "buildings")
-    assert err.value.reason.startswith("not a readable XLSX workbook")
+    zh, en = err.value.reason.split(bilingual.SEPARATOR)
+    assert zh.startswith("不是可读取的 XLSX 工作簿（") and en.startswith("not a readable XLSX workbook (")
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -5,11 +5,13 @@ the worker process: that file is rejected, the next one reads), password-protect
 
 from __future__ import annotations
 
+import re
 import shutil
 import zipfile
 
 import pytest
 
+from foundation import bilingual
 from ingestion.errors import RejectedFile
 from ingestion.read import read_batch, read_submission
 from ingestion.read.xlsx_worker import ContainedXlsxReader, XlsxLimits
@@ -33,8 +35,12 @@ def _write(tmp_path, data: bytes, name: str = "330402_2020-10.xlsx"):
 def test_a_sheet_larger_than_a_submission_is_refused_before_it_is_laid_out(tmp_path, maker, match):
     path = _write(tmp_path, getattr(build, maker)(None, None))
     assert path.stat().st_size < 8_000
-    with pytest.raises(RejectedFile, match="^工作表范围过大 sheet too large: sheet '装配式建筑' of the workbook "):
+    with pytest.raises(RejectedFile) as err:
         check_workbook(path, 2 << 30)
+    zh, en = err.value.reason.split(bilingual.SEPARATOR)
+    assert zh.startswith("工作簿“330402_2020-10.xlsx”的工作表“装配式建筑”范围过大：")
+    assert zh.endswith("另存后重新报送）")
+    assert en.startswith("sheet too large: sheet '装配式建筑' of the workbook '330402_2020-10.xlsx' ")
     with pytest.raises(RejectedFile, match=match):
         read_submission(path, "buildings")
 
@@ -73,9 +79,11 @@ def test_an_abort_of_the_reader_rejects_that_file_and_the_next_one_reads(tmp_pat
     far = _write(tmp_path, build.xlsx_cell_at_xfd1048576(None, None), "far.xlsx")
     ok = _write(tmp_path, build._small_workbook(), "ok.xlsx")
     with ContainedXlsxReader(XlsxLimits(), job=xlsx_jobs.unguarded) as reader:
-        with pytest.raises(RejectedFile, match=r"^工作簿无法安全读取 the workbook could not be read safely: the reader "
-                                               r"stopped \(signal SIGABRT"):
+        with pytest.raises(RejectedFile) as err:
             reader.read(far, "buildings")
+        zh, en = err.value.reason.split(bilingual.SEPARATOR)
+        assert zh.startswith("工作簿“far.xlsx”无法安全读取：读取进程意外终止（信号 SIGABRT；内存上限为 ")
+        assert en.startswith("the workbook could not be read safely: the reader stopped (signal SIGABRT")
         assert reader.read(ok, "buildings").n == 1
 
 
@@ -83,13 +91,15 @@ def test_memory_and_time_are_bounded(tmp_path):
     ok = build._small_workbook()
     paths = {name: _write(tmp_path, ok, f"{name}.xlsx") for name in ("hog", "sleep", "fine")}
     with ContainedXlsxReader(XlsxLimits(memory_bytes=3 << 30, seconds=120), job=xlsx_jobs.by_name) as reader:
-        with pytest.raises(RejectedFile, match="could not be read safely: reading it needs more than 3.0 GiB"):
+        with pytest.raises(RejectedFile, match="could not be read safely: reading it needs more than 3.0 GiB") as err:
             reader.read(paths["hog"], "buildings")
+        assert err.value.reason.startswith("工作簿“hog.xlsx”无法安全读取：读取需要超过 3.0 GiB 内存，未载入")
         assert reader.read(paths["fine"], "buildings").n == 1
     with ContainedXlsxReader(XlsxLimits(seconds=3), job=xlsx_jobs.by_name) as reader:
         assert reader.read(paths["fine"], "buildings").n == 1  # the worker is up: the next read is timed alone
-        with pytest.raises(RejectedFile, match="could not be read safely: reading it took longer than 3 seconds"):
+        with pytest.raises(RejectedFile, match="could not be read safely: reading it took longer than 3 s") as err:
             reader.read(paths["sleep"], "buildings")
+        assert err.value.reason.startswith("工作簿“sleep.xlsx”无法安全读取：读取超过了 3 秒，未载入")
         assert reader.read(paths["fine"], "buildings").n == 1
 
 
@@ -103,20 +113,28 @@ def test_a_batch_rejects_the_unsafe_file_only(tmp_path):
     assert len(batch.frame) == 2
 
 
-@pytest.mark.parametrize(("maker", "match"), [
-    ("xlsx_password_protected", r"^工作簿已加密（受密码保护）password protected: .*remove the password"),
-    ("xlsx_old_xls", r"^旧版 .xls 工作簿 old .xls format: .*Excel 97-2003 .xls workbook renamed .xlsx"),
+@pytest.mark.parametrize(("maker", "zh", "en"), [
+    ("xlsx_password_protected", "^工作簿“330402_2020-10.xlsx”已加密（受密码保护），无法读取：请去掉密码.*后重新报送$",
+     "^password protected: .*remove the password"),
+    ("xlsx_old_xls", "^文件“330402_2020-10.xlsx”是改名为 .xlsx 的旧版 Excel 97-2003 .xls 工作簿：请在 Excel 或 WPS "
+                     "中打开，另存为 Excel 工作簿（.xlsx）后重新报送$",
+     "^old .xls format: .*Excel 97-2003 .xls workbook renamed .xlsx"),
 ])
-def test_ole2_files_named_xlsx(tmp_path, maker, match):
-    with pytest.raises(RejectedFile, match=match):
+def test_ole2_files_named_xlsx(tmp_path, maker, zh, en):
+    with pytest.raises(RejectedFile) as err:
         read_submission(_write(tmp_path, getattr(build, maker)(None, None)), "buildings")
-    with pytest.raises(RejectedFile, match=r"^不是 .xlsx 工作簿 not an .xlsx workbook"):
+    reason = err.value.reason
+    assert re.search(zh, bilingual.part(reason, "zh")) and re.search(en, bilingual.part(reason, "en"))
+    with pytest.raises(RejectedFile) as err:
         check_workbook(_write(tmp_path, build.ole2(["WordDocument"]), "doc.xlsx"), None)
+    assert bilingual.part(err.value.reason, "zh").startswith("文件“doc.xlsx”是旧版 Office（OLE2）文档，不是 Excel")
+    assert bilingual.part(err.value.reason, "en").startswith("not an .xlsx workbook: the file 'doc.xlsx'")
 
 
 def test_the_first_visible_sheet_is_read_and_a_hidden_one_named(tmp_path):
     res = read_submission(_write(tmp_path, build.xlsx_hidden_first_sheet(None, None)), "buildings")
     assert res.sheet == "报表" and res.rows == 2
-    assert [w for w in res.warnings if "hidden sheet" in w] == [
-        "隐藏的工作表未读取 hidden sheet skipped: the workbook's hidden sheet '草稿' was not read; sheet '报表' was "
-        "read instead (if the data is on the hidden sheet, unhide it, delete the other sheet and send the file again)"]
+    assert [w for w in res.warnings if "hidden sheet" in w] == [bilingual.join(
+        "隐藏的工作表“草稿”未读取，读取的是工作表“报表”（如果数据在隐藏的工作表上，请取消隐藏它、删除另一个工作表后重新报送）",
+        "hidden sheet skipped: the workbook's hidden sheet '草稿' was not read; sheet '报表' was "
+        "read instead (if the data is on the hidden sheet, unhide it, delete the other sheet and send the file again)")]

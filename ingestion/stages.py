@@ -349,8 +349,9 @@ def _load_one(ledger: Ledger, landed: LandedFile, entry: dict, outcome: dict, ve
     original = ledger.same_bytes(landed.sha256, base["kind"], base["unit_code"], base["period"])
     if original:
         ledger.record(landed, base, status="duplicate",
-                      reason=join(f"与已载入的报送 {original[0]}（“{original[1]}”）逐字节相同，它是单位 "
-                                  f"{base['unit_code']} 期间 {base['period']} 的数据：内容没有变化，本文件不再载入",
+                      reason=join(f"与报送 {original[0]}（“{original[1]}”）逐字节相同，该文件是单位 "
+                                  f"{base['unit_code']} 期间 {base['period']} 已载入的数据："
+                                  "内容没有变化，本文件不再载入",
                                   f"byte-identical to submission {original[0]} ('{original[1]}'), the file loaded for "
                                   f"the same unit {base['unit_code']} and period {base['period']}: nothing changed"))
         return

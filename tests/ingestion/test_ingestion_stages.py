@@ -9,6 +9,7 @@ import os
 import duckdb
 import pytest
 
+from foundation import bilingual
 from ingestion import stages
 from tests.helpers.landing import HEADER, land, ledger, row, run
 from tests.helpers.warehouse import warehouse_rows
@@ -197,7 +198,9 @@ def test_the_last_file_wins_whatever_its_bytes(data_env, runs):
                          ).fetchone()[0]
     con.close()
     assert got["330402_2020-03_再发.csv"][0] == "duplicate"
-    assert got["330402_2020-03_再发.csv"][5] == (
+    assert got["330402_2020-03_再发.csv"][5] == bilingual.join(
+        f"与报送 {holder}（“330402_2020-03_原版.csv”）逐字节相同，该文件是单位 330402 期间 2020-03 已载入的数据："
+        "内容没有变化，本文件不再载入",
         f"byte-identical to submission {holder} ('330402_2020-03_原版.csv'), the file loaded for the same unit "
         "330402 and period 2020-03: nothing changed")
     assert got["330402_2020-03_原版.csv"][0] == "loaded"

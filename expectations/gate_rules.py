@@ -125,15 +125,20 @@ class GateRule:
     frame: str  # a key of FRAMES
     example: str  # str.format template over a failing row's values
     build: Callable[[Any, Any], list[Any]]  # (gxe, Column) -> expectations
+    meaning_zh: str = ""  # the meaning and the example in Chinese: a detail is stored Chinese first
+    example_zh: str = ""  # (foundation.bilingual); "" for a rule written in English only
 
 
 def _between(column: str, lo: float | None, hi: float | None) -> Callable[[Any, Any], list[Any]]:
     return lambda gxe, C: [gxe.ExpectColumnValuesToBeBetween(column=column, min_value=lo, max_value=hi)]
 
 
-def _indicator_rule(measure: str, lo: float | None, hi: float | None, severity: str, why: str) -> GateRule:
+def _indicator_rule(measure: str, lo: float | None, hi: float | None, severity: str, why: tuple[str, str]
+                    ) -> GateRule:
     bounds = f"{lo:g} to {hi:g}" if lo is not None and hi is not None else (
         f"at least {lo:g}" if lo is not None else f"at most {hi:g}")
+    bounds_zh = f"在 {lo:g} 到 {hi:g} 之间" if lo is not None and hi is not None else (
+        f"不小于 {lo:g}" if lo is not None else f"不大于 {hi:g}")
     def build(gxe, C, m=measure):
         out = []
         if lo is not None:
@@ -141,22 +146,33 @@ def _indicator_rule(measure: str, lo: float | None, hi: float | None, severity: 
         if hi is not None:
             out.append(gxe.ExpectColumnValuesToBeBetween(column=f"max_{m}", max_value=hi))
         return out
-    return GateRule(f"indicators.{measure}_in_range", f"fct_indicators_daily.{measure} is {bounds} on every day; {why}",
-                    severity, "indicators",
-                    f"{{unit_code}} {{year}}: {measure} from {{min_{measure}}} to {{max_{measure}}}", build)
+    return GateRule(f"indicators.{measure}_in_range",
+                    f"fct_indicators_daily.{measure} is {bounds} on every day; {why[1]}", severity, "indicators",
+                    f"{{unit_code}} {{year}}: {measure} from {{min_{measure}}} to {{max_{measure}}}", build,
+                    meaning_zh=f"fct_indicators_daily.{measure} 每天都{bounds_zh}；{why[0]}",
+                    example_zh=f"{{unit_code}} {{year}} 年：{measure} 从 {{min_{measure}}} 到 {{max_{measure}}}")
 
 
 def _indicator_rules() -> list[GateRule]:
     impossible = "anything else is impossible and means a broken model or broken data (blocks)"
+    impossible_zh = "超出即不可能，说明模型或数据有误（阻止发布）"
+
+    def why(zh: str, en: str) -> tuple[str, str]:
+        return f"{zh}；{impossible_zh}", f"{en}; {impossible}"
+
     return [
-        *(_indicator_rule(m, 0, 100, "error", f"a share or rate is a 0-100 percentage; {impossible}")
+        *(_indicator_rule(m, 0, 100, "error",
+                          why("占比或比率是 0-100 的百分数", "a share or rate is a 0-100 percentage"))
           for m in SHARE_MEASURES),
-        *(_indicator_rule(m, 0, None, "error", f"completion of a task cannot be negative; {impossible}")
+        *(_indicator_rule(m, 0, None, "error", why("任务完成率不能为负", "completion of a task cannot be negative"))
           for m in COMPLETION_MEASURES),
-        *(_indicator_rule(m, -100, None, "error", f"floor area cannot fall by more than 100 %; {impossible}")
+        *(_indicator_rule(m, -100, None, "error",
+                          why("面积的降幅不能超过 100 %", "floor area cannot fall by more than 100 %"))
           for m in YOY_MEASURES),
-        *(_indicator_rule(m, 0, None, "error", f"an area cannot be negative; {impossible}") for m in AREA_MEASURES),
-        *(_indicator_rule(m, 0, None, "error", f"a count cannot be negative; {impossible}") for m in COUNT_MEASURES),
+        *(_indicator_rule(m, 0, None, "error", why("面积不能为负", "an area cannot be negative"))
+          for m in AREA_MEASURES),
+        *(_indicator_rule(m, 0, None, "error", why("数量不能为负", "a count cannot be negative"))
+          for m in COUNT_MEASURES),
     ]
 
 
@@ -166,44 +182,68 @@ RULES: list[GateRule] = [
              "{unit_code} {project_code} {building_no}: total {total_floor_area_m2} m², prefab "
              "{prefab_floor_area_m2} m²",
              lambda gxe, C: [gxe.ExpectColumnValuesToBeBetween(column="total_floor_area_m2", min_value=0),
-                             gxe.ExpectColumnValuesToBeBetween(column="prefab_floor_area_m2", min_value=0)]),
+                             gxe.ExpectColumnValuesToBeBetween(column="prefab_floor_area_m2", min_value=0)],
+             meaning_zh="fct_building：总建筑面积和装配式建筑面积都不为负；面积不可能为负，出现即说明模型或数据有误（阻止发布）",
+             example_zh="{unit_code} {project_code} {building_no}：总建筑面积 {total_floor_area_m2} m²，装配式建筑面积 "
+                        "{prefab_floor_area_m2} m²"),
     GateRule("building.prefab_not_above_total", "fct_building: a building's prefab floor area does not exceed its "
              "total floor area; the submission checks quarantine such rows, so one here is a broken model (blocks)",
              "error", "buildings",
              "{unit_code} {project_code} {building_no}: prefab {prefab_floor_area_m2} m² > total "
              "{total_floor_area_m2} m²",
              lambda gxe, C: [gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                 column_A="total_floor_area_m2", column_B="prefab_floor_area_m2", or_equal=True)]),
+                 column_A="total_floor_area_m2", column_B="prefab_floor_area_m2", or_equal=True)],
+             meaning_zh="fct_building：单体的装配式建筑面积不超过其总建筑面积；报送检查已隔离这类行，这里出现说明模型有误"
+                        "（阻止发布）",
+             example_zh="{unit_code} {project_code} {building_no}：装配式建筑面积 {prefab_floor_area_m2} m² > "
+                        "总建筑面积 {total_floor_area_m2} m²"),
     GateRule("building.assembly_rate_in_range", "fct_building: the computed assembly rate is 0-100 %; anything else "
              "is an error in the GB/T 51129 computation (blocks)", "error", "buildings",
              "{unit_code} {project_code} {building_no}: assembly rate {assembly_rate_pct} %",
-             _between("assembly_rate_pct", 0, 100)),
+             _between("assembly_rate_pct", 0, 100),
+             meaning_zh="fct_building：计算的装配率在 0-100 % 之间；超出说明 GB/T 51129 的计算有误（阻止发布）",
+             example_zh="{unit_code} {project_code} {building_no}：装配率 {assembly_rate_pct} %"),
     GateRule("building.grade_matches_assembly_rate", "fct_building: the grade follows the computed assembly rate "
              "(recognised buildings: A from 60, AA from 76, AAA from 91 %; none otherwise); a contradiction would "
              "publish wrong grade counts (blocks)", "error", "buildings",
              "{unit_code} {project_code} {building_no}: grade {grade} for assembly rate {assembly_rate_pct} % "
              "(recognised: {is_recognised_prefab}); expected {expected_grade}",
              lambda gxe, C: [gxe.ExpectColumnPairValuesToBeEqual(column_A="grade_rank",
-                                                                 column_B="expected_grade_rank")]),
+                                                                 column_B="expected_grade_rank")],
+             meaning_zh="fct_building：评价等级与计算的装配率一致（认定为装配式建筑的：60 % 起为 A，76 % 起为 AA，"
+                        "91 % 起为 AAA；其余无等级）；不一致会发布错误的等级统计（阻止发布）",
+             example_zh="{unit_code} {project_code} {building_no}：装配率 {assembly_rate_pct} %"
+                        "（认定：{is_recognised_prefab}）时等级为 {grade}，应为 {expected_grade}"),
     GateRule("building.reported_assembly_rate_matches", "fct_building: the assembly rate the county reported is "
              "within one point of the rate computed from its scores; a difference is most often a scoring or typing "
              "error the steward should raise with the county, while the computed rate is what is published (warns)",
              "warn", "buildings",
              "{unit_code} {project_code} {building_no}: reported {assembly_rate_reported_pct} %, computed "
              "{assembly_rate_pct} %",
-             lambda gxe, C: [gxe.ExpectColumnValuesToBeInSet(column="assembly_rate_differs", value_set=[False])]),
+             lambda gxe, C: [gxe.ExpectColumnValuesToBeInSet(column="assembly_rate_differs", value_set=[False])],
+             meaning_zh="fct_building：报送单位填报的装配率与按得分计算的装配率相差不超过 1 个百分点；不一致多半是"
+                        "评分或录入错误，数据管理员应向报送单位核实，发布的是计算值（仅警告）",
+             example_zh="{unit_code} {project_code} {building_no}：填报 {assembly_rate_reported_pct} %，计算 "
+                        "{assembly_rate_pct} %"),
     GateRule("monthly.areas_non_negative", "fct_prefab_floor_area_monthly: per unit and month, floor areas and "
              "building counts are not negative; anything else is a broken model (blocks)", "error", "unit_months",
              "{unit_code} {unit_name_zh} {month}: {building_count} buildings, total {total_floor_area_m2} m², "
              "prefab {prefab_floor_area_m2} m²",
              lambda gxe, C: [gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0)
-                             for c in ("building_count", "total_floor_area_m2", "prefab_floor_area_m2")]),
+                             for c in ("building_count", "total_floor_area_m2", "prefab_floor_area_m2")],
+             meaning_zh="fct_prefab_floor_area_monthly：各单位各月的面积和单体数都不为负；否则说明模型有误（阻止发布）",
+             example_zh="{unit_code} {unit_name_zh} {month}：{building_count} 个单体，总建筑面积 "
+                        "{total_floor_area_m2} m²，装配式建筑面积 {prefab_floor_area_m2} m²"),
     GateRule("monthly.prefab_not_above_total", "fct_prefab_floor_area_monthly: per unit and month, prefab floor area "
              "does not exceed all newly started floor area; anything else is a broken model (blocks)", "error",
              "unit_months",
              "{unit_code} {unit_name_zh} {month}: prefab {prefab_floor_area_m2} m² > total {total_floor_area_m2} m²",
              lambda gxe, C: [gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                 column_A="total_floor_area_m2", column_B="prefab_floor_area_m2", or_equal=True)]),
+                 column_A="total_floor_area_m2", column_B="prefab_floor_area_m2", or_equal=True)],
+             meaning_zh="fct_prefab_floor_area_monthly：各单位各月的装配式建筑面积不超过全部新开工面积；否则说明模型有误"
+                        "（阻止发布）",
+             example_zh="{unit_code} {unit_name_zh} {month}：装配式建筑面积 {prefab_floor_area_m2} m² > 总建筑面积 "
+                        "{total_floor_area_m2} m²"),
     GateRule("monthly.floor_area_near_usual_volume",
              f"a submitting unit's newly started floor area in a month is less than {ANOMALY_HIGH:g} times, and more "
              f"than {ANOMALY_LOW:g} times, its usual volume (the median of its previous {ANOMALY_WINDOW} months "
@@ -214,12 +254,21 @@ RULES: list[GateRule] = [
              "(median of {history_months} previous months), {ratio_to_usual}x",
              lambda gxe, C: [gxe.ExpectColumnValuesToBeBetween(
                  column="ratio_to_usual", min_value=ANOMALY_LOW, max_value=ANOMALY_HIGH,
-                 strict_min=True, strict_max=True)]),
+                 strict_min=True, strict_max=True)],
+             meaning_zh=f"报送单位某月的新开工面积小于其常规量的 {ANOMALY_HIGH:g} 倍、大于其 {ANOMALY_LOW:g} 倍"
+                        f"（常规量为其此前有数据的 {ANOMALY_WINDOW} 个月的中位数，至少需 {ANOMALY_MIN_HISTORY} 个月）；"
+                        "约十倍或十分之一多半是在 m² 表头下填了 万m²（或相反）：数据管理员应向报送单位核实"
+                        "（仅警告，数据也可能属实）",
+             example_zh="{unit_code} {unit_name_zh} {month}：{total_floor_area_m2} m²，常规量 {usual_m2} m²（此前 "
+                        "{history_months} 个月的中位数），为常规量的 {ratio_to_usual} 倍"),
     *_indicator_rules(),
     GateRule("production_bases.non_negative", "fct_production_bases: base counts and design capacities are not "
              "negative; anything else is a broken model or broken data (blocks)", "error", "production_bases",
              "{unit_code} {year} {base_type} {status}: {base_count} bases, capacity {design_capacity} "
              "{capacity_unit}",
              lambda gxe, C: [gxe.ExpectColumnValuesToBeBetween(column="base_count", min_value=0),
-                             gxe.ExpectColumnValuesToBeBetween(column="design_capacity", min_value=0)]),
+                             gxe.ExpectColumnValuesToBeBetween(column="design_capacity", min_value=0)],
+             meaning_zh="fct_production_bases：基地数量和设计产能都不为负；否则说明模型或数据有误（阻止发布）",
+             example_zh="{unit_code} {year} {base_type} {status}：{base_count} 个基地，设计产能 {design_capacity} "
+                        "{capacity_unit}"),
 ]

@@ -20,6 +20,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from expectations.results import CheckResult, format_value
+from foundation import bilingual
 from foundation.config import Settings
 from foundation.db import connect_warehouse
 from foundation.journal import CHECK_TABLES
@@ -50,7 +51,12 @@ FAILED = ("error", "fail", "runtime error")
 PROJECT_RESOURCES = ("model", "unit_test", "seed", "snapshot")
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")  # dbt colours its messages (unit test diffs) for a terminal
 MAX_EXAMPLES = 20  # failing rows named in a check's detail (all of them are counted)
-SKIPPED_PREFIX = "skipped: "
+SKIPPED_PREFIX = "skipped: "  # the English part of a skipped node's detail starts so (a detail stored before
+SKIPPED_PREFIX_ZH = "已跳过："  # the details were bilingual is English only), the Chinese part so
+DBT_MESSAGE_CHARS = 1800  # of dbt's own message, in each part of a dbt node's detail
+# What a failing dbt node of each resource type is, for the Chinese lead-in to dbt's own (English) message.
+_RESOURCE_ZH = {"model": "dbt 模型", "test": "dbt 数据测试", "unit_test": "dbt 单元测试", "seed": "dbt 种子表",
+                "snapshot": "dbt 快照"}
 
 
 def _check_name(n: DbtNodeResult) -> str:
@@ -64,12 +70,51 @@ def project_resource(check_name: str) -> str | None:
     return resource if prefix == "dbt" and resource in PROJECT_RESOURCES else None
 
 
+def is_skipped(detail: str | None) -> bool:
+    """Whether the detail is that of a node dbt skipped: English only (as stored before the details were
+    bilingual) or Chinese first (`foundation.bilingual`)."""
+    return bool(detail) and (bilingual.part(detail, "en").startswith(SKIPPED_PREFIX)
+                             or detail.startswith(SKIPPED_PREFIX_ZH))
+
+
 def skip_causes(detail: str | None) -> list[str] | None:
-    """The checks whose failure made dbt skip this one (from its detail), or None if it was not skipped."""
-    if not detail or not detail.startswith(SKIPPED_PREFIX):
+    """The checks whose failure made dbt skip this one (from its detail, English only or Chinese first), or
+    None if it was not skipped."""
+    if not is_skipped(detail):
         return None
-    match = re.search(r"because (.+?) failed upstream", detail)
+    match = (re.search(r"because (.+?) failed upstream", bilingual.part(detail, "en"))
+             or re.search(r"因为上游的 (.+?) 未通过", bilingual.part(detail, "zh")))
     return [name.strip() for name in match.group(1).split(",")] if match else []
+
+
+def skipped_detail(causes: list[str]) -> str:
+    """The detail of a node dbt skipped because `causes` (check names) failed upstream, Chinese first."""
+    if not causes:
+        return bilingual.join(f"{SKIPPED_PREFIX_ZH}dbt 没有运行它（上游原因不明）",
+                              f"{SKIPPED_PREFIX}dbt did not run it (upstream cause unknown)")
+    names = ", ".join(causes)
+    return bilingual.join(f"{SKIPPED_PREFIX_ZH}dbt 没有运行它，因为上游的 {names} 未通过；修复后，下次构建会自动"
+                          "重新运行（无需单独处理）",
+                          f"{SKIPPED_PREFIX}dbt did not run it because {names} failed upstream; fix that and it runs "
+                          "again on the next build (no separate action needed)")
+
+
+def _node_detail(n: DbtNodeResult, status: str) -> str:
+    """dbt's own message as dbt wrote it (colours removed), after a Chinese lead-in saying what the node is and
+    how it ended."""
+    message = ANSI.sub("", n.message or n.status)[:DBT_MESSAGE_CHARS]
+    what = f"{_RESOURCE_ZH.get(n.resource_type, 'dbt ' + n.resource_type)} {n.name}"
+    if status == "pass":
+        lead = f"{what} 通过"
+    elif status == "warn":
+        lead = f"{what} 发出警告（{n.failures or 0} 行，不阻止发布）"
+    elif n.resource_type == "test":
+        lead = f"{what} 未通过：{n.failures or 0} 行不符合"
+    elif n.resource_type in PROJECT_RESOURCES:
+        lead = f"{what} 失败：这是模型本身的问题，由运维人员修复，不能豁免"
+    else:
+        lead = f"{what} 失败"
+    return bilingual.join(f"{lead}（以下为 dbt 的原文）：{message}", message)
 
 
 def may_waive(check_name: str, detail: str | None) -> bool:
@@ -113,14 +158,10 @@ def _dbt_checks(build: DbtBuild) -> list[CheckResult]:
             status = "warn"
         else:
             status = "fail"
-        detail = ANSI.sub("", n.message or n.status)
-        if n.status == "skipped":
-            why = causes.get(n.unique_id)
-            detail = SKIPPED_PREFIX + (
-                f"dbt did not run it because {', '.join(why)} failed upstream; fix that and it runs again on the "
-                "next build (no separate action needed)" if why else "dbt did not run it (upstream cause unknown)")
+        # a skipped node's detail is not cut short: its causes are read back from it (skip_causes)
+        detail = skipped_detail(causes.get(n.unique_id) or []) if n.status == "skipped" else _node_detail(n, status)
         checks.append(CheckResult(_check_name(n), "warn" if status == "warn" else n.severity,
-                                  status, n.failures, detail[:2000]))
+                                  status, n.failures, detail))
     return checks
 
 
@@ -158,7 +199,8 @@ def _reconciliation(settings: Settings) -> list[CheckResult]:
     with connect_warehouse(settings, read_only=True) as con:
         frame = con.execute(RECONCILIATION_SQL).df()
     if frame.empty:
-        return [CheckResult("gx.reconciliation", "error", "pass", 0, "no accepted building rows yet")]
+        return [CheckResult("gx.reconciliation", "error", "pass", 0,
+                            bilingual.join("还没有已接受的单体建筑行", "no accepted building rows yet"))]
     frame["row_key"] = frame["unit_code"] + " " + pd.to_datetime(frame["month"]).dt.strftime("%Y-%m")
     _, gxe, _ = gx_modules()
     expectations = [
@@ -174,8 +216,11 @@ def _reconciliation(settings: Settings) -> list[CheckResult]:
     for r in result.results:
         failing = r.result.get("unexpected_index_list") or []
         keys = [i["row_key"] for i in failing]
-        detail = ("reporting totals equal the accepted raw rows per unit and month" if not keys else
-                  f"{len(keys)} unit-months differ between reporting and accepted rows, e.g. {', '.join(keys[:5])}")
+        shown = ", ".join(keys[:5])
+        detail = (bilingual.join("发布的汇总数与已接受的原始行按单位和月份逐一相等",
+                                 "reporting totals equal the accepted raw rows per unit and month") if not keys else
+                  bilingual.join(f"{len(keys)} 个单位月份的发布汇总数与已接受的原始行不一致，例如 {shown}",
+                                 f"{len(keys)} unit-months differ between reporting and accepted rows, e.g. {shown}"))
         checks.append(CheckResult(f"gx.{r.expectation_config.meta['check']}", "error",
                                 "pass" if r.success else "fail", len(keys), detail, url))
     return checks
@@ -220,15 +265,36 @@ def _candidate_checks(settings: Settings) -> list[CheckResult]:
             passed, rows, errors = results[rule.name]
             url = pages.get(rule.frame)
             if passed:
-                checks.append(CheckResult(f"gx.{rule.name}", rule.severity, "pass", 0, rule.meaning, url))
+                meaning = _both(rule.meaning_zh, rule.meaning)
+                checks.append(CheckResult(f"gx.{rule.name}", rule.severity, "pass", 0, meaning, url))
                 continue
-            examples = [rule.example.format_map({k: format_value(v) for k, v in row.items()})
-                        for row in _example_rows(con, rule.frame, frames[rule.frame], rows)]
+            shown = [{k: format_value(v) for k, v in row.items()}
+                     for row in _example_rows(con, rule.frame, frames[rule.frame], rows)]
+            examples = [rule.example.format_map(values) for values in shown]
             more = f"; and {len(rows) - MAX_EXAMPLES} more" if len(rows) > MAX_EXAMPLES else ""
             found = f"{len(rows)} found: " + "; ".join(examples) + more if rows else "; ".join(errors) or "failed"
+            detail = f"{found}. Check: {rule.meaning}"
+            if rule.meaning_zh:
+                examples_zh = [(rule.example_zh or rule.example).format_map(values) for values in shown]
+                more_zh = f"；另有 {len(rows) - MAX_EXAMPLES} 处" if len(rows) > MAX_EXAMPLES else ""
+                found_zh = (f"发现 {len(rows)} 处：" + "；".join(examples_zh) + more_zh if rows else
+                            f"检查运行出错：{'; '.join(errors)}" if errors else "未通过")
+                detail = _both(f"{found_zh}。检查：{rule.meaning_zh}", detail)
             checks.append(CheckResult(f"gx.{rule.name}", rule.severity, "fail" if rule.severity == "error" else "warn",
-                                      len(rows), f"{found}. Check: {rule.meaning}"[:4000], url))
+                                      len(rows), detail[:4000], url))
     return checks
+
+
+def _both(zh: str, en: str, limit: int = 4000) -> str:
+    """`zh` and `en` joined (`foundation.bilingual`), each cut to its half of `limit`; `en` alone without `zh`."""
+    if not zh:
+        return en[:limit]
+    half = (limit - len(bilingual.SEPARATOR)) // 2
+
+    def cut(text: str) -> str:
+        return text if len(text) <= half else text[:half - 1] + "…"
+
+    return bilingual.join(cut(zh), cut(en))
 
 
 def _validate_frame(settings: Settings, frame_name: str, frame: pd.DataFrame, rules: list
@@ -345,12 +411,18 @@ def _one_line(text: str) -> str:
 def blocked_text(blocking: list[CheckResult], settings: Settings | None = None, run_id: str | None = None) -> str:
     """What an operator reads when the gate blocks (the task log, `make demo`, the alert): what failed, in a
     few lines, then the next step: the steward page of the run, the commands. Chinese first, English after."""
-    causes = [c for c in blocking if not c.detail.startswith(SKIPPED_PREFIX)]
-    skipped = [c for c in blocking if c.detail.startswith(SKIPPED_PREFIX)]
+    causes = [c for c in blocking if not is_skipped(c.detail)]
+    skipped = [c for c in blocking if is_skipped(c.detail)]
     lines = [f"发布被阻止：{len(causes)} 项阻断性检查未通过，本次未发布，分析人员继续使用上一版 reporting.duckdb。",
              "publication blocked by failing checks (waive or fix them, then rerun); nothing was published.",
              "未通过的检查 (failing checks):"]
-    lines += [f"- {c.check_name}: {_one_line(c.detail)} ({c.failing_rows} failing rows)" for c in causes]
+    for c in causes:
+        zh, en = bilingual.part(c.detail, "zh"), bilingual.part(c.detail, "en")
+        if zh == en:  # a detail in one language (dbt's own message, or one stored before): one line
+            lines.append(f"- {c.check_name}: {_one_line(c.detail)} ({c.failing_rows} failing rows)")
+        else:
+            lines += [f"- {c.check_name}：{_one_line(zh)}（{c.failing_rows} 行未通过）",
+                      f"  {_one_line(en)} ({c.failing_rows} failing rows)"]
     if skipped:
         lines.append(f"- 另有 {len(skipped)} 个 dbt 节点因上述失败被跳过，无需单独处理 (and {len(skipped)} dbt nodes "
                      f"skipped because of the failures above: {', '.join(c.check_name for c in skipped[:3])}"

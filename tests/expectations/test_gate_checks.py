@@ -140,5 +140,8 @@ def test_skipped_nodes_name_the_failure_upstream():
         enforce(GateResult(list(checks.values())))
     message = str(blocked.value)
     assert "- dbt.test.not_null_int: Got" not in message  # (message of node() is None: detail is the status)
-    assert "- dbt.test.not_null_int: fail" in message and "- dbt.unit_test.other.t: fail" in message
+    lines = message.splitlines()  # Chinese first, then dbt's own message
+    assert "- dbt.test.not_null_int：dbt 数据测试 not_null_int 未通过：2 行不符合（以下为 dbt 的原文）：fail" \
+           "（2 行未通过）" in lines and "  fail (2 failing rows)" in lines
+    assert "- dbt.unit_test.other.t：dbt 单元测试 other.t 失败：这是模型本身的问题" in message
     assert "and 4 dbt nodes skipped because of the failures above" in message  # ... but summarised in one line

@@ -9,9 +9,22 @@ import json
 
 import pytest
 
+from expectations.results import CheckResult
+from foundation import bilingual
 from foundation.db import connect_warehouse
 from publishing.build import DbtBuild, build
-from publishing.gate import GateBlocked, GateResult, _dbt_checks, enforce, run_gate
+from publishing.gate import (
+    GateBlocked,
+    GateResult,
+    _dbt_checks,
+    blocked_text,
+    enforce,
+    is_skipped,
+    may_waive,
+    run_gate,
+    skip_causes,
+    skipped_detail,
+)
 from steward.cli import main as steward_cli
 from steward.decisions import NotWaivable, history, open_failures, record_review
 from tests.helpers.gate import (
@@ -127,7 +140,11 @@ def test_dbt_results_map_to_gate_checks():
         "dbt.unit_test.fct_building.test_dedup": ("error", "fail", 0),
         "dbt.model.fct_indicators_daily": ("error", "fail", 0),
     }
-    assert checks["dbt.test.unique_fct_building_building_key"].detail == "Got 3 results"
+    assert checks["dbt.test.unique_fct_building_building_key"].detail == bilingual.join(
+        "dbt 数据测试 unique_fct_building_building_key 未通过：3 行不符合（以下为 dbt 的原文）：Got 3 results",
+        "Got 3 results")  # dbt's own message as dbt wrote it, after a Chinese lead-in
+    assert bilingual.part(checks["dbt.model.fct_indicators_daily"].detail, "zh").startswith(
+        "dbt 模型 fct_indicators_daily 失败：这是模型本身的问题，由运维人员修复，不能豁免")
     gate = GateResult(list(checks.values()))
     assert {c.check_name for c in gate.blocking} == {"dbt.test.unique_fct_building_building_key",
                                                      "dbt.unit_test.fct_building.test_dedup",
@@ -171,7 +188,9 @@ def test_a_failure_of_the_project_itself_cannot_be_waived(data_env, resource):
         failing.parents = {"unit_test.prefab.fct_building": ["model.prefab.fct_building"]}
     gate = run_gate(s, "r1", failing)
     assert gate.blocking[0].check_name == f"dbt.{resource}.fct_building"
-    assert gate_rows(s, "r1")[f"dbt.{resource}.fct_building"][4] == "Binder Error: no such column"  # no colours
+    detail = gate_rows(s, "r1")[f"dbt.{resource}.fct_building"][4]
+    assert bilingual.part(detail, "en") == "Binder Error: no such column"  # no colours
+    assert bilingual.part(detail, "zh").endswith("不能豁免（以下为 dbt 的原文）：Binder Error: no such column")
     assert not any(name.startswith("gx.") for name in gate_rows(s, "r1"))  # no reconciliation on a broken build
     with pytest.raises(NotWaivable, match="operator must fix the model"):
         record_review(s, "li", "check", f"dbt.{resource}.fct_building", "waive", "publish anyway")
@@ -274,3 +293,32 @@ def test_cli(data_env, capsys):
         review(["waive-row", "S1", "three", "--reviewer", "wang", "--note", "x"])
     assert exc.value.code == 2
     assert len(history(data_env)) == 2
+
+
+# --- skipped nodes: their causes read back from the detail, old (English only) or Chinese first --------------
+
+def test_the_causes_of_a_skip_are_read_from_old_and_bilingual_details():
+    causes = ["dbt.test.not_null_x", "dbt.unit_test.fct.t"]
+    new = skipped_detail(causes)
+    zh, en = new.split(bilingual.SEPARATOR)
+    assert zh == ("已跳过：dbt 没有运行它，因为上游的 dbt.test.not_null_x, dbt.unit_test.fct.t 未通过；修复后，下次构建"
+                  "会自动重新运行（无需单独处理）")
+    assert en == ("skipped: dbt did not run it because dbt.test.not_null_x, dbt.unit_test.fct.t failed upstream; fix "
+                  "that and it runs again on the next build (no separate action needed)")
+    old = en  # what the gate stored before the details were bilingual
+    for detail in (new, old):
+        assert skip_causes(detail) == causes and is_skipped(detail)
+        assert not may_waive("dbt.model.fct_child", detail) and not may_waive("gx.some_check", detail)
+    assert skip_causes(zh) == causes  # a Chinese part alone (an English part cut off) still names them
+    unknown = skipped_detail([])
+    assert skip_causes(unknown) == [] and skip_causes("skipped: dbt did not run it") == []
+    for detail in (None, "", "Got 3 results", bilingual.join("发现 1 处", "1 found: 330402 2020-03 share 120 %")):
+        assert skip_causes(detail) is None and not is_skipped(detail)
+        assert may_waive("dbt.test.not_null_x", detail)
+    blocked = blocked_text([CheckResult("dbt.test.not_null_x", "error", "fail", 2, bilingual.join("两行", "two rows")),
+                            CheckResult("dbt.model.fct_child", "error", "fail", 0, new),
+                            CheckResult("dbt.model.fct_old", "error", "fail", 0, old)])
+    lines = blocked.splitlines()
+    assert "- dbt.test.not_null_x：两行（2 行未通过）" in lines and "  two rows (2 failing rows)" in lines
+    assert any(line.startswith("- 另有 2 个 dbt 节点因上述失败被跳过") for line in lines)
+    assert "fct_child" not in "\n".join(line for line in lines if line.startswith("- dbt."))

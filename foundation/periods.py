@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from foundation.bilingual import join
 from foundation.config import Settings
 
 # The latest plausible period per kind, in years after the run date's year (months for buildings: the run's).
@@ -46,10 +47,12 @@ def period_problem(settings: Settings, kind: str, file_name: str, period: str, t
     latest = latest_period(kind, today)
     earliest = settings.earliest_period if kind == "buildings" else settings.earliest_period[:4]
     if period > latest:
-        return (f"文件名中的期间 {period} 晚于本次处理日期 {today.isoformat()}（最晚 {latest}）: "
-                f"file name '{file_name}': period {period} is after the run date {today.isoformat()} "
-                f"(latest accepted {latest}); correct the period in the file name")
+        return join(f"文件名中的期间 {period} 晚于本次处理日期 {today.isoformat()}（最晚可报 {latest}）："
+                    f"请更正文件名“{file_name}”中的期间",
+                    f"file name '{file_name}': period {period} is after the run date {today.isoformat()} "
+                    f"(latest accepted {latest}); correct the period in the file name")
     if period < earliest:
-        return (f"文件名中的期间 {period} 早于最早可报期间 {earliest}: file name '{file_name}': period {period} is "
-                f"before the earliest accepted period {earliest}; correct the period in the file name")
+        return join(f"文件名中的期间 {period} 早于最早可报期间 {earliest}：请更正文件名“{file_name}”中的期间",
+                    f"file name '{file_name}': period {period} is before the earliest accepted period {earliest}; "
+                    "correct the period in the file name")
     return None

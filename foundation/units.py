@@ -24,6 +24,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from foundation.bilingual import join
 from foundation.config import DBT_PROJECT_DIR, settings
 
 DEFAULT_PATH = DBT_PROJECT_DIR / "seeds" / "reporting_units.csv"  # the repository's list
@@ -43,13 +44,24 @@ LEVELS = ("province", "city", "county", "zone")
 PLACEHOLDER_CODES = frozenset({d * 6 for d in "0123456789"} | {"123456", "654321", "012345", "999998"})
 
 
+_NOT_LISTED_ZH = "它不在报送单位名录中"
+
+
 class UnknownUnit(LookupError):
     """A unit code that is not in the reference list (or cannot be a unit code at all)."""
 
-    def __init__(self, code: object, reason: str) -> None:
+    def __init__(self, code: object, reason: str, reason_zh: str = "") -> None:
         self.code = code
         self.reason = reason
+        self.reason_zh = reason_zh  # the reason in Chinese ("" if there is none)
         super().__init__(f"unit code {str(code)!r} is not a known reporting unit: {reason}")
+
+    @property
+    def bilingual(self) -> str:
+        """The message Chinese first, then the English (`foundation.bilingual`), for a steward."""
+        if not self.reason_zh:
+            return str(self)
+        return join(f"单位代码“{self.code}”不是已知的报送单位：{self.reason_zh}", str(self))
 
 
 @dataclass(frozen=True)
@@ -139,7 +151,7 @@ class UnitRegistry:
         """The row for `code`; raises UnknownUnit when there is none."""
         unit = self._units.get(code)
         if unit is None:
-            raise UnknownUnit(code, "it is not in the reference list of reporting units")
+            raise UnknownUnit(code, "it is not in the reference list of reporting units", _NOT_LISTED_ZH)
         return unit
 
     def current(self, level: str | None = None, on: date | None = None) -> Iterator[Unit]:
@@ -197,9 +209,10 @@ class UnitRegistry:
         if unit is None:
             if text in PLACEHOLDER_CODES:
                 raise UnknownUnit(
-                    text, "it is a placeholder, not a real unit code; use the unit's 6-digit code"
+                    text, "it is a placeholder, not a real unit code; use the unit's 6-digit code",
+                    "这是占位代码，不是真实的单位代码：请使用本单位的 6 位代码",
                 )
-            raise UnknownUnit(text, "it is not in the reference list of reporting units")
+            raise UnknownUnit(text, "it is not in the reference list of reporting units", _NOT_LISTED_ZH)
         if unit.is_valid_on(on):
             return Resolution(unit.unit_code)
         if on < unit.valid_from:
@@ -223,12 +236,14 @@ class UnitRegistry:
         while current.successor_code is not None:
             current = self.get(current.successor_code)
             if current.unit_code in seen:
-                raise UnknownUnit(unit.unit_code, "its successor_code chain loops in the reference list")
+                raise UnknownUnit(unit.unit_code, "its successor_code chain loops in the reference list",
+                                  "报送单位名录中它的继任代码（successor_code）链形成了循环")
             seen.add(current.unit_code)
             if current.is_valid_on(on):
                 return current
         if current is unit:
-            raise UnknownUnit(unit.unit_code, f"it was retired after {unit.valid_to} and has no successor")
+            raise UnknownUnit(unit.unit_code, f"it was retired after {unit.valid_to} and has no successor",
+                              f"它在 {unit.valid_to} 之后已撤销，且没有继任单位")
         return current
 
     @staticmethod
@@ -236,9 +251,10 @@ class UnitRegistry:
         """`code` as a clean 6-digit string; raises UnknownUnit when it cannot be a unit code."""
         text = str(code).strip() if code is not None else ""
         if not text:
-            raise UnknownUnit(code, "the unit code is empty")
+            raise UnknownUnit(code, "the unit code is empty", "单位代码为空")
         if len(text) != 6 or not (text.isascii() and text.isdigit()):
-            raise UnknownUnit(code, "a unit code is exactly 6 digits (GB/T 2260 or zone statistical code)")
+            raise UnknownUnit(code, "a unit code is exactly 6 digits (GB/T 2260 or zone statistical code)",
+                              "单位代码必须恰好是 6 位数字（GB/T 2260 行政区划代码或园区统计代码）")
         return text
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from foundation.bilingual import join
 from foundation.config import SUBMISSION_KINDS
 
 HASH_CHUNK = 1 << 20
@@ -79,9 +80,11 @@ def unreadable(landed: LandedFile, exc: OSError) -> LandedFile:
     what = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
     note = f"unreadable landed file\0{landed.landing_path}\0{landed.size_bytes}\0{landed.received_at}\0{what}"
     return replace(landed, sha256=hashlib.sha256(note.encode("utf-8", "surrogateescape")).hexdigest(), note=note,
-                   problem=f"the file '{landed.landing_path}' could not be read from the landing zone "
-                           f"({exc.strerror or exc}): none of it was loaded; upload it again, and if this "
-                           "reason comes back, ask the provincial data administrator to check the landing zone")
+                   problem=join(f"无法从接收区读取文件“{landed.landing_path}”（{exc.strerror or exc}）：文件内容均未"
+                                "载入；请重新上传，如果再次出现此原因，请联系省级数据管理员检查接收区",
+                                f"the file '{landed.landing_path}' could not be read from the landing zone "
+                                f"({exc.strerror or exc}): none of it was loaded; upload it again, and if this "
+                                "reason comes back, ask the provincial data administrator to check the landing zone"))
 
 
 # (landing path, size in bytes, modification time) -> the sha256 the ledger recorded for that file
@@ -94,8 +97,10 @@ def _landed(root: Path, path: Path, known: KnownFiles) -> LandedFile:
     kind = parts[0] if len(parts) == 2 and parts[0] in SUBMISSION_KINDS else None
     problem = None
     if kind is None:
-        problem = (f"file '{rel}' is not in one of the landing folders {', '.join(SUBMISSION_KINDS)} "
-                   "(one level deep)")
+        problem = join(f"文件“{rel}”不在任何一个报送文件夹（{'、'.join(SUBMISSION_KINDS)}，直接放在文件夹下一层）中："
+                       "请把它放进对应报表的文件夹后重新报送",
+                       f"file '{rel}' is not in one of the landing folders {', '.join(SUBMISSION_KINDS)} "
+                       "(one level deep)")
     stat = path.lstat()
     mtime = received_at(stat)
     if path.is_symlink():
@@ -103,7 +108,8 @@ def _landed(root: Path, path: Path, known: KnownFiles) -> LandedFile:
         target = os.readlink(path)
         sha = hashlib.sha256(target.encode("utf-8", "surrogateescape")).hexdigest()
         return LandedFile(kind, rel, path.name, sha, 0, mtime,
-                          f"'{rel}' is a symbolic link (to '{target}'); only regular files are accepted", target)
+                          join(f"“{rel}”是一个符号链接（指向“{target}”）：只接受普通文件，请上传文件本身",
+                               f"'{rel}' is a symbolic link (to '{target}'); only regular files are accepted"), target)
     landed = LandedFile(kind, rel, path.name, "", stat.st_size, mtime, problem)
     try:
         return replace(landed, sha256=known.get((rel, stat.st_size, mtime)) or sha256_of(path))

@@ -115,23 +115,37 @@ def rows_disagree(kind: str, frame, file_unit: str, file_period: str) -> str | N
         values = sorted(str(v) for v in values)
         return ", ".join(values[:3]) + (f" and {len(values) - 3} more" if len(values) > 3 else "")
 
-    checks = []
+    def shown_zh(values: list) -> str:
+        values = sorted(str(v) for v in values)
+        return "、".join(values[:3]) + (f" 等 {len(values)} 个" if len(values) > 3 else "")
+
+    checks: list[tuple[str, str]] = []  # (Chinese, English)
     if kind == "targets":
         years = stated("year")
         if years and int(file_period) not in {int(y) for y in years}:
-            checks.append(f"every row gives 年度 year {shown(years)}, but the file name says {file_period}")
+            checks.append((f"所有行的“年度”都是 {shown_zh(years)}，而文件名中的年份是 {file_period}",
+                           f"every row gives 年度 year {shown(years)}, but the file name says {file_period}"))
         units = frame.loc[frame["unit_code"].notna()]
         if len(units) and not units["unit_in_scope"].any():
-            checks.append(f"no row is for {file_unit} or one of its subordinate units (the rows give 单位代码 "
-                          f"{shown(stated('unit_code'))}), but the file name says {file_unit}")
+            codes = stated("unit_code")
+            checks.append((f"没有一行属于 {file_unit} 或其下级单位（各行的“单位代码”为 {shown_zh(codes)}），"
+                           f"而文件名中的单位是 {file_unit}",
+                           f"no row is for {file_unit} or one of its subordinate units (the rows give 单位代码 "
+                           f"{shown(codes)}), but the file name says {file_unit}"))
     else:
         units = stated("unit_code")
         if units and file_unit not in units:
-            checks.append(f"every row gives 填报单位代码 unit_code {shown(units)}, but the file name says {file_unit}")
+            checks.append((f"所有行的“填报单位代码”都是 {shown_zh(units)}，而文件名中的单位是 {file_unit}",
+                           f"every row gives 填报单位代码 unit_code {shown(units)}, but the file name says "
+                           f"{file_unit}"))
         if kind == "buildings":
             periods = stated("period")
             if periods and file_period not in periods:
-                checks.append(f"every row gives 统计期 period {shown(periods)}, but the file name says {file_period}")
+                checks.append((f"所有行的“统计期”都是 {shown_zh(periods)}，而文件名中的期间是 {file_period}",
+                               f"every row gives 统计期 period {shown(periods)}, but the file name says "
+                               f"{file_period}"))
     if not checks:
         return None
-    return "the rows disagree with the file name: " + "; ".join(checks) + " (rename the file or correct the rows)"
+    return join("各行与文件名不一致：" + "；".join(zh for zh, _ in checks) + "（请更正文件名或更正各行）",
+                "the rows disagree with the file name: " + "; ".join(en for _, en in checks)
+                + " (rename the file or correct the rows)")

@@ -23,13 +23,15 @@ from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
+from foundation.bilingual import join
 from ingestion.archive import sidecar_path
 from ingestion.discover import LandedFile, sha256_of
 
-RECOVERED = ("从存档恢复（收件目录中已无此文件）: recovered from the archive (the landing zone no longer holds it)")
-GUESSED = ("; 存档中无原始清单，种类、收件路径和收件时间系推断: archived before landing manifests were kept, so its "
-           "kind ({kind}, from the file name), landing path ({landing_path}) and received_at (the archive copy's "
-           "time, {received_at}) are inferred, not recorded")
+RECOVERED = ("从存档恢复（接收区中已无此文件）", "recovered from the archive (the landing zone no longer holds it)")
+GUESSED = ("；存档时还没有收件清单，所以报表类别（{kind}，由文件名推断）、接收路径（{landing_path}）和收件时间"
+           "（存档副本的时间 {received_at}）均为推断，并非记录",
+           "; archived before landing manifests were kept, so its kind ({kind}, from the file name), landing path "
+           "({landing_path}) and received_at (the archive copy's time, {received_at}) are inferred, not recorded")
 
 
 def _from_json(item: dict) -> LandedFile:
@@ -57,7 +59,8 @@ def _guess(copy: Path) -> tuple[LandedFile, str]:
     stat = copy.stat()
     received = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
     landed = LandedFile(kind, f"{kind}/{name}", name, copy.parent.name, stat.st_size, received)
-    return landed, GUESSED.format(kind=kind, landing_path=landed.landing_path, received_at=received.isoformat())
+    values = {"kind": kind, "landing_path": landed.landing_path, "received_at": received.isoformat()}
+    return landed, join(RECOVERED[0] + GUESSED[0].format(**values), RECOVERED[1] + GUESSED[1].format(**values))
 
 
 def _copies(sha_dir: Path) -> list[Path]:
@@ -81,18 +84,18 @@ def recover_from_archive(archive_dir: Path, known_shas: set[str], known_ids: set
             for copy in _copies(sha_dir):
                 side = sidecar_path(copy)
                 if side.exists():
-                    landings = [(_from_json(item), RECOVERED)
+                    landings = [(_from_json(item), join(*RECOVERED))
                                 for item in json.loads(side.read_text(encoding="utf-8"))]
                 else:
-                    landed, guessed = _guess(copy)
-                    landings = [(landed, RECOVERED + guessed)]
+                    landings = [_guess(copy)]
                 intact = landings and sha256_of(copy) == sha_dir.name
                 for landed, note in landings:
                     if landed.submission_id in known_ids:
                         continue
                     if not intact:
-                        landed = LandedFile(**asdict(landed) | {"problem": (
-                            f"存档副本已损坏: the archived copy '{copy}' no longer hashes to {sha_dir.name}; "
-                            "ask the county to send the file again")})
+                        landed = LandedFile(**asdict(landed) | {"problem": join(
+                            f"存档副本“{copy}”已损坏（其 sha256 不再是 {sha_dir.name}）：请报送单位重新报送该文件",
+                            f"the archived copy '{copy}' no longer hashes to {sha_dir.name}; ask the county to send "
+                            "the file again")})
                     found.append((landed, copy, note))
     return found

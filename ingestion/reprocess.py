@@ -21,6 +21,7 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from foundation.bilingual import join
 from foundation.config import SUBMISSION_KINDS, Settings
 from foundation.db import connect_warehouse
 from foundation.workdir import WorkDir
@@ -96,12 +97,15 @@ def write_manifest(settings: Settings, run_id: str, slice_: Slice) -> list[dict]
         problem = None
         copy = Path(f["archived_path"])
         if not copy.is_file() or sha256_of(copy) != f["sha256"]:
-            problem = (f"存档副本缺失或已损坏: the archived copy '{copy}' is missing or no longer hashes to "
-                       f"{f['sha256']}; ask the county to send the file again")
+            problem = join(f"存档副本“{copy}”缺失或已损坏（其 sha256 不再是 {f['sha256']}）：请报送单位重新报送该文件",
+                           f"the archived copy '{copy}' is missing or no longer hashes to {f['sha256']}; ask the "
+                           "county to send the file again")
         landed = LandedFile(f["kind"], f["landing_path"], f["file_name"], f["sha256"], f["size_bytes"],
                             f["received_at"], problem=problem, reprocessed_by=run_id)
-        note = (f"重新处理: reprocess of submission {f['submission_id']} ({f['status']}) by run {run_id}, with "
-                "today's rules and template")
+        note = join(f"重新处理：运行 {run_id} 按现行规则和模板重新处理报送 {f['submission_id']}"
+                    f"（原状态 {f['status']}）",
+                    f"reprocess of submission {f['submission_id']} ({f['status']}) by run {run_id}, with today's "
+                    "rules and template")
         manifest.append(asdict(landed) | {"received_at": landed.received_at.isoformat(),
                                           "submission_id": landed.submission_id, "archived_path": str(copy),
                                           "notes": [note], "reprocesses": f["submission_id"]})

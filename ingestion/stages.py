@@ -148,7 +148,7 @@ def _name_and_unit(entry: dict, units, out: dict) -> bool:
         try:
             resolved = units.resolve(name.unit_code, _period_start(entry["kind"], name.period))
         except UnknownUnit as exc:
-            raise RejectedFile(str(exc)) from exc
+            raise RejectedFile(exc.bilingual) from exc
     except RejectedFile as exc:
         out.update(status="rejected", reason=exc.reason)
         return False

@@ -6,13 +6,18 @@ used (two columns for one field, an area unit that is not m² or 万m², no head
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
+
+import duckdb
 
 from foundation import bilingual
 from ingestion.errors import RejectedFile
 from ingestion.read import read_batch, read_submission
 from tests.corpus import build
+from tests.helpers.landing import HEADER as HEADER_LINE
+from tests.helpers.landing import land, row, run
 from tests.helpers.readers import HEADER, ROWS, csv_text
 
 CJK = re.compile("[\u4e00-\u9fff]")
@@ -79,3 +84,50 @@ def test_every_whole_file_rejection_is_chinese_first_with_its_english_after(tmp_
         assert "over the limit of 100" in en
     else:
         raise AssertionError("a file over the size limit was read")
+
+
+def test_every_ledger_reason_of_the_stages_is_chinese_first_with_its_english_after(data_env, tmp_path: Path) -> None:
+    """The stages' own reasons, as the ledger stores them: outside the landing folders, a symbolic link, an
+    unknown unit and a placeholder in the name, a period after the run date, rows all for another unit, a
+    duplicate, a superseded file, one older than the file already loaded."""
+    s = data_env
+    good = HEADER_LINE + row("330402", "2020-03", "P1", "1#", "2020-03-05", "1000", "600")
+    correction = HEADER_LINE + row("330402", "2020-03", "P1", "1#", "2020-03-05", "1000", "700")
+    land(s, "330402_2020-03.csv", good, 1_600_000_000)
+    land(s, "330402_2020-03_更正.csv", correction, 1_600_000_001)
+    land(s, "330402_2020-03_重复.csv", correction, 1_600_000_002)
+    land(s, "330499_2020-03.csv", good.replace("330402", "330499"), 1_600_000_003)
+    land(s, "000000_2020-03.csv", good.replace("330402", "000000"), 1_600_000_004)
+    land(s, "330402_2099-12.csv", good, 1_600_000_005)
+    land(s, "330411_2020-03.csv", good, 1_600_000_006)  # every row says 330402
+    (s.landing_dir / "stray.csv").write_text(good, encoding="utf-8")
+    os.utime(s.landing_dir / "stray.csv", (1_600_000_007, 1_600_000_007))
+    (tmp_path / "outside.csv").write_text(good, encoding="utf-8")
+    link = s.landing_dir / "buildings" / "330421_2020-03.csv"
+    link.symlink_to(tmp_path / "outside.csv")
+    os.utime(link, (1_600_000_008, 1_600_000_008), follow_symlinks=False)
+    run(s, "r1")
+    land(s, "330402_2020-03_旧版.csv", good.replace("600", "650"), 1_599_999_999)  # older than the one loaded
+    run(s, "r2")
+    with duckdb.connect(str(s.warehouse_path), read_only=True) as con:
+        reasons = con.execute("select f.file_name, l.status, l.reason from dq.submission_status_log l join "
+                              "dq.submission_files f using (submission_id) where l.reason is not null").fetchall()
+    got = {(name, status): reason for name, status, reason in reasons}
+    expected = {
+        ("330402_2020-03.csv", "superseded"): ("已被之后报送的文件“330402_2020-03_更正.csv”",
+                                               "superseded by the later file"),
+        ("330402_2020-03_重复.csv", "duplicate"): ("逐字节相同", "byte-identical to submission"),
+        ("330499_2020-03.csv", "rejected"): ("单位代码“330499”不是已知的报送单位：它不在报送单位名录中",
+                                             "it is not in the reference list of reporting units"),
+        ("000000_2020-03.csv", "rejected"): ("这是占位代码", "it is a placeholder"),
+        ("330402_2099-12.csv", "rejected"): ("晚于本次处理日期", "is after the run date"),
+        ("330411_2020-03.csv", "rejected"): ("各行与文件名不一致：所有行的“填报单位代码”都是 330402，"
+                                             "而文件名中的单位是 330411", "the rows disagree with the file name"),
+        ("stray.csv", "rejected"): ("不在任何一个报送文件夹", "is not in one of the landing folders"),
+        ("330421_2020-03.csv", "rejected"): ("是一个符号链接", "is a symbolic link"),
+        ("330402_2020-03_旧版.csv", "superseded"): ("已载入了更晚报送的文件", "a later file for the same kind"),
+    }
+    assert set(got) == set(expected)
+    for key, (zh_says, en_says) in expected.items():
+        zh, en = assert_chinese_first(got[key])
+        assert zh_says in zh and en_says in en, (key, got[key])

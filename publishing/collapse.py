@@ -17,6 +17,7 @@ from __future__ import annotations
 import duckdb
 
 from expectations.results import CheckResult
+from foundation.bilingual import join
 from foundation.config import Settings
 from foundation.db import DUCKDB_CONFIG, connect_warehouse
 from publishing import retention
@@ -24,10 +25,10 @@ from publishing import retention
 COLLAPSE_SHARE = 0.5  # a drop by more than this share of the published figure blocks
 # table -> the published figures compared: (label, SQL aggregate)
 MEASURES: dict[str, tuple[tuple[str, str], ...]] = {
-    "fct_building": (("行数 rows", "count(*)"), ("装配式建筑面积 prefab m²", "sum(prefab_floor_area_m2)")),
-    "fct_prefab_floor_area_monthly": (("行数 rows", "count(*)"),
-                                      ("装配式建筑面积 prefab m²", "sum(prefab_floor_area_m2)")),
+    "fct_building": (("rows", "count(*)"), ("prefab m²", "sum(prefab_floor_area_m2)")),
+    "fct_prefab_floor_area_monthly": (("rows", "count(*)"), ("prefab m²", "sum(prefab_floor_area_m2)")),
 }
+LABELS_ZH = {"rows": "行数", "prefab m²": "装配式建筑面积 m²"}
 CHECK_PREFIX = "publication.collapse."
 
 
@@ -62,21 +63,29 @@ def collapse_checks(settings: Settings) -> list[CheckResult]:
     for table, measures in MEASURES.items():
         name = f"{CHECK_PREFIX}{table}"
         if published is None:
-            checks.append(CheckResult(name, "error", "pass", 0, "nothing published yet: no figure to compare"))
+            checks.append(CheckResult(name, "error", "pass", 0, join("尚未发布过：没有可比较的数字",
+                                                                     "nothing published yet: no figure to compare")))
             continue
-        drops = []
+        drops, drops_zh = [], []
         for (label, _), before, after in zip(measures, published[table], candidate[table], strict=True):
             if before > 0 and after < before * (1 - COLLAPSE_SHARE):
-                drops.append(f"{label} {_shown(before)} -> {_shown(after)} ({(after - before) / before:+.0%})")
+                change = f"{_shown(before)} -> {_shown(after)} ({(after - before) / before:+.0%})"
+                drops.append(f"{label} {change}")
+                drops_zh.append(f"{LABELS_ZH[label]} {change}")
         if not drops:
-            checks.append(CheckResult(name, "error", "pass", 0,
-                                      f"{table} keeps more than {1 - COLLAPSE_SHARE:.0%} of the published rows and "
-                                      "prefab floor area"))
+            keeps = f"{1 - COLLAPSE_SHARE:.0%}"
+            checks.append(CheckResult(name, "error", "pass", 0, join(
+                f"{table} 保留了已发布的行数和装配式建筑面积的 {keeps} 以上",
+                f"{table} keeps more than {keeps} of the published rows and prefab floor area")))
             continue
         lost = int(max(published[table][0] - candidate[table][0], 0))
-        checks.append(CheckResult(name, "error", "fail", lost, (
-            f"候选数据较已发布数据骤减，已阻止发布: {table} {'; '.join(drops)} (published -> candidate). "
-            f"The candidate lost more than {COLLAPSE_SHARE:.0%} of what analysts read now; most often the warehouse "
-            "or the raw files were lost (rebuild from the archive) or a model dropped rows. If the drop is real, "
-            f"a steward waives check {name}.")))
+        share = f"{COLLAPSE_SHARE:.0%}"
+        checks.append(CheckResult(name, "error", "fail", lost, join(
+            f"候选数据较已发布数据骤减，已阻止发布：{table} {'；'.join(drops_zh)}（已发布 -> 候选）。候选数据比分析人员"
+            f"现在读取的数据少了 {share} 以上，多半是数据仓库或原始文件丢失（从存档重建），或某个模型丢了行。"
+            f"如果减少属实，由数据管理员豁免检查 {name}。",
+            f"the candidate fell sharply below what is published, publication blocked: {table} {'; '.join(drops)} "
+            f"(published -> candidate). The candidate lost more than {share} of what analysts read now; most often "
+            "the warehouse or the raw files were lost (rebuild from the archive) or a model dropped rows. If the "
+            f"drop is real, a steward waives check {name}.")))
     return checks

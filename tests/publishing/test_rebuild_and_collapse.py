@@ -11,6 +11,7 @@ import shutil
 
 import pytest
 
+from foundation import bilingual
 from ingestion.archive import SIDECAR_SUFFIX
 from publishing.build import build
 from publishing.collapse import CHECK_PREFIX
@@ -114,7 +115,8 @@ def test_collapsed_candidate_is_blocked_until_a_steward_waives_it(data_env):
     assert sha256(s.reporting_path) == published  # byte-identical: analysts keep the good publication
     stage, severity, status, failing, detail = gate_rows(s, "r3")[f"{CHECK_PREFIX}fct_building"]
     assert (stage, severity, status, failing) == ("gate", "error", "fail", 2)
-    assert detail.startswith("候选数据较已发布数据骤减") and "fct_building 行数 rows 2 -> 0 (-100%)" in detail
+    assert detail.startswith("候选数据较已发布数据骤减") and "fct_building 行数 2 -> 0 (-100%)" in detail
+    assert "fct_building rows 2 -> 0 (-100%)" in bilingual.part(detail, "en")
     assert "装配式建筑面积 prefab m² 1,100 -> 0" in detail
 
     for name in COLLAPSE:  # the steward knows: the data was withdrawn on purpose

@@ -218,16 +218,19 @@ class UnitRegistry:
         if on < unit.valid_from:
             return Resolution(
                 unit.unit_code,
-                f"unit code {unit.label} only came into force on {unit.valid_from.isoformat()}, "
-                f"after the date {on.isoformat()}; kept as submitted",
+                join(f"单位代码 {unit.label} 自 {unit.valid_from.isoformat()} 起才生效，晚于日期 {on.isoformat()}："
+                     "按报送原样保留",
+                     f"unit code {unit.label} only came into force on {unit.valid_from.isoformat()}, "
+                     f"after the date {on.isoformat()}; kept as submitted"),
             )
         target = self._follow(unit, on)
         assert unit.valid_to is not None
         retired = (unit.valid_to + timedelta(days=1)).isoformat()
         return Resolution(
             target.unit_code,
-            f"unit code {unit.label} was retired with effect from {retired}; "
-            f"mapped to its successor {target.label}",
+            join(f"单位代码 {unit.label} 已自 {retired} 起撤销：已映射到其继任单位 {target.label}",
+                 f"unit code {unit.label} was retired with effect from {retired}; "
+                 f"mapped to its successor {target.label}"),
         )
 
     def _follow(self, unit: Unit, on: date) -> Unit:

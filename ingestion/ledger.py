@@ -226,11 +226,15 @@ class Ledger:
             self.con.unregister("run_files")
         for sid, earlier, name, unit, period, n, shown in pairs:
             more = f" and {n - len(shown)} more" if n > len(shown) else ""
-            self.warn(sid, f"{n} building(s) of this file already reported in '{name}' (unit {unit}, period "
-                           f"{period}, submission {earlier}): 项目代码 单体编号 project_code building_no "
-                           f"{', '.join(shown)}{more}; a building is reported once, in the month it started: "
-                           "if they are the same buildings, remove them from one of the files (they are counted "
-                           "once, from the later file)")
+            more_zh = f" 等 {n} 个" if n > len(shown) else ""
+            self.warn(sid, join(f"本文件有 {n} 个单体已在“{name}”（单位 {unit}，期间 {period}，报送 {earlier}）"
+                                f"中报送过：项目代码 单体编号 {'、'.join(shown)}{more_zh}；一个单体只在其开工的月份"
+                                "报送一次：如果是同一批单体，请从其中一个文件中删除（按较晚的文件计一次）",
+                                f"{n} building(s) of this file already reported in '{name}' (unit {unit}, period "
+                                f"{period}, submission {earlier}): 项目代码 单体编号 project_code building_no "
+                                f"{', '.join(shown)}{more}; a building is reported once, in the month it started: "
+                                "if they are the same buildings, remove them from one of the files (they are "
+                                "counted once, from the later file)"))
 
     def record_checks(self, results: list[dict], stage: str) -> None:
         now = _now()

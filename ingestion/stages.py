@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from foundation.bilingual import join
+from foundation.bilingual import join, part
 from foundation.config import SUBMISSION_KINDS, Settings
 from foundation.db import connect_warehouse
 from foundation.journal import CHECK_TABLES, LEDGER_TABLES
@@ -208,7 +208,8 @@ def _resolve_row_units(table: pa.Table, units, outcomes: dict[str, dict]) -> pa.
         if res.warning:
             rows = np.flatnonzero(code_idx == len(resolved) - 1)
             for sid in pc.unique(table.column("submission_id").take(pa.array(rows))).to_pylist():
-                outcomes[sid]["warnings"].append(f"rows: {res.warning}")
+                outcomes[sid]["warnings"].append(join(f"数据行：{part(res.warning, 'zh')}",
+                                                      f"rows: {part(res.warning, 'en')}"))
     pair = np.where(code_idx < 0, -1, code_idx.astype(np.int64) * max(len(file_uniques), 1) + file_idx)
     pairs, inverse = np.unique(pair, return_inverse=True)
     known = np.zeros(len(pairs), dtype=bool)
@@ -363,7 +364,8 @@ def _load_one(ledger: Ledger, landed: LandedFile, entry: dict, outcome: dict, ve
     verdict = verdicts.get(sid, {"quarantined": {}, "row_warnings": {}})
     bad = {int(r): reasons for r, reasons in verdict["quarantined"].items()}
     for r, reasons in verdict["row_warnings"].items():
-        base["warnings"].append(f"row {r}: " + "; ".join(reasons))
+        base["warnings"].append(join(f"第 {r} 行：" + "；".join(part(x, "zh") for x in reasons),
+                                     f"row {r}: " + "; ".join(part(x, "en") for x in reasons)))
     if bad:
         raw = read_submission(Path(entry["archived_path"]), landed.kind, raw=False).raw_json(bad)
         ledger.quarantine(sid, [(r, raw[r], reasons) for r, reasons in sorted(bad.items())])

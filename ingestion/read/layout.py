@@ -120,7 +120,8 @@ def lay_out(grid: Grid, kind: str) -> Layout:
                   ROW_INDEX_HEADERS}
     for i, h in unknown_headers(kind, grid.headers).items():
         if i not in index_cols:
-            warnings.append(f"column {i + 1} '{h}' is not in the {kind} template and was ignored")
+            warnings.append(join(f"第 {i + 1} 列“{h}”不在{template.SHEET_NAMES[kind][-1]}模板中，已忽略",
+                                 f"column {i + 1} '{h}' is not in the {kind} template and was ignored"))
     headerless = [i for i, h in enumerate(grid.headers) if not h]
 
     # Rows: blank, totals, notes, data.
@@ -286,11 +287,14 @@ def exact_copies(grid: Grid, data_mask: np.ndarray, key_cols: list[int], index_c
         rn = int(grid.row_numbers[first])
         which = f"row {rows[0]} is an exact copy" if len(rows) == 1 else \
             f"rows {', '.join(map(str, rows))} are exact copies"
-        warnings.append(f"{which} of row {rn}: the row is counted once, "
-                        f"the {'copy is' if len(rows) == 1 else 'copies are'} not loaded")
+        warnings.append(join(f"第 {'、'.join(map(str, rows))} 行与第 {rn} 行完全相同：该行只计一次，重复的行未载入",
+                             f"{which} of row {rn}: the row is counted once, "
+                             f"the {'copy is' if len(rows) == 1 else 'copies are'} not loaded"))
     if len(groups) > COPIES_NAMED:
-        warnings.append(f"... and {len(groups) - COPIES_NAMED:,} more rows repeated exactly: counted once each, "
-                        f"{sum(len(r) for r in list(groups.values())[COPIES_NAMED:]):,} copies not loaded")
+        more, copies = len(groups) - COPIES_NAMED, sum(len(r) for r in list(groups.values())[COPIES_NAMED:])
+        warnings.append(join(f"……另有 {more:,} 行被完全重复：各计一次，{copies:,} 个重复行未载入",
+                             f"... and {more:,} more rows repeated exactly: counted once each, {copies:,} copies "
+                             "not loaded"))
     return ignored, warnings
 
 
@@ -321,16 +325,22 @@ def check_totals(grid: Grid, kind: str, totals_pos: list[int], data_mask: np.nda
                 continue
             stated, _, errs = nz.parse_numbers(pa.chunked_array([pa.array([stated_text])]))
             if errs is not None:
-                warnings.append(f"totals row {rn} ('{label}'): column '{header}' states {nz.quote_cell(stated_text)}, "
-                                f"which is not a number; not compared with the data rows")
+                warnings.append(join(f"合计行（第 {rn} 行，“{label}”）：“{header}”列填写的 "
+                                     f"{nz.quote_cell(stated_text)} 不是数字，未与数据行核对",
+                                     f"totals row {rn} ('{label}'): column '{header}' states "
+                                     f"{nz.quote_cell(stated_text)}, which is not a number; not compared with the "
+                                     "data rows"))
                 continue
             total = float(cumulative[name][hi] - cumulative[name][lo])
             tolerance = max(0.005, 0.5 * 10.0 ** -_decimals(stated_text)) + 1e-9 * max(1.0, abs(total))
             if abs(float(stated[0]) - total) > tolerance:
                 rows = f"{count} data row{'' if count == 1 else 's'}"
                 scope = f"the {rows} since the previous totals row" if subtotal else f"the {rows}"
-                warnings.append(f"totals row {rn} ('{label}'): column '{header}' states {stated_text} {unit} "
-                                f"but {scope} sum to {_fmt(total)} {unit}")
+                scope_zh = f"上一合计行之后的 {count} 个数据行" if subtotal else f"全部 {count} 个数据行"
+                warnings.append(join(f"合计行（第 {rn} 行，“{label}”）：“{header}”列填写 {stated_text} {unit}，"
+                                     f"但{scope_zh}之和为 {_fmt(total)} {unit}",
+                                     f"totals row {rn} ('{label}'): column '{header}' states {stated_text} {unit} "
+                                     f"but {scope} sum to {_fmt(total)} {unit}"))
     return warnings
 
 

@@ -234,3 +234,22 @@ def test_registry_rejects_broken_lists(tmp_path):
     )
     with pytest.raises(ValueError, match="duplicate"):
         UnitRegistry(read_units(dup))
+
+
+def test_warnings_and_unknown_units_are_chinese_first_with_their_english_after(reg):
+    from foundation import bilingual
+
+    retired = reg.resolve("140421", date(2020, 1, 1)).warning
+    assert bilingual.part(retired, "zh") == ("单位代码 140421 (长治县) 已自 2018-06-19 起撤销：已映射到其继任单位 "
+                                            "140404 (上党区)")
+    assert bilingual.part(retired, "en").startswith("unit code 140421 (长治县) was retired with effect from 2018-06-19")
+    early = reg.resolve("140404", date(2018, 1, 1)).warning
+    assert bilingual.part(early, "zh").startswith("单位代码 140404 (上党区) 自 2018-06-19 起才生效，晚于日期 "
+                                                  "2018-01-01")
+    assert bilingual.part(early, "en").endswith("kept as submitted")
+    for code, zh in (("000000", "这是占位代码"), ("330499", "它不在报送单位名录中"), ("1404X1", "必须恰好是 6 位数字")):
+        with pytest.raises(UnknownUnit) as info:
+            reg.resolve(code, date(2024, 1, 1))
+        head, en = info.value.bilingual.split(bilingual.SEPARATOR)
+        assert head.startswith(f"单位代码“{code}”不是已知的报送单位：") and zh in head
+        assert en == str(info.value) and en.startswith(f"unit code '{code}' is not a known reporting unit: ")

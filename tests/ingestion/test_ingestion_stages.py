@@ -233,11 +233,14 @@ def test_a_building_reported_in_two_periods_warns_the_later_file(data_env, runs)
     con.close()
     got = _warnings(s)
     assert got["330402_2020-01.csv"] == []
-    assert got["330402_2020-03.csv"] == [
+    assert got["330402_2020-03.csv"] == [bilingual.join(
+        f"本文件有 1 个单体已在“330402_2020-01.csv”（单位 330402，期间 2020-01，报送 {earlier}）中报送过：项目代码 "
+        "单体编号 P1 1#；一个单体只在其开工的月份报送一次：如果是同一批单体，请从其中一个文件中删除"
+        "（按较晚的文件计一次）",
         f"1 building(s) of this file already reported in '330402_2020-01.csv' (unit 330402, period 2020-01, "
         f"submission {earlier}): 项目代码 单体编号 project_code building_no P1 1#; a building is reported once, in "
         "the month it started: if they are the same buildings, remove them from one of the files (they are counted "
-        "once, from the later file)"]
+        "once, from the later file)")]
     assert ledger(s)["330402_2020-03.csv"][:3] == ("loaded", 2, 2)
 
     # a correction of the same period is not a second report; nor is its earlier version once superseded

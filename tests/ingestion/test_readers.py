@@ -170,7 +170,8 @@ def test_units_and_english_headers(tmp_path: Path) -> None:
     assert column(result.frame, "building_use") == ["public", "venue"]
     assert column(result.frame, "row_number") == [2, 3]
     assert result.header_row == 1
-    assert result.warnings == ["column 13 '联系人' is not in the buildings template and was ignored"]
+    assert result.warnings == [bilingual.join("第 13 列“联系人”不在装配式建筑模板中，已忽略",
+                                              "column 13 '联系人' is not in the buildings template and was ignored")]
     assert result.headers["total_floor_area_m2"] == "Total Floor Area (万m²)"
     # optional columns that are absent come back all-missing, with their dtype
     assert column(result.frame, "green_star") == [None, None]
@@ -193,10 +194,14 @@ def test_totals_row_that_disagrees_is_a_warning(tmp_path: Path) -> None:
     assert column(result.frame, "row_number") == [2, 4]
     assert [(r.row_number, r.what) for r in result.ignored] == [(3, "totals"), (5, "totals"), (6, "totals")]
     assert result.warnings == [
-        "totals row 5 ('小计'): column '装配式建筑面积(m2)' states 3001 m² but the 1 data row since the previous "
-        "totals row sum to 3000 m²",
-        "totals row 6 ('合计'): column '总建筑面积（万平方米）' states 1.80 万m² but the 2 data rows sum to "
-        "1.7345 万m²",
+        bilingual.join("合计行（第 5 行，“小计”）：“装配式建筑面积(m2)”列填写 3001 m²，但上一合计行之后的 1 个数据行"
+                       "之和为 3000 m²",
+                       "totals row 5 ('小计'): column '装配式建筑面积(m2)' states 3001 m² but the 1 data row since "
+                       "the previous totals row sum to 3000 m²"),
+        bilingual.join("合计行（第 6 行，“合计”）：“总建筑面积（万平方米）”列填写 1.80 万m²，但全部 2 个数据行之和为 "
+                       "1.7345 万m²",
+                       "totals row 6 ('合计'): column '总建筑面积（万平方米）' states 1.80 万m² but the 2 data rows "
+                       "sum to 1.7345 万m²"),
     ]
     assert result.rows_received == 5
 
@@ -371,8 +376,8 @@ def test_xlsx_with_title_row_named_sheet_and_native_cells(tmp_path: Path) -> Non
     assert result.ignored == [IgnoredRow(7, "totals", "合计 | 2734.5 | 0.16"),
                               IgnoredRow(8, "note", "注：本表由系统导出")]
     # 0.1 + 0.05 + 0 = 0.15 万m², stated 0.16
-    assert result.warnings == ["totals row 7 ('合计'): column '装配式建筑面积（万m²）' states 0.16 万m² but the 3 data "
-                               "rows sum to 0.15 万m²"]
+    assert [bilingual.part(w, "en") for w in result.warnings] == [
+        "totals row 7 ('合计'): column '装配式建筑面积（万m²）' states 0.16 万m² but the 3 data rows sum to 0.15 万m²"]
     raw = json.loads(frame["raw"][0])
     assert raw["填报单位代码"] == "330402"
     assert raw["开工日期"] == "2020-03-05"
@@ -558,8 +563,10 @@ def test_exact_copies_count_once(tmp_path: Path, exact_path: bool) -> None:
     assert [(r.row_number, r.what) for r in result.ignored] == [(c, "copy") for c in copies] + [
         (8 + exact_path, "totals")]
     assert result.ignored[0].text == "2 | " + " | ".join(_b_row("P1", "1#"))
-    assert result.warnings[0] == (f"rows {copies[0]}, {copies[1]} are exact copies of row {first}: the row is "
-                                  f"counted once, the copies are not loaded")
+    assert result.warnings[0] == bilingual.join(
+        f"第 {copies[0]}、{copies[1]} 行与第 {first} 行完全相同：该行只计一次，重复的行未载入",
+        f"rows {copies[0]}, {copies[1]} are exact copies of row {first}: the row is counted once, the copies are "
+        "not loaded")
     # the totals row counted the copies: it is compared with the rows that load
     assert len(result.warnings) == 3 and "sum to 4200 m²" in result.warnings[1]
     assert result.rows_received == result.rows + len(result.ignored) == 7

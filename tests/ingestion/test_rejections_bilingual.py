@@ -131,3 +131,29 @@ def test_every_ledger_reason_of_the_stages_is_chinese_first_with_its_english_aft
     for key, (zh_says, en_says) in expected.items():
         zh, en = assert_chinese_first(got[key])
         assert zh_says in zh and en_says in en, (key, got[key])
+
+
+def test_every_warning_the_ledger_stores_is_chinese_first_with_its_english_after(data_env) -> None:
+    """An unknown column, an exact copy, a totals row that disagrees, a retired unit code in the name and on
+    the rows, a building already reported in another month's file."""
+    s = data_env
+    first = row("330402", "2020-03", "P1", "1#", "2020-03-05", "1000", "600")
+    odd = (HEADER_LINE.rstrip("\n") + ",联系人\n" + first.rstrip("\n") + ",张三\n" + first.rstrip("\n") + ",张三\n"
+           + "合计,,,,,,,,9999,600,,,,,\n")
+    land(s, "330402_2020-03.csv", odd, 1_600_000_000)
+    land(s, "140421_2020-03.csv", HEADER_LINE + row("140421", "2020-03", "Q1", "1#", "2020-03-05", "1000", "600"),
+         1_600_000_001)
+    land(s, "330402_2020-04.csv", HEADER_LINE + row("330402", "2020-04", "P1", "1#", "2020-04-05", "1000", "600"),
+         1_600_000_002)  # P1 1# again, a month later
+    run(s, "r1")
+    with duckdb.connect(str(s.warehouse_path), read_only=True) as con:
+        stored = con.execute("select file_name, warnings from dq.submission_files").fetchall()
+    warnings = {name: list(w or []) for name, w in stored}
+    found = [w for ws in warnings.values() for w in ws]
+    for w in found:
+        assert_chinese_first(w)
+    says = [bilingual.part(w, "zh") for w in found]
+    for zh in ("第 15 列“联系人”不在装配式建筑模板中，已忽略", "第 3 行与第 2 行完全相同", "合计行（第 4 行，“合计”）",
+               "单位代码 140421 (长治县) 已自 2018-06-19 起撤销", "数据行：单位代码 140421 (长治县) 已自",
+               "本文件有 1 个单体已在“330402_2020-03.csv”"):
+        assert any(zh in x for x in says), (zh, says)

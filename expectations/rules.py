@@ -272,6 +272,12 @@ def overridable(kind: str) -> frozenset[str]:
     return frozenset(r.name for r in rules(kind) if r.overridable)
 
 
+def may_override(kind: str, failed: list[str] | None) -> bool:
+    """Whether a steward may accept a quarantined row of `kind` that fails the rules named `failed` (None: not
+    kept, a row quarantined before they were; a value the reader could not parse is no rule, never overridable)."""
+    return bool(failed) and set(failed) <= overridable(kind)
+
+
 def rules(kind: str) -> list[RowRule]:
     """All row rules of a kind, in the order a steward reads them."""
     explicit = {"buildings": _buildings, "production_bases": _production_bases, "targets": _targets}[kind]()

@@ -106,8 +106,8 @@ select
     q.submission_id, q.row_number, q.raw, q.reasons,
     case
         when r.decision = 'waive' then 'waived'
-        when r.decision = 'accept' then 'accepted'
-        when l.status = 'superseded' then 'fixed'
+        when l.status = 'superseded' then 'fixed'  -- an accepted row of a superseded file is in no figure
+        when r.decision = 'accept' then 'accepted'  -- loaded by the next run (ingestion/accepted.py)
         else 'open'
     end as status,
     r.reviewer as reviewed_by, r.reviewed_at, r.note as review_note, q.run_id, q.quarantined_at, q.rules

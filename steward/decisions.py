@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 
-from expectations.rules import overridable
+from expectations.rules import may_override, overridable
 from foundation import bilingual
 from foundation.config import Settings
 from foundation.db import connect_warehouse
@@ -93,17 +93,12 @@ class NotAcceptable(ValueError):
         super().__init__(bilingual.join(zh, en))
 
 
-def acceptable(kind: str, rules: list[str] | None) -> bool:
-    """Whether a quarantined row of `kind` failing `rules` (None: not kept) may be accepted and loaded."""
-    return bool(rules) and set(rules) <= overridable(kind)
-
-
 def _row_may_be_accepted(con: duckdb.DuckDBPyConnection, target_id: str) -> None:
     submission_id, _, row_number = target_id.rpartition(":")
     kind, rules = con.execute("select f.kind, q.rules from dq.quarantine as q join dq.submission_files as f "
                               "using (submission_id) where q.submission_id = ? and q.row_number = ?",
                               [submission_id, int(row_number)]).fetchone()
-    if not acceptable(kind, rules):
+    if not may_override(kind, rules):
         raise NotAcceptable(target_id, None if rules is None else sorted(set(rules) - overridable(kind)))
 
 

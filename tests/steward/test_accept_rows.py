@@ -169,3 +169,50 @@ def test_the_page_offers_accept_only_on_rows_whose_rules_are_all_overridable(qua
         row3 = _rows(page)[3]
         assert "已接受" in row3 and 'value="reopen"' in row3 and 'value="accept"' not in row3
         assert "接受并入库" in client.get("/history").text  # the history's label of the decision
+
+
+def _figures(s) -> dict[str, tuple]:
+    """The published month figures of unit 330402: month -> (buildings, total area, prefab area)."""
+    import duckdb
+
+    con = duckdb.connect(str(s.reporting_path), read_only=True)
+    try:
+        rows = con.execute("select strftime(month, '%Y-%m'), sum(building_count), sum(total_floor_area_m2), "
+                           "sum(prefab_floor_area_m2) from fct_prefab_floor_area_monthly where unit_code = '330402' "
+                           "group by 1 order by 1").fetchall()
+        buildings = con.execute("select project_code, building_no, start_date from fct_building "
+                                "where unit_code = '330402' order by 1").fetchall()
+    finally:
+        con.close()
+    return {m: (int(n), str(t), str(p)) for m, n, t, p in rows}, [(p, b, str(d)) for p, b, d in buildings]
+
+
+@pytest.mark.slow
+def test_accepted_row_enters_the_published_figures_in_its_start_month_and_leaves_when_reopened(quarantined):
+    from pipeline.stages import run_stages
+    from tests.helpers.nightly import nightly_without_airflow
+
+    s, sid = quarantined
+    # another county's building, so that taking the row out again is no collapse of the figures (the gate's
+    # publication.collapse checks block a candidate that lost more than half of them)
+    land(s, "330411_2020-03.csv", HEADER + row("330411", "2020-03", "P9", "1#", "2020-03-09", "3000", "2000"),
+         1_600_000_001)
+    assert nightly_without_airflow(s, "n1").published
+    # from TEXT: only row 2 passed (P1, March, 1000 m², 600 m² prefab)
+    assert _figures(s) == ({"2020-03": (1, "1000.00", "600.00")}, [("P1", "1#", "2020-03-05")])
+
+    # the decision lands between a run's load and its build: that night builds without the row, the next one
+    # loads it and must not skip as "nothing changed"
+    run_stages(s, "n2", last="load")
+    record_review(s, "wang", "quarantined_row", f"{sid}:3", "accept", "late report of a February start")
+    run_stages(s, "n2", first="dbt_build")
+    assert _figures(s)[0] == {"2020-03": (1, "1000.00", "600.00")}
+    assert nightly_without_airflow(s, "n3").published
+    # row 3 (P2, started 2020-02-20, 1500 m², 900 m² prefab) counts in February, its start month
+    assert _figures(s) == ({"2020-02": (1, "1500.00", "900.00"), "2020-03": (1, "1000.00", "600.00")},
+                           [("P1", "1#", "2020-03-05"), ("P2", "1#", "2020-02-20")])
+    assert run_stages(s, "n4")["dbt_build"].skipped  # nothing changed since
+
+    record_review(s, "wang", "quarantined_row", f"{sid}:3", "reopen", "the county says the date is wrong")
+    assert nightly_without_airflow(s, "n5").published
+    assert _figures(s) == ({"2020-03": (1, "1000.00", "600.00")}, [("P1", "1#", "2020-03-05")])

@@ -95,10 +95,10 @@ class NotAcceptable(ValueError):
 
 def _row_may_be_accepted(con: duckdb.DuckDBPyConnection, target_id: str) -> None:
     submission_id, _, row_number = target_id.rpartition(":")
-    kind, rules = con.execute("select f.kind, q.rules from dq.quarantine as q join dq.submission_files as f "
+    kind, rules = con.execute("select f.kind, q.rules from dq.quarantine as q left join dq.submission_files as f "
                               "using (submission_id) where q.submission_id = ? and q.row_number = ?",
-                              [submission_id, int(row_number)]).fetchone()
-    if not may_override(kind, rules):
+                              [submission_id, int(row_number)]).fetchone()  # the target exists (canonical)
+    if kind is None or not may_override(kind, rules):
         raise NotAcceptable(target_id, None if rules is None else sorted(set(rules) - overridable(kind)))
 
 

@@ -216,3 +216,37 @@ def test_accepted_row_enters_the_published_figures_in_its_start_month_and_leaves
     record_review(s, "wang", "quarantined_row", f"{sid}:3", "reopen", "the county says the date is wrong")
     assert nightly_without_airflow(s, "n5").published
     assert _figures(s) == ({"2020-03": (1, "1000.00", "600.00")}, [("P1", "1#", "2020-03-05")])
+
+
+def test_a_value_that_could_not_be_read_is_never_accepted(data_env):
+    s = data_env
+    # a February building (start_date_in_period) whose total area is no number
+    land(s, "330402_2020-04.csv", HEADER + row("330402", "2020-04", "P1", "1#", "2020-04-05", "1000", "600")
+         + row("330402", "2020-04", "P2", "1#", "2020-02-20", "一千", "900"), 1_600_000_000)
+    run(s, "r1")
+    sid = _submission(s, "330402_2020-04.csv")
+    failed = warehouse_rows(s, "select rules from dq.quarantine where submission_id = ? and row_number = 3", [sid])
+    assert "values_readable" in failed[0][0] and "start_date_in_period" in failed[0][0]
+    with pytest.raises(NotAcceptable, match="values_readable"):
+        record_review(s, "wang", "quarantined_row", f"{sid}:3", "accept", "x")
+
+
+def test_a_warehouse_from_before_the_rules_column_gets_it_and_its_rows_are_not_accepted(quarantined):
+    import duckdb
+
+    from foundation.db import connect_warehouse
+
+    s, sid = quarantined
+    con = duckdb.connect(str(s.warehouse_path))
+    try:  # as an older warehouse: no rules column (the views that read it are rebuilt by the schema)
+        con.execute("drop view dq.accepted_rows_loaded")
+        con.execute("drop view dq.quarantined_rows")
+        con.execute("alter table dq.quarantine drop column rules")
+    finally:
+        con.close()
+    with connect_warehouse(s) as con:  # the schema brought up to date
+        assert con.execute("select count(*), count(rules) from dq.quarantine").fetchone() == (3, 0)
+    assert _statuses(s, sid) == {3: "open", 4: "open", 5: "open"}
+    with pytest.raises(NotAcceptable, match="quarantined before the rules it fails were kept"):
+        record_review(s, "wang", "quarantined_row", f"{sid}:3", "accept", "late report")
+    assert run(s, "r2")["load"]["rows_accepted"] == 0

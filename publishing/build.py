@@ -141,11 +141,15 @@ def build(settings: Settings, full_refresh: bool = False) -> DbtBuild:
     # Every model built with this project: later builds may be incremental on top of them. A model skipped
     # or failed in an incremental build keeps its watermark and catches up next time; in a full refresh it
     # still holds what an older project built, so the next build is a full refresh again.
+    # The accepted rows the models hold: exactly those of the raw tables after a complete build; after a partial
+    # one, the models that did build may hold them too, besides what the others still hold.
     if models and all(n.status == "success" for n in models):
         state["models_built_with"] = fingerprint
         state["accepted_rows_built"] = accepted
-    elif full_refresh:
-        state["models_built_with"] = None
+    else:
+        state["accepted_rows_built"] = sorted(set(state.get("accepted_rows_built", [])) | set(accepted))
+        if full_refresh:
+            state["models_built_with"] = None
     if unit_tests:
         ran = [n for n in nodes if n.resource_type == "unit_test"]
         state["unit_tests_passed_with"] = fingerprint if ran and all(n.status == "pass" for n in ran) else None

@@ -169,13 +169,13 @@ def quarantined_rows(con: duckdb.DuckDBPyConnection, submission_id: str) -> list
     """The submission's quarantined rows with the raw values (parsed from the stored JSON), reasons, the rules
     they fail and whether a steward may accept them (`acceptable`)."""
     rows = _dicts(con.execute("""
-        select q.row_number, q.raw, q.reasons, q.status, q.reviewed_by, q.reviewed_at, q.review_note, q.rules,
-            f.kind
+        select q.*, f.kind
         from dq.quarantined_rows as q join dq.submission_files as f using (submission_id)
         where q.submission_id = ? order by q.row_number""", [submission_id]))
     for r in rows:
-        # whether a steward may accept and load it: every rule it fails is overridable (expectations.rules)
-        r["acceptable"] = may_override(r.pop("kind"), r["rules"])
+        # whether a steward may accept and load it: every rule it fails is overridable (expectations.rules); a
+        # warehouse no writer has brought up to date since the rules were kept has no `rules` column yet
+        r["acceptable"] = may_override(r.pop("kind"), r.get("rules"))
         try:
             r["values"] = json.loads(r["raw"])
         except ValueError:

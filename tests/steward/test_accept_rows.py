@@ -7,12 +7,16 @@ Real landing files through the real stages (discover to load; the slow test runs
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 from starlette.testclient import TestClient
 
 from expectations.rules import overridable, rules
+from foundation.config import PROJECT_ROOT
 from steward.decisions import NotAcceptable, record_review
 from tests.helpers.landing import HEADER, land, row, run
 from tests.helpers.steward import configure, sign_in
@@ -250,3 +254,19 @@ def test_a_warehouse_from_before_the_rules_column_gets_it_and_its_rows_are_not_a
     with pytest.raises(NotAcceptable, match="quarantined before the rules it fails were kept"):
         record_review(s, "wang", "quarantined_row", f"{sid}:3", "accept", "late report")
     assert run(s, "r2")["load"]["rows_accepted"] == 0
+
+
+def test_the_command_line_accepts_a_row_and_refuses_another(quarantined):
+    s, sid = quarantined
+
+    def steward(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "steward", "review", *args, "--reviewer", "wang", "--note",
+                               "late report"], cwd=PROJECT_ROOT, env=os.environ.copy(), capture_output=True,
+                              text=True, timeout=120)
+
+    done = steward("accept-row", sid, "3")
+    assert done.returncode == 0 and f"recorded accept on quarantined_row {sid}:3" in done.stdout
+    refused = steward("accept-row", sid, "4")
+    assert refused.returncode == 2 and "prefab_not_above_total" in refused.stderr
+    assert "不允许数据管理员接受" in refused.stderr and "may not override" in refused.stderr
+    assert _statuses(s, sid) == {3: "accepted", 4: "open", 5: "open"}

@@ -99,7 +99,8 @@ def _row_may_be_accepted(con: duckdb.DuckDBPyConnection, target_id: str) -> None
                               "using (submission_id) where q.submission_id = ? and q.row_number = ?",
                               [submission_id, int(row_number)]).fetchone()  # the target exists (canonical)
     if kind is None or not may_override(kind, rules):
-        raise NotAcceptable(target_id, None if rules is None else sorted(set(rules) - overridable(kind)))
+        allowed = overridable(kind) if kind is not None else frozenset()
+        raise NotAcceptable(target_id, None if rules is None else sorted(set(rules) - allowed))
 
 
 def _check_may_be_waived(con: duckdb.DuckDBPyConnection, check_name: str) -> None:

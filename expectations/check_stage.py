@@ -32,9 +32,10 @@ def check(settings: Settings, run_id: str) -> CheckSummary:
                        for r, errs in o["cell_errors"].items()}
         outcome = check_batch(kind, row_batches(work, kind), cell_errors, settings.gx_dir)
         for o in readable:
-            verdicts[o["submission_id"]] = {"quarantined": {}, "row_warnings": {}}
+            verdicts[o["submission_id"]] = {"quarantined": {}, "row_warnings": {}, "rules": {}}
         for (sid, row), reasons in outcome.reasons.items():
             verdicts[sid]["quarantined"][str(row)] = reasons
+            verdicts[sid]["rules"][str(row)] = outcome.rules.get((sid, row), [])
         for (sid, row), reasons in outcome.warnings.items():
             verdicts[sid]["row_warnings"][str(row)] = reasons
         results += [asdict(r) for r in outcome.results]

@@ -6,6 +6,12 @@ with the offending row's values. Rules that follow from the template's field
 list (required, enumeration, range) are derived from `foundation.template`; the rest are written out.
 Severity `error` quarantines the row; `warn` loads it and tells the steward.
 
+`overridable` marks the rules a steward may override: a quarantined row whose every failure is of such a rule
+may be accepted and loaded as it is (`steward.decisions`, decision `accept`; loaded by `ingestion.accepted`).
+Only a rule where the row's values all read and are typed correctly and the failure is a business judgement is
+overridable; a required, enumeration, range or consistency error would put a wrong or missing number in the
+figures and stays not overridable (the county must correct it, or the row stays out of the figures).
+
 Context columns added before validation (see `expectations.submission`):
 `file_unit_code`, `file_period` (the file name's unit and period), `start_month` ('YYYY-MM' of the start
 date), `unit_in_scope` (the row's unit is the file's unit or one of its subordinate units), `unit_known`.
@@ -47,6 +53,8 @@ class RowRule:
     # The same meaning and reason in Chinese, the language of the stewards (foundation.bilingual stores both).
     meaning_zh: str = ""
     reason_zh: str = ""
+    # Whether a steward may accept a row that fails it and load it as reported (see the module's docstring).
+    overridable: bool = False
 
     def build(self, gxe: Any, column: Any) -> Any:
         """The rule as a GX expectation (`gxe`: great_expectations.expectations; `column`: row_conditions.Column)."""
@@ -75,6 +83,7 @@ def _bound(x: float) -> str:
 
 
 def _derived(kind: str) -> list[RowRule]:
+    # None overridable: a missing required value, an unknown code or a value out of range is a wrong number.
     rules: list[RowRule] = []
     for f in fields(kind):
         label, zh = _label(f), _label_zh(f)
@@ -119,6 +128,8 @@ def _unique(*columns: str) -> tuple[str, dict[str, Any]]:
 
 
 def _same_unit_and_period(kind: str, period_field: str | None) -> list[RowRule]:
+    # Not overridable: a row of another unit or period than its file would be counted in a slice (unit, period)
+    # that another file holds, beside or instead of that file's own rows.
     rules = [RowRule(
         "unit_code_matches_file", "填报单位代码 unit_code equals the unit in the file name", "error", "unit_code",
         "填报单位代码 unit_code is {unit_code}; the file name says {file_unit_code}",
@@ -139,7 +150,8 @@ def _same_unit_and_period(kind: str, period_field: str | None) -> list[RowRule]:
 
 def _start_date_plausible() -> RowRule:
     """A start date neither after the run date nor before the floor (`foundation.periods`): the bounds are the
-    run's, so the rule is built when the checks run."""
+    run's, so the rule is built when the checks run. Not overridable: a future date is wrong, and one before the
+    floor falls outside every published period."""
     from foundation.config import settings
     from foundation.periods import floor_date, run_date
 
@@ -165,13 +177,19 @@ def _buildings() -> list[RowRule]:
                 reason_zh=f"“{zh}”未填写：“装配式建筑面积”大于 0 时此项必填")
         for i, zh in ((1, "主体结构得分"), (2, "围护墙和内隔墙得分"), (3, "装修和设备管线得分"))
     ]
+    # Not overridable, besides the unit and period rules: a non-positive total area, a prefab area above the
+    # total or on a cast-in-place building, or a missing score would put a wrong area or assembly rate in the
+    # figures; a building twice in a file would be counted from whichever row happened to be accepted.
     return [
         *_same_unit_and_period("buildings", "period"),
+        # Overridable: the date reads, is not in the future nor before the floor (start_date_plausible), and the
+        # row's unit and period are the file's; a building reported in a later month's file than the month it
+        # started is common late reporting. Accepted, it counts in the month of its start date.
         RowRule("start_date_in_period", "开工日期 start_date falls inside the file's month", "error", "start_date",
                 "开工日期 start_date is {start_date}; it must fall in {file_period}",
                 *_equal("start_month", "file_period"),
                 meaning_zh="“开工日期”在文件所报月份之内",
-                reason_zh="“开工日期”为 {start_date}，应在 {file_period} 之内"),
+                reason_zh="“开工日期”为 {start_date}，应在 {file_period} 之内", overridable=True),
         _start_date_plausible(),
         RowRule("total_floor_area_positive", "总建筑面积 total_floor_area_m2 is greater than 0", "error",
                 "total_floor_area_m2", "总建筑面积 total_floor_area_m2 is {total_floor_area_m2}; expected > 0",
@@ -203,6 +221,8 @@ def _buildings() -> list[RowRule]:
 
 
 def _production_bases() -> list[RowRule]:
+    # None overridable: a capacity without its unit is a number without meaning; a base twice in a file would
+    # be counted twice.
     return [
         *_same_unit_and_period("production_bases", None),
         RowRule("capacity_unit_given_with_capacity", "产能单位 capacity_unit is given where 设计产能 is", "error",
@@ -219,6 +239,8 @@ def _production_bases() -> list[RowRule]:
 
 
 def _targets() -> list[RowRule]:
+    # None overridable: a target of an unknown unit, of a unit outside the file's, of another year or twice in a
+    # file would be set by the wrong file or twice.
     return [
         RowRule("unit_code_known", "单位代码 unit_code is a known reporting unit", "error", "unit_code",
                 "单位代码 unit_code {unit_code} is not a known reporting unit",
@@ -243,6 +265,17 @@ def _targets() -> list[RowRule]:
                 meaning_zh="同一文件中每个单位每年只有一行目标",
                 reason_zh="单位代码 {unit_code} 在本文件中有不止一行 {year} 年的目标"),
     ]
+
+
+def overridable(kind: str) -> frozenset[str]:
+    """The names of the kind's rules a steward may override (accept a row that fails them)."""
+    return frozenset(r.name for r in rules(kind) if r.overridable)
+
+
+def may_override(kind: str, failed: list[str] | None) -> bool:
+    """Whether a steward may accept a quarantined row of `kind` that fails the rules named `failed` (None: not
+    kept, a row quarantined before they were; a value the reader could not parse is no rule, never overridable)."""
+    return bool(failed) and set(failed) <= overridable(kind)
 
 
 def rules(kind: str) -> list[RowRule]:

@@ -37,7 +37,12 @@ class CheckOutcome:
     reasons: dict[RowKey, list[str]] = field(default_factory=dict)  # errors: the row is quarantined
     warnings: dict[RowKey, list[str]] = field(default_factory=dict)  # the row loads; the steward is told
     results: list[CheckResult] = field(default_factory=list)
+    # The names of the `error` rules each quarantined row fails (`READABLE` for a value the reader could not
+    # parse), kept with the row (`dq.quarantine.rules`): what decides whether a steward may accept it.
+    rules: dict[RowKey, list[str]] = field(default_factory=dict)
 
+
+READABLE = "values_readable"  # the rule name of the reader's reasons (a value that could not be parsed)
 
 _NUMERIC = ("area", "number", "percent", "year")
 
@@ -155,6 +160,7 @@ def check_batch(kind: str, batches: Iterable[pa.Table], cell_errors: dict[RowKey
     outcome = CheckOutcome()
     for key, errs in cell_errors.items():
         outcome.reasons.setdefault(key, []).extend(errs)
+        outcome.rules.setdefault(key, []).append(READABLE)
     kind_rules = rules(kind)
     failing: dict[str, set[RowKey]] = {r.name: set() for r in kind_rules}
     pages: dict[str, str] = {}  # rule -> the Data Docs page of the first batch it failed in
@@ -163,6 +169,7 @@ def check_batch(kind: str, batches: Iterable[pa.Table], cell_errors: dict[RowKey
         if rows.num_rows:
             _validate(kind, kind_rules, rows, cell_errors, gx_dir, outcome, failing, pages)
             checked += rows.num_rows
+    outcome.rules = {key: sorted(set(names)) for key, names in outcome.rules.items()}
     for rule in kind_rules:
         url = pages.get(rule.name)
         keys = failing[rule.name]
@@ -215,6 +222,8 @@ def _validate(kind: str, kind_rules: list[RowRule], rows: pa.Table, cell_errors:
             pages.setdefault(rule.name, page)
         target = outcome.reasons if rule.severity == "error" else outcome.warnings
         for key in keys:
+            if rule.severity == "error":
+                outcome.rules.setdefault(key, []).append(rule.name)
             already = [bilingual.part(e, "en") for e in cell_errors.get(key, [])]
             if any(e.startswith(rule.field) or f" {rule.field}" in e or f"({rule.field})" in e for e in already):
                 continue  # the reader already said what is wrong with this field

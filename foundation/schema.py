@@ -69,8 +69,12 @@ create table if not exists dq.quarantine (
     reasons varchar[] not null,
     run_id varchar not null,
     quarantined_at timestamp not null,
+    rules varchar[],               -- the names of the rules the row fails (expectations/rules.py; values_readable
+                                   -- for a value that could not be read); null: quarantined before they were kept
     primary key (submission_id, row_number)
 );
+-- Warehouses created before the rules column existed get it here (a no-op once it exists); their rows keep null.
+alter table dq.quarantine add column if not exists rules varchar[];
 
 -- The rows of a file that were received but are not data, kept with their text so that nothing a county
 -- sent is lost from view: totals rows (合计/小计/总计), footnotes (注：..., 填表人 ...) and exact copies of
@@ -92,7 +96,8 @@ create table if not exists dq.steward_reviews (
     reviewer varchar not null,
     target_type varchar not null,  -- quarantined_row | check | submission
     target_id varchar not null,    -- '<submission_id>:<row_number>' | '<check_name>' | '<submission_id>'
-    decision varchar not null,     -- waive | reject | request_resubmission | reopen
+    decision varchar not null,     -- waive | reject | request_resubmission | reopen | accept (a quarantined row
+                                   -- whose rules are all overridable: loaded as reported by the next run)
     note varchar not null
 );
 
@@ -101,10 +106,11 @@ select
     q.submission_id, q.row_number, q.raw, q.reasons,
     case
         when r.decision = 'waive' then 'waived'
-        when l.status = 'superseded' then 'fixed'
+        when l.status = 'superseded' then 'fixed'  -- an accepted row of a superseded file is in no figure
+        when r.decision = 'accept' then 'accepted'  -- loaded by the next run (ingestion/accepted.py)
         else 'open'
     end as status,
-    r.reviewer as reviewed_by, r.reviewed_at, r.note as review_note, q.run_id, q.quarantined_at
+    r.reviewer as reviewed_by, r.reviewed_at, r.note as review_note, q.run_id, q.quarantined_at, q.rules
 from dq.quarantine as q
 left join dq.submission_ledger as l on l.submission_id = q.submission_id
 left join (
@@ -112,6 +118,18 @@ left join (
         row_number() over (partition by target_id order by reviewed_at desc, review_id desc) as rn
     from dq.steward_reviews where target_type = 'quarantined_row'
 ) as r on r.target_id = q.submission_id || ':' || q.row_number and r.rn = 1;
+
+-- The quarantined rows a steward accepted that the raw tables hold (loaded by ingestion/accepted.py): what the
+-- next build's inputs include besides the ledger (publishing/unchanged.py, publishing/build.py).
+create or replace view dq.accepted_rows_loaded as
+select 'buildings' as kind, r.submission_id, r.row_number from raw.buildings as r
+semi join dq.quarantine as q on q.submission_id = r.submission_id and q.row_number = r.row_number
+union all
+select 'production_bases' as kind, r.submission_id, r.row_number from raw.production_bases as r
+semi join dq.quarantine as q on q.submission_id = r.submission_id and q.row_number = r.row_number
+union all
+select 'targets' as kind, r.submission_id, r.row_number from raw.targets as r
+semi join dq.quarantine as q on q.submission_id = r.submission_id and q.row_number = r.row_number;
 
 create table if not exists dq.check_results (
     run_id varchar not null,

@@ -43,7 +43,7 @@ _LOG_COLUMNS = [("submission_id", pa.string()), ("status", pa.string()), ("reaso
                 ("run_id", pa.string()), ("recorded_at", pa.timestamp("us"))]
 _QUARANTINE_COLUMNS = [("submission_id", pa.string()), ("row_number", pa.int32()), ("raw", pa.string()),
                        ("reasons", pa.list_(pa.string())), ("run_id", pa.string()),
-                       ("quarantined_at", pa.timestamp("us"))]
+                       ("quarantined_at", pa.timestamp("us")), ("rules", pa.list_(pa.string()))]
 
 _IGNORED_COLUMNS = [("submission_id", pa.string()), ("row_number", pa.int32()), ("what", pa.string()),
                     ("text", pa.string()), ("run_id", pa.string()), ("recorded_at", pa.timestamp("us"))]
@@ -105,9 +105,10 @@ class Ledger:
     def supersede(self, submission_id: str, reason: str) -> None:
         self._log(submission_id, "superseded", reason)
 
-    def quarantine(self, submission_id: str, rows: list[tuple[int, str, list[str]]]) -> None:
+    def quarantine(self, submission_id: str, rows: list[tuple[int, str, list[str], list[str] | None]]) -> None:
+        """Quarantine rows: (row number, raw JSON, reasons, the names of the rules failed; None if unknown)."""
         now = _now()
-        self._quarantined += [(submission_id, r[0], r[1], r[2], self.run_id, now) for r in rows]
+        self._quarantined += [(submission_id, r[0], r[1], r[2], self.run_id, now, r[3]) for r in rows]
         self.rows_quarantined += len(rows)
 
     def ignore(self, submission_id: str, rows: list[dict]) -> None:
@@ -168,16 +169,19 @@ class Ledger:
         return current[0] if current else None
 
     def insert_raw(self, kind: str, rows: pa.Table, accepted: dict[str, datetime],
-                   rejected_rows: list[tuple[str, int]], warn: bool = True) -> int:
+                   rejected_rows: list[tuple[str, int]], warn: bool = True,
+                   only: list[tuple[str, int]] | None = None) -> int:
         """Insert the work rows of the `accepted` files (submission id -> received at) but the rejected
         (quarantined) ones, with one statement; returns the number of rows inserted. Without `warn` (rows
-        re-read for files the ledger already records: `ingestion.rebuild`) no warnings are added."""
+        re-read for files the ledger already records: `ingestion.rebuild`) no warnings are added. With `only`
+        (the rows a steward accepted: `ingestion.accepted`), those rows alone are inserted."""
         if not accepted or rows.num_rows == 0:
             return 0
         files = pa.table({"submission_id": pa.array(list(accepted), pa.string()),
                           "received_at": pa.array(list(accepted.values()), pa.timestamp("us"))})
-        bad = pa.table({"submission_id": pa.array([k[0] for k in rejected_rows], pa.string()),
-                        "row_number": pa.array([k[1] for k in rejected_rows], pa.int64())})
+        keys = rejected_rows if only is None else only
+        bad = pa.table({"submission_id": pa.array([k[0] for k in keys], pa.string()),
+                        "row_number": pa.array([k[1] for k in keys], pa.int64())})
         exprs = RAW_EXPRESSIONS[kind]
         cols = ["submission_id", "row_number", *RAW_COLUMNS[kind]]
         select = ", ".join(f"{exprs[c]} as {c}" if c in exprs else f"r.{c}" for c in cols)
@@ -187,7 +191,8 @@ class Ledger:
             inserted = self.con.execute(
                 f"insert into raw.{kind} ({', '.join(cols)}, received_at, loaded_at) "
                 f"select {select}, f.received_at, ? from raw_batch r join raw_files f using (submission_id) "
-                "anti join raw_rejected q on q.submission_id = r.submission_id and q.row_number = r.row_number",
+                f"{'anti' if only is None else 'semi'} join raw_rejected q on q.submission_id = r.submission_id "
+                "and q.row_number = r.row_number",
                 [_now()]).fetchone()[0]
             if kind == "buildings" and warn:
                 self._warn_reported_before()

@@ -29,6 +29,7 @@ from foundation.journal import sync as sync_journal
 from foundation.units import UnknownUnit, load_units
 from foundation.workdir import WorkDir
 from foundation.workdir import prune as prune_work
+from ingestion import accepted as accepted_rows
 from ingestion.archive import LandedFileChanged, UnreadableLandedFile, archive
 from ingestion.discover import LandedFile, scan_landing, settling
 from ingestion.errors import RejectedFile
@@ -65,6 +66,8 @@ class LoadSummary:
     superseded: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
+    rows_accepted: int = 0  # quarantined rows a steward accepted, loaded by this run (`ingestion.accepted`)
+    rows_unaccepted: int = 0  # accepted rows reopened since, taken out of the raw tables by this run
 
 
 def discover(settings: Settings, run_id: str) -> DiscoverSummary:
@@ -304,6 +307,7 @@ def load(settings: Settings, run_id: str) -> LoadSummary:
     manifest = work.read_json("manifest.json", [])
     outcomes = {o["submission_id"]: o for o in work.read_json("read.json", [])}
     checks = work.read_json("checks.json", {"verdicts": {}, "results": []})
+    extra = _read_accepted(settings, run_id)
     with connect_warehouse(settings) as con:
         con.execute("begin transaction")
         try:
@@ -330,6 +334,8 @@ def load(settings: Settings, run_id: str) -> LoadSummary:
                     ledger.insert_raw(kind, rows, accepted, rejected_rows)
             ledger.flush()  # after the raw rows: inserting them may add warnings to the files (insert_raw)
             ledger.record_checks(checks["results"], stage="submission")
+            # after the files are recorded: a file this run superseded no longer loads its accepted rows
+            steward = accepted_rows.apply(con, ledger, lambda kind: row_batches(extra, kind) if extra else ())
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
@@ -337,7 +343,24 @@ def load(settings: Settings, run_id: str) -> LoadSummary:
         sync_journal(con, settings, LEDGER_TABLES + CHECK_TABLES)  # the ledger outside the warehouse file too
     counts = Counter(ledger.statuses.values())
     work.remove()
-    return LoadSummary(**counts, rows_loaded=ledger.rows_loaded, rows_quarantined=ledger.rows_quarantined)
+    if extra:
+        extra.remove()
+    return LoadSummary(**counts, rows_loaded=ledger.rows_loaded, rows_quarantined=ledger.rows_quarantined,
+                       rows_accepted=steward.inserted, rows_unaccepted=steward.removed)
+
+
+def _read_accepted(settings: Settings, run_id: str) -> WorkDir | None:
+    """The files with accepted rows not yet loaded (`ingestion.accepted`), read again from the archive by the read
+    stage into a work folder of their own; None when there are none (most nights: one query)."""
+    with connect_warehouse(settings) as con:  # the load's own writer connection (the schema ensured)
+        entries = accepted_rows.files_to_read(con)
+    if not entries:
+        return None
+    work_id = f"{run_id}.accepted"
+    extra = WorkDir(settings, work_id)
+    extra.write_json("manifest.json", entries)
+    read(settings, work_id)
+    return extra
 
 
 def _load_one(ledger: Ledger, landed: LandedFile, entry: dict, outcome: dict, verdicts: dict,
@@ -363,12 +386,13 @@ def _load_one(ledger: Ledger, landed: LandedFile, entry: dict, outcome: dict, ve
         return
     verdict = verdicts.get(sid, {"quarantined": {}, "row_warnings": {}})
     bad = {int(r): reasons for r, reasons in verdict["quarantined"].items()}
+    failed = {int(r): names for r, names in verdict.get("rules", {}).items()}  # a killed older run's: none
     for r, reasons in verdict["row_warnings"].items():
         base["warnings"].append(join(f"第 {r} 行：" + "；".join(part(x, "zh") for x in reasons),
                                      f"row {r}: " + "; ".join(part(x, "en") for x in reasons)))
     if bad:
         raw = read_submission(Path(entry["archived_path"]), landed.kind, raw=False).raw_json(bad)
-        ledger.quarantine(sid, [(r, raw[r], reasons) for r, reasons in sorted(bad.items())])
+        ledger.quarantine(sid, [(r, raw[r], reasons, failed.get(r)) for r, reasons in sorted(bad.items())])
         rejected_rows += [(sid, r) for r in bad]
     good = outcome["rows"] - len(bad)
     key = (base["kind"], outcome["unit_code"], outcome["period"])

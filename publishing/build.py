@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from foundation.config import Settings
+from foundation.db import connect_warehouse
 from foundation.workdir import read_json_file, write_json_file
 from publishing.unchanged import project_fingerprint, record_build, skip_if_unchanged
 
@@ -107,12 +108,23 @@ def _write_state(settings: Settings, state: dict) -> None:
     write_json_file(_state_path(settings), state, indent=2)
 
 
+def _accepted_rows(settings: Settings) -> list[str]:
+    """The accepted quarantined rows the raw tables hold ('<submission_id>:<row_number>', sorted: a few)."""
+    with connect_warehouse(settings, read_only=True) as con:
+        return sorted(f"{sid}:{row}" for sid, row in con.execute(
+            "select submission_id, row_number from dq.accepted_rows_loaded").fetchall())
+
+
 def build(settings: Settings, full_refresh: bool = False) -> DbtBuild:
     """`dbt build` (seeds, models, data tests and, when the project changed, unit tests); never raises for
     failing tests. Incremental unless `full_refresh` or the project changed since the last complete build."""
     fingerprint = project_fingerprint(settings.dbt_project_dir)
     state = _read_state(settings)
-    full_refresh = full_refresh or state.get("models_built_with") != fingerprint
+    accepted = _accepted_rows(settings)
+    # An accepted row taken out again (reopened) leaves no trace the incremental models see (they follow new
+    # rows and superseded files): the build after it is a full refresh. Rows accepted and loaded are new rows.
+    withdrawn = bool(set(state.get("accepted_rows_built", [])) - set(accepted))
+    full_refresh = full_refresh or withdrawn or state.get("models_built_with") != fingerprint
     unit_tests = state.get("unit_tests_passed_with") != fingerprint
     args = ["build", *(["--full-refresh"] if full_refresh else []),
             *([] if unit_tests else ["--exclude-resource-type", "unit_test"])]
@@ -129,10 +141,15 @@ def build(settings: Settings, full_refresh: bool = False) -> DbtBuild:
     # Every model built with this project: later builds may be incremental on top of them. A model skipped
     # or failed in an incremental build keeps its watermark and catches up next time; in a full refresh it
     # still holds what an older project built, so the next build is a full refresh again.
+    # The accepted rows the models hold: exactly those of the raw tables after a complete build; after a partial
+    # one, the models that did build may hold them too, besides what the others still hold.
     if models and all(n.status == "success" for n in models):
         state["models_built_with"] = fingerprint
-    elif full_refresh:
-        state["models_built_with"] = None
+        state["accepted_rows_built"] = accepted
+    else:
+        state["accepted_rows_built"] = sorted(set(state.get("accepted_rows_built", [])) | set(accepted))
+        if full_refresh:
+            state["models_built_with"] = None
     if unit_tests:
         ran = [n for n in nodes if n.resource_type == "unit_test"]
         state["unit_tests_passed_with"] = fingerprint if ran and all(n.status == "pass" for n in ran) else None

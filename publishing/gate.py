@@ -172,8 +172,11 @@ with latest as (
     ) as rn
     from raw.buildings
 ),
+-- by the month a building started, as the figures count it: the file's period for every row that passed the
+-- submission checks (start_date_in_period), not for a late row a steward accepted (ingestion/accepted.py)
 accepted as (
-    select unit_code, period as month, count(*) as buildings, sum(prefab_floor_area_m2) as prefab
+    select unit_code, cast(date_trunc('month', start_date) as date) as month, count(*) as buildings,
+        sum(prefab_floor_area_m2) as prefab
     from latest
     where rn = 1
     group by all

@@ -7,7 +7,8 @@ models, macros, seeds, tests, settings, dbt's version), the gate's code and rule
 modules they import, `gate_modules`), the versions of Great Expectations and DuckDB, and the
 warehouse's ledger and steward decisions (a row hash summed over each of `LEDGER_TABLES`: a new file,
 received, rejected or loaded, a superseded submission, a recovered archive, a waiver, a row decision or a
-reopened row each change it). The raw tables change only with the ledger, in the load stage's transaction.
+reopened row each change it). The raw tables change with the ledger, in the load stage's transaction, and
+with the accepted rows that load puts in or takes out (`dq.accepted_rows_loaded`, fingerprinted too).
 Not in it: `dq.check_results` and `dq.publication_log`, which the gate and publication themselves write.
 And the month the build takes as today (`as_of_month`): with no new file at all, the first night of a month
 must still build, since the missing-submissions grid gains that month and `fct_submission_status` the month
@@ -144,6 +145,11 @@ def inputs_fingerprint(settings: Settings) -> str:
         for table in LEDGER_TABLES:
             count, total = con.execute(f"select count(*), coalesce(sum(hash(t)), 0) from {table} as t").fetchone()
             digest.update(f"{table}:{count}:{total}\0".encode())
+        # the accepted rows the raw tables hold: a load puts them in (or takes them out) after the decision,
+        # which may have been taken after the last build, and the ledger does not change with them
+        count, total = con.execute("select count(*), coalesce(sum(hash(t)), 0) from dq.accepted_rows_loaded as t"
+                                   ).fetchone()
+        digest.update(f"accepted:{count}:{total}\0".encode())
     return digest.hexdigest()
 
 

@@ -4,6 +4,7 @@
     python -m steward add-user NAME --role steward|viewer [--password-stdin]
     python -m steward review waive-check CHECK_NAME --reviewer wang --note "..."
     python -m steward review waive-row SUBMISSION_ID ROW_NUMBER --reviewer wang --note "..."
+    python -m steward review accept-row SUBMISSION_ID ROW_NUMBER --reviewer wang --note "..."
     python -m steward review reject-submission SUBMISSION_ID --reviewer wang --note "..."
     python -m steward review request-resubmission SUBMISSION_ID --reviewer wang --note "..."
     python -m steward review reopen TARGET_TYPE TARGET_ID --reviewer wang --note "..."
@@ -72,6 +73,10 @@ def _review_parser(parser: argparse.ArgumentParser) -> None:
 
     decision_parser("waive-check", "waive a failed gate check until the next publication").add_argument("check_name")
     p = decision_parser("waive-row", "waive a quarantined row")
+    p.add_argument("submission_id")
+    p.add_argument("row_number", type=int)
+    p = decision_parser("accept-row", "accept a quarantined row whose failed rules are all overridable: the next "
+                        "nightly run loads it as reported")
     p.add_argument("submission_id")
     p.add_argument("row_number", type=int)
     decision_parser("reject-submission", "reject a submission").add_argument("submission_id")
@@ -156,6 +161,7 @@ def _decision_args(args: argparse.Namespace) -> tuple[str, str, str] | None:
     return {
         "waive-check": lambda: ("check", args.check_name, "waive"),
         "waive-row": lambda: ("quarantined_row", f"{args.submission_id}:{args.row_number}", "waive"),
+        "accept-row": lambda: ("quarantined_row", f"{args.submission_id}:{args.row_number}", "accept"),
         "reject-submission": lambda: ("submission", args.submission_id, "reject"),
         "request-resubmission": lambda: ("submission", args.submission_id, "request_resubmission"),
         "reopen": lambda: (args.target_type, args.target_id, "reopen"),

@@ -1,7 +1,9 @@
 """Steward decisions, recorded in `dq.steward_reviews` (../shared/specs/quality-contract.md).
 
 A decision is on a quarantined row (`<submission_id>:<row_number>`), a check (`<check_name>`) or a submission
-(`<submission_id>`): `waive`, `reject`, `request_resubmission` or `reopen`. Decisions are never edited: a later
+(`<submission_id>`): `waive`, `reject`, `request_resubmission`, `reopen` or, on a quarantined row whose every
+failed rule a steward may override (`expectations.rules`, `overridable`), `accept`: the next nightly run loads it
+as reported (`ingestion.accepted`; an addition to the contract's decisions). Decisions are never edited: a later
 decision on the same target is a new row, and the latest one is in force (a waived gate check lets the next
 publication through, as `dq.waivers_in_force` lists; a waived quarantined row shows as `waived` in
 `dq.quarantined_rows`).
@@ -22,6 +24,8 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 
+from expectations.rules import may_override, overridable
+from foundation import bilingual
 from foundation.config import Settings
 from foundation.db import connect_warehouse
 from foundation.journal import DECISION_TABLES
@@ -29,7 +33,7 @@ from foundation.journal import sync as sync_journal
 from foundation.lock import warehouse_lock
 from publishing.gate import may_waive, skip_causes
 
-DECISIONS = ("waive", "reject", "request_resubmission", "reopen")
+DECISIONS = ("waive", "reject", "request_resubmission", "reopen", "accept")
 TARGET_TYPES = ("quarantined_row", "check", "submission")
 COLUMNS = ("review_id", "reviewed_at", "reviewer", "target_type", "target_id", "decision", "note")
 DECISION_LOCK_WAIT_SECONDS = 3.0
@@ -69,6 +73,34 @@ class NotWaivable(ValueError):
             "cannot be waived; an operator must fix the model" if reason == "project" else
             f"{check_name} was skipped because of a failure upstream: it has no decision of its own; fix or "
             "waive the failure that caused it")
+
+
+class NotAcceptable(ValueError):
+    """An `accept` refused: the row fails a rule a steward may not override (or a value that could not be read),
+    or it was quarantined before the rules it fails were kept. `rules`: the rules it fails that forbid it."""
+
+    def __init__(self, target_id: str, rules: list[str] | None):
+        self.target_id, self.rules = target_id, rules
+        if rules is None:
+            zh = f"第 {target_id} 行在记录所违反规则之前被隔离，无法确认可以接受：只能不计入或请县里重新报送"
+            en = (f"row {target_id} was quarantined before the rules it fails were kept: it cannot be accepted; "
+                  "exclude it or ask the county to resubmit")
+        else:
+            names = ", ".join(rules)
+            zh = f"第 {target_id} 行违反的规则（{names}）不允许数据管理员接受：只能不计入或请县里重新报送"
+            en = (f"row {target_id} fails rules a steward may not override ({names}): it cannot be accepted; "
+                  "exclude it or ask the county to resubmit")
+        super().__init__(bilingual.join(zh, en))
+
+
+def _row_may_be_accepted(con: duckdb.DuckDBPyConnection, target_id: str) -> None:
+    submission_id, _, row_number = target_id.rpartition(":")
+    kind, rules = con.execute("select f.kind, q.rules from dq.quarantine as q left join dq.submission_files as f "
+                              "using (submission_id) where q.submission_id = ? and q.row_number = ?",
+                              [submission_id, int(row_number)]).fetchone()  # the target exists (canonical)
+    if kind is None or not may_override(kind, rules):
+        allowed = overridable(kind) if kind is not None else frozenset()
+        raise NotAcceptable(target_id, None if rules is None else sorted(set(rules) - allowed))
 
 
 def _check_may_be_waived(con: duckdb.DuckDBPyConnection, check_name: str) -> None:
@@ -111,6 +143,10 @@ def record_review(settings: Settings, reviewer: str, target_type: str, target_id
             target_id = _canonical_target(con, target_type, target_id)
             if target_type == "check" and decision == "waive":
                 _check_may_be_waived(con, target_id)
+            if decision == "accept":
+                if target_type != "quarantined_row":
+                    raise ValueError(f"only a quarantined row can be accepted, not a {target_type}")
+                _row_may_be_accepted(con, target_id)
             latest = _latest_decision(con, target_type, target_id)
             if decision == "reopen" and (latest is None or latest[0] == "reopen"):
                 raise ValueError(f"nothing to reopen: {target_type} {target_id!r} has no decision in force")

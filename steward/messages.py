@@ -85,7 +85,13 @@ MESSAGES: dict[str, dict[str, str]] = {
                                  "values as received stay in quarantine."},
     "effect_reopen_row": {"zh": "重新列为待处理；此行仍不计入统计数据。",
                           "en": "Listed as open again; the row still stays out of the figures."},
-    "decision_accept_row": {"zh": "接受并加载", "en": "Accept and load"},
+    "decision_accept_row": {"zh": "接受并入库", "en": "Accept and load"},
+    "effect_accept_row": {"zh": "接受并入库：下次夜间运行时按原值计入统计（按其开工日期计入相应月份）。",
+                          "en": "Accepted and loaded: the next nightly run counts the row in the figures as "
+                                "reported (in the month of its start date)."},
+    "effect_reopen_accepted_row": {"zh": "重新列为待处理；下次夜间运行时此行移出统计数据。",
+                                   "en": "Listed as open again; the next nightly run takes the row back out of "
+                                         "the figures."},
     "accept_not_allowed": {"zh": "此行违反的规则不允许数据管理员接受，只能不计入或请县里重新报送。",
                            "en": "The rules this row breaks do not let a steward accept it: exclude it or ask "
                                  "the county to resubmit."},
@@ -231,6 +237,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "row_open": {"zh": "待处理（不计入统计数据）", "en": "open (not in the figures)"},
     "row_waived": {"zh": "不计入统计数据（{name}：{note}）", "en": "excluded from the figures by {name}: {note}"},
     "row_fixed": {"zh": "已由更正文件替换", "en": "fixed by a corrected file"},
+    "row_accepted": {"zh": "已接受，按原值计入统计数据（{name}：{note}）",
+                     "en": "accepted by {name}, in the figures as reported: {note}"},
     "no_quarantined_rows": {"zh": "此文件没有被隔离的行。", "en": "No row of this file was quarantined."},
     "decisions": {"zh": "决定", "en": "Decisions"},
     # --- history --------------------------------------------------------------------------------------------
@@ -250,6 +258,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "history_reject": {"zh": "记录为拒收", "en": "recorded as refused"},
     "history_request_resubmission": {"zh": "请求重新报送", "en": "resubmission requested"},
     "history_reopen": {"zh": "撤销决定", "en": "decision undone"},
+    "history_accept": {"zh": "接受并入库", "en": "accepted and loaded"},
     # --- missing submissions --------------------------------------------------------------------------------
     "missing_title": {"zh": "缺报日历", "en": "Missing submissions"},
     "calendar_not_built": {"zh": "缺报日历（dbt 模型 dq.missing_submissions）由夜间运行生成，尚未生成。",

@@ -17,6 +17,7 @@ from datetime import date
 
 import duckdb
 
+from expectations.rules import may_override
 from foundation.config import Settings
 from foundation.db import connect_warehouse
 from foundation.lock import reader_lock, warehouse_lock
@@ -165,11 +166,16 @@ def submission(con: duckdb.DuckDBPyConnection, submission_id: str) -> dict | Non
 
 
 def quarantined_rows(con: duckdb.DuckDBPyConnection, submission_id: str) -> list[dict]:
-    """The submission's quarantined rows with the raw values (parsed from the stored JSON) and reasons."""
+    """The submission's quarantined rows with the raw values (parsed from the stored JSON), reasons, the rules
+    they fail and whether a steward may accept them (`acceptable`)."""
     rows = _dicts(con.execute("""
-        select row_number, raw, reasons, status, reviewed_by, reviewed_at, review_note
-        from dq.quarantined_rows where submission_id = ? order by row_number""", [submission_id]))
+        select q.*, f.kind
+        from dq.quarantined_rows as q join dq.submission_files as f using (submission_id)
+        where q.submission_id = ? order by q.row_number""", [submission_id]))
     for r in rows:
+        # whether a steward may accept and load it: every rule it fails is overridable (expectations.rules); a
+        # warehouse no writer has brought up to date since the rules were kept has no `rules` column yet
+        r["acceptable"] = may_override(r.pop("kind"), r.get("rules"))
         try:
             r["values"] = json.loads(r["raw"])
         except ValueError:

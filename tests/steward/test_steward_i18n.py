@@ -21,6 +21,7 @@ from foundation.config import SUBMISSION_KINDS
 from foundation.db import connect_warehouse
 from publishing.gate import PROJECT_RESOURCES, SKIPPED_PREFIX
 from steward import messages
+from steward.decisions import DECISIONS
 from steward.queries import LEDGER_STATUSES
 from tests.helpers.landing import run
 from tests.helpers.steward import (
@@ -121,7 +122,7 @@ def test_every_message_the_pages_and_the_code_name_is_in_the_catalogue():
     used |= {f"outcome_{o}" for o in ("published", "blocked", "no gate", "not published")}
     used |= {f"level_{lv}" for lv in ("province", "city", "county", "zone")} | {"role_steward", "role_viewer"}
     used |= {f"target_{t}" for t in ("quarantined_row", "check", "submission")}
-    used |= {f"history_{d}" for d in ("waive", "reject", "request_resubmission", "reopen")}
+    used |= {f"history_{d}" for d in DECISIONS}
     used |= {f"stage_{s}" for s in ("gate", "submission")} | {f"status_{s}" for s in ("fail", "warn", "pass")}
     assert len(used) > 150
     used = {key for key in used if not key.endswith("_")}  # `t("kind_" ~ kind)`: the values are listed above

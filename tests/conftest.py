@@ -50,3 +50,18 @@ def service_reachable(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def pytest_collection_modifyitems(config, items):
+    """Modules with a slow test first, each module's tests kept together.
+
+    `make test` distributes whole modules (`--dist loadfile`): a module's expensive fixtures (a DAG run, the
+    corpus, a running topology) are set up once, on one worker. pytest-xdist's `xdist_group` cannot do this
+    under pytest 9 (it renames `item._nodeid`, which pytest 9 no longer reads: every grouped module fixture was
+    set up on both workers, 2026-12-03). The slow modules go first so that the last minutes are shared by many
+    small modules rather than left to one long one on one worker while the other idles."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    first_seen: dict = {}
+    for item in items:
+        first_seen.setdefault(item.path, len(first_seen))
+    items.sort(key=lambda item: (item.path not in slow, first_seen[item.path]))

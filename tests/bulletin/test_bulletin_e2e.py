@@ -34,7 +34,7 @@ from tests.helpers.bulletin import (
 )
 from tests.helpers.e2e import pipeline_env, run_nightly
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("airflow")]
+pytestmark = [pytest.mark.slow]
 
 COUNTIES = "140105,140106,140212,140403"  # 太原市 x2, 大同市, 长治市
 PROVINCE = "140000"

@@ -24,7 +24,7 @@ from ingestion.discover import sha256_of
 from tests.corpus.build import Case, land_corpus, load_cases
 from tests.helpers.e2e import pipeline_env, query, run_nightly
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("airflow")]
+pytestmark = [pytest.mark.slow]
 
 MAX_FILE_BYTES = 1_000_000
 CASES = load_cases()

@@ -17,7 +17,7 @@ from foundation.config import PROJECT_ROOT
 from foundation.template import ENUMERATIONS
 from tests.helpers.e2e import area_sum, pct, pipeline_env, query, run_nightly, sha256_file
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("airflow")]
+pytestmark = [pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

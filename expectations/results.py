@@ -20,10 +20,13 @@ class CheckResult:
     waived_by: str | None = None  # gate only: the steward whose waiver lets this failure through
 
 
-def format_value(value: object) -> str:
-    """A value as a steward reads it in a reason or a check's detail: 1,250.5 / 12,000 / (empty)."""
+EMPTY = {"zh": "（空）", "en": "(empty)"}  # a missing value, as a reason in that language shows it
+
+
+def format_value(value: object, lang: str = "en") -> str:
+    """A value as a steward reads it in a reason or a check's detail: 1,250.5 / 12,000 / (empty) or （空）."""
     if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
-        return "(empty)"
+        return EMPTY[lang]
     if isinstance(value, pd.Timestamp):  # dates are validated as datetime64
         return value.date().isoformat()
     if isinstance(value, float):

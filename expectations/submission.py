@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from expectations import screen
 from expectations.gx_context import gx_modules, run_suite
-from expectations.results import CheckResult, format_value
+from expectations.results import EMPTY, CheckResult, format_value
 from expectations.rules import INDEX_COLUMNS, RowRule, rules
 from foundation import bilingual
 from foundation.template import fields
@@ -142,9 +142,11 @@ def _reason(rule: RowRule, row: dict) -> str:
         def __missing__(self, key: str) -> str:
             return self.empty
 
-    shown = {k: format_value(v) for k, v in row.items()}
-    english = rule.reason.format_map(_Values(shown, "(empty)"))
-    return bilingual.join(rule.reason_zh.format_map(_Values(shown, "（空）")), english) if rule.reason_zh else english
+    english = rule.reason.format_map(_Values({k: format_value(v) for k, v in row.items()}, EMPTY["en"]))
+    if not rule.reason_zh:
+        return english
+    shown_zh = {k: format_value(v, "zh") for k, v in row.items()}
+    return bilingual.join(rule.reason_zh.format_map(_Values(shown_zh, EMPTY["zh"])), english)
 
 
 def check_batch(kind: str, batches: Iterable[pa.Table], cell_errors: dict[RowKey, list[str]],

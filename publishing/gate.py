@@ -271,14 +271,16 @@ def _candidate_checks(settings: Settings) -> list[CheckResult]:
                 meaning = _both(rule.meaning_zh, rule.meaning)
                 checks.append(CheckResult(f"gx.{rule.name}", rule.severity, "pass", 0, meaning, url))
                 continue
-            shown = [{k: format_value(v) for k, v in row.items()}
-                     for row in _example_rows(con, rule.frame, frames[rule.frame], rows)]
+            example_rows = _example_rows(con, rule.frame, frames[rule.frame], rows)
+            shown = [{k: format_value(v) for k, v in row.items()} for row in example_rows]
             examples = [rule.example.format_map(values) for values in shown]
             more = f"; and {len(rows) - MAX_EXAMPLES} more" if len(rows) > MAX_EXAMPLES else ""
             found = f"{len(rows)} found: " + "; ".join(examples) + more if rows else "; ".join(errors) or "failed"
             detail = f"{found}. Check: {rule.meaning}"
             if rule.meaning_zh:
-                examples_zh = [(rule.example_zh or rule.example).format_map(values) for values in shown]
+                template_zh = rule.example_zh or rule.example
+                examples_zh = [template_zh.format_map({k: format_value(v, "zh") for k, v in row.items()})
+                               for row in example_rows]
                 more_zh = f"；另有 {len(rows) - MAX_EXAMPLES} 处" if len(rows) > MAX_EXAMPLES else ""
                 found_zh = (f"发现 {len(rows)} 处：" + "；".join(examples_zh) + more_zh if rows else
                             f"检查运行出错：{'; '.join(errors)}" if errors else "未通过")

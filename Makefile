@@ -24,7 +24,7 @@ demo: install ## run the nightly DAG once (on a generated sample landing zone if
 	$(PY) -m demo
 
 test: install browser bulletin-deps duckdb-cli datadocs-assets lint ## install, chromium, the bulletin's pango and fonts, the DuckDB 1.5 CLI and the Data Docs assets for their tests, lint, then the whole test suite
-	$(PY) -m pytest -n 2 --dist loadfile --durations=15
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 # The steward app's browser test drives Debian's chromium through chromedriver (and fonts-noto-cjk, so that
 # its screenshot shows Chinese). Installed here when missing and possible (root with apt-get); otherwise this
@@ -101,7 +101,7 @@ airflow: install ## the Airflow UI on 127.0.0.1:8080 for the local set-up, with 
 	$(PY) -m demo.airflow_ui
 
 test-fast: install ## the tests not marked slow (no DAG runs)
-	$(PY) -m pytest -n 2 --dist loadfile -m "not slow"
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not slow"
 
 # Both compose files' services run natively (PostgreSQL on 127.0.0.1:5432; Redis on 127.0.0.1:6379 for Celery).
 topology: install ## the topology tests: docker-compose.yml (Celery) and docker-compose.local.yml run natively

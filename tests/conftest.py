@@ -59,7 +59,9 @@ def pytest_collection_modifyitems(config, items):
     corpus, a running topology) are set up once, on one worker. pytest-xdist's `xdist_group` cannot do this
     under pytest 9 (it renames `item._nodeid`, which pytest 9 no longer reads: every grouped module fixture was
     set up on both workers, 2026-12-03). The slow modules go first so that the last minutes are shared by many
-    small modules rather than left to one long one on one worker while the other idles."""
+    small modules rather than left to one long one on one worker while the other idles; `--no-loadscope-reorder`
+    keeps this order (xdist otherwise sends the modules with the most tests first: the one-test benchmark and
+    topology modules, minutes each, ran last)."""
     slow = {item.path for item in items if item.get_closest_marker("slow")}
     first_seen: dict = {}
     for item in items:

@@ -173,7 +173,8 @@ def test_fingerprint_follows_the_project_the_gate_rules_the_ledger_and_the_decis
     # The row-level tables on their own, with no ledger or review row beside them: a quarantined row added, then
     # rewritten in place (same row count), and an ignored row each build again.
     with connect_warehouse(s) as con:
-        con.execute("insert into dq.quarantine values ('s1', 3, '{}', ['total_floor_area_m2: empty'], 'r1', now())")
+        con.execute("insert into dq.quarantine (submission_id, row_number, raw, reasons, run_id, quarantined_at) "
+                    "values ('s1', 3, '{}', ['total_floor_area_m2: empty'], 'r1', now())")
     with_quarantined = inputs_fingerprint(s)
     assert with_quarantined != with_status
     with connect_warehouse(s) as con:

@@ -100,7 +100,8 @@ def test_archive_without_landing_manifests_is_recovered_with_a_warning(data_env)
     after = ledger_rows(s)
     assert [(r[0], r[1], r[2], r[4], r[5], r[6]) for r in after] == [(r[0], r[1], r[2], r[4], r[5], r[6])
                                                                     for r in before]
-    assert all(any("inferred" in w and "存档中无原始清单" in w for w in r[7]) for r in after)
+    assert all(any("均为推断" in bilingual.part(w, "zh") and "inferred" in bilingual.part(w, "en") for w in r[7])
+               for r in after)
 
 
 def test_collapsed_candidate_is_blocked_until_a_steward_waives_it(data_env):
@@ -117,7 +118,8 @@ def test_collapsed_candidate_is_blocked_until_a_steward_waives_it(data_env):
     assert (stage, severity, status, failing) == ("gate", "error", "fail", 2)
     assert detail.startswith("候选数据较已发布数据骤减") and "fct_building 行数 2 -> 0 (-100%)" in detail
     assert "fct_building rows 2 -> 0 (-100%)" in bilingual.part(detail, "en")
-    assert "装配式建筑面积 prefab m² 1,100 -> 0" in detail
+    assert "装配式建筑面积 m² 1,100 -> 0" in bilingual.part(detail, "zh")
+    assert "prefab m² 1,100 -> 0" in bilingual.part(detail, "en")
 
     for name in COLLAPSE:  # the steward knows: the data was withdrawn on purpose
         record_review(s, "wang.steward", "check", name, "waive", "units withdrawn, ticket 7")

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from foundation.config import Settings
-from publishing.build import dbt_env, run_dbt
+from publishing.build import dbt_cwd, dbt_env, run_dbt
 
 _INPROCESS = """
 import json, sys, time
@@ -65,7 +65,7 @@ def _inprocess(settings: Settings) -> dict:
             "--log-path", str(settings.data_dir / "dbt" / "logs")]
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", _INPROCESS, *args], env=dbt_env(settings), capture_output=True,
-                          text=True, cwd=project)
+                          text=True, cwd=dbt_cwd(settings))
     wall = time.perf_counter() - started
     shutil.rmtree(target, ignore_errors=True)
     try:

@@ -29,6 +29,7 @@ from pathlib import Path
 from foundation.config import Settings
 from foundation.db import connect_warehouse
 from foundation.workdir import read_json_file, write_json_file
+from publishing import parse_seed
 from publishing.unchanged import project_fingerprint, record_build, skip_if_unchanged
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,11 @@ def _die_with_parent() -> None:
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
-    return os.environ | {"PREFAB_DATA_DIR": str(settings.data_dir.resolve()),
+    """dbt's environment. It runs in the data folder (`dbt_cwd`) and the profile's warehouse path is relative to it:
+    the absolute path of each data folder would be part of the connection details dbt hashes into its saved parse,
+    and so every new data folder would parse the project in full (5.0 s, against 1.5 s when the parse is reused,
+    measured 2026-12-03 on tiny data)."""
+    return os.environ | {"PREFAB_DATA_DIR": ".",
                          "PREFAB_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
                          "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
 
@@ -87,13 +92,23 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
+def dbt_cwd(settings: Settings) -> Path:
+    """dbt's working directory, the data folder: the profile's warehouse path is relative to it (`dbt_env`)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings.data_dir.resolve()
+
+
 def run_dbt(settings: Settings, *args: str, target_path: Path | None = None) -> subprocess.CompletedProcess:
-    target, project = settings.data_dir / "dbt", settings.dbt_project_dir
+    dbt_dir, project = settings.data_dir.resolve() / "dbt", settings.dbt_project_dir.resolve()
+    target = (target_path or dbt_dir / "target").resolve()
     cmd = [dbt_executable(), *args, "--project-dir", str(project), "--profiles-dir", str(project),
-           "--target-path", str(target_path or target / "target"), "--log-path", str(target / "logs")]
+           "--target-path", str(target), "--log-path", str(dbt_dir / "logs")]
     log.info("running %s", " ".join(cmd))
-    return subprocess.run(cmd, env=dbt_env(settings), capture_output=True, text=True, cwd=project,
+    parse_seed.offer(settings, target)
+    proc = subprocess.run(cmd, env=dbt_env(settings), capture_output=True, text=True, cwd=dbt_cwd(settings),
                           preexec_fn=_die_with_parent)
+    parse_seed.keep(settings, target)
+    return proc
 
 
 def _state_path(settings: Settings) -> Path:

@@ -19,6 +19,7 @@ date), `unit_in_scope` (the row's unit is the file's unit or one of its subordin
 
 from __future__ import annotations
 
+import functools
 import operator
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -267,8 +268,11 @@ def _targets() -> list[RowRule]:
     ]
 
 
+@functools.cache
 def overridable(kind: str) -> frozenset[str]:
-    """The names of the kind's rules a steward may override (accept a row that fails them)."""
+    """The names of the kind's rules a steward may override (accept a row that fails them). Kept per kind: a rule's
+    name and `overridable` are declarations (only the plausible start dates read the settings), and the steward's
+    page of a file asks this for every quarantined row."""
     return frozenset(r.name for r in rules(kind) if r.overridable)
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from foundation import journal_index
 from foundation.config import Settings
 
 log = logging.getLogger(__name__)
@@ -141,10 +142,23 @@ def _differences(con: duckdb.DuckDBPyConnection, settings: Settings, table: str
 
 
 def sync(con: duckdb.DuckDBPyConnection, settings: Settings, tables: tuple[str, ...] = JOURNALED_TABLES) -> None:
-    """Append to the journal every committed row of `tables` it lacks (call after the writer's commit)."""
+    """Append to the journal every committed row of `tables` it lacks (call after the writer's commit). The rows
+    are found by their digests when the journal's index describes it (`foundation.journal_index`), else by
+    comparing every row, after which the index is rebuilt."""
     for table in tables:
-        _, missing, _ = _differences(con, settings, table)
-        append(settings, table, missing)
+        columns, path = _columns(con, table), journal_path(settings, table)
+        if con.execute(f"select count(*) from {table}").fetchone()[0] == _lines(path):
+            continue  # the usual night: nothing written since the last sync
+        digests = journal_index.load(path, columns)
+        if digests is None:
+            _, missing, _ = _differences(con, settings, table)
+            append(settings, table, missing)
+            journal_index.rebuild(con, path, table, columns, read_journal(settings, table), _types(con, table))
+            continue
+        new = journal_index.unjournaled(con, table, columns, digests)
+        append(settings, table, [{c: _encode(v) for c, v in zip(columns, values, strict=True)} for _, values in new])
+        digests.update(digest for digest, _ in new)
+        journal_index.save(path, columns, digests)
 
 
 def _types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:

@@ -35,25 +35,25 @@ def offer(settings: Settings, target: Path) -> bool:
     mine, shared = target / PARSE_FILE, seed_path(settings)
     if mine.exists() or not shared.exists():
         return False
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-        _copy_atomically(shared, mine)
-    except OSError as exc:
-        log.info("dbt's shared parse not copied (%s): this build parses the project in full", exc)
-        return False
-    return True
+    return _copied(shared, mine, "dbt's shared parse not copied (%s): this build parses the project in full")
 
 
 def keep(settings: Settings, target: Path) -> bool:
     """After dbt ran: its saved parse, if newer than the shared one, becomes the shared one. True if kept."""
     mine, shared = target / PARSE_FILE, seed_path(settings)
     try:
-        if not mine.exists() or (shared.exists() and shared.stat().st_mtime >= mine.stat().st_mtime):
-            return False
-        shared.parent.mkdir(parents=True, exist_ok=True)
-        _copy_atomically(mine, shared)
+        newer = mine.exists() and not (shared.exists() and shared.stat().st_mtime >= mine.stat().st_mtime)
+    except OSError:  # removed meanwhile (another data folder's run replaced it)
+        return False
+    return newer and _copied(mine, shared, "dbt's parse not shared (%s)")
+
+
+def _copied(source: Path, destination: Path, failure: str) -> bool:
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        _copy_atomically(source, destination)
     except OSError as exc:
-        log.info("dbt's parse not shared (%s)", exc)
+        log.info(failure, exc)
         return False
     return True
 

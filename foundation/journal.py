@@ -25,7 +25,6 @@ from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 from foundation import journal_index
 from foundation.config import Settings
@@ -181,15 +180,7 @@ def restore(con: duckdb.DuckDBPyConnection, settings: Settings,
         schema, name = table.split(".")
         keyed = con.execute("select count(*) from duckdb_constraints() where schema_name = ? and table_name = ? "
                             "and constraint_type in ('PRIMARY KEY', 'UNIQUE')", [schema, name]).fetchone()[0]
-        types = _types(con, table)
-        # Timestamps and dates are ISO text in the journal: cast back to the column's type as they are inserted.
-        batch = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in missing])
-        con.register("journal_batch", batch)
-        try:
-            casts = ", ".join(f"cast({c} as {types[c]})" for c in columns)
-            con.execute(f"insert {'or ignore ' if keyed else ''}into {table} ({', '.join(columns)}) "
-                        f"select {casts} from journal_batch")
-        finally:
-            con.unregister("journal_batch")
+        with journal_index.typed_rows(con, missing, columns, _types(con, table)) as select:
+            con.execute(f"insert {'or ignore ' if keyed else ''}into {table} ({', '.join(columns)}) {select}")
         restored[table] = len(missing)
     return restored

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+
+from foundation.workdir import write_json_file
 
 log = logging.getLogger(__name__)
 
@@ -54,18 +56,10 @@ def load(journal: Path, columns: list[str]) -> Counter | None:
 
 
 def save(journal: Path, columns: list[str], digests: Counter) -> None:
-    """Write the index of the journal as it now is (atomically: a reader sees the old index or the new one)."""
-    path = index_path(journal)
-    data = {"journal_bytes": journal.stat().st_size if journal.exists() else 0, "columns": columns,
-            "duckdb": duckdb.__version__, "digests": dict(digests)}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, separators=(",", ":"))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write the index of the journal as it now is (whole or not at all)."""
+    write_json_file(index_path(journal), {"journal_bytes": journal.stat().st_size if journal.exists() else 0,
+                                          "columns": columns, "duckdb": duckdb.__version__,
+                                          "digests": dict(digests)})
 
 
 def table_digests(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> Counter:
@@ -89,19 +83,26 @@ def unjournaled(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], 
     return out
 
 
+@contextmanager
+def typed_rows(con: duckdb.DuckDBPyConnection, rows: list[dict], columns: list[str], types: dict[str, str]
+               ) -> Iterator[str]:
+    """Journaled rows as a relation of the table's column types (timestamps and dates are ISO text in the
+    journal): yields the select that reads them, valid while the context is open."""
+    con.register("journal_rows", pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows]))
+    try:
+        yield "select " + ", ".join(f"cast({c} as {types[c]}) as {c}" for c in columns) + " from journal_rows"
+    finally:
+        con.unregister("journal_rows")
+
+
 def journal_digests(con: duckdb.DuckDBPyConnection, rows: list[dict], columns: list[str],
                     types: dict[str, str]) -> Counter:
     """The digests of journaled rows, with their values cast back to the table's column types (as restored)."""
     if not rows:
         return Counter()
-    batch = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows])
-    con.register("journal_index_batch", batch)
-    try:
-        casts = ", ".join(f"cast({c} as {types[c]}) as {c}" for c in columns)
-        return Counter(dict(con.execute(f"select {_digest_sql(columns)} as d, count(*) from "
-                                        f"(select {casts} from journal_index_batch) group by d").fetchall()))
-    finally:
-        con.unregister("journal_index_batch")
+    with typed_rows(con, rows, columns, types) as select:
+        return Counter(dict(con.execute(f"select {_digest_sql(columns)} as d, count(*) from ({select}) "
+                                        "group by d").fetchall()))
 
 
 def rebuild(con: duckdb.DuckDBPyConnection, journal: Path, table: str, columns: list[str], rows: list[dict],

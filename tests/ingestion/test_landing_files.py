@@ -158,3 +158,52 @@ def test_archive_refuses_a_file_whose_size_or_time_changed_since_the_scan(tmp_pa
     os.utime(path, (T0 + 5, T0 + 5))  # same bytes, touched again: the writer may not be done
     with pytest.raises(archive_module.LandedFileChanged):
         archive(landing, tmp_path / "archive", landed)
+
+
+# ------------------------------------------------------------------------------------------ what the scan sees
+
+
+def _walked(root: Path) -> dict[str, tuple[int, bool]]:
+    """What the landing scan should see, found another way (os.walk and pathlib): every regular file or symbolic
+    link below `root` outside hidden folders, but hidden names and partial uploads, with its size (0 for a
+    link) and whether it is a link."""
+    seen = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames + [d for d in os.listdir(dirpath) if os.path.islink(os.path.join(dirpath, d))]:
+            path = Path(dirpath) / name
+            if name.startswith(".") or name.endswith((".part", ".tmp")):
+                continue
+            if path.is_symlink() or path.is_file():
+                seen[path.relative_to(root).as_posix()] = (0 if path.is_symlink() else path.stat().st_size,
+                                                           path.is_symlink())
+    return seen
+
+
+def test_the_scan_sees_every_file_and_link_and_nothing_else(tmp_path):
+    """Files, links to files, to folders and to nothing are seen (links as links, never followed); hidden names,
+    partial uploads, a FIFO and what lies in a hidden folder are not; a file nested too deep or outside the
+    kind folders is seen with its reason."""
+    root = tmp_path / "landing"
+    (root / "buildings" / "deeper").mkdir(parents=True)
+    (root / "buildings" / ".hidden_folder").mkdir()
+    (root / "buildings" / "a.csv").write_text("abc")
+    (root / "buildings" / "deeper" / "b.csv").write_text("abcd")
+    (root / "buildings" / ".hidden_folder" / "c.csv").write_text("x")
+    (root / "buildings" / ".d.csv").write_text("x")
+    (root / "buildings" / "e.csv.part").write_text("x")
+    (root / "stray.csv").write_text("xy")
+    os.mkfifo(root / "buildings" / "pipe.csv")
+    os.symlink(root / "buildings" / "a.csv", root / "buildings" / "link.csv")
+    os.symlink(root / "buildings" / "deeper", root / "buildings" / "folder_link")
+    os.symlink(tmp_path / "nowhere", root / "buildings" / "broken.csv")
+    expected = _walked(root)
+    assert set(expected) == {"buildings/a.csv", "buildings/deeper/b.csv", "stray.csv", "buildings/link.csv",
+                             "buildings/folder_link", "buildings/broken.csv"}  # the oracle itself, checked
+    landed = {f.landing_path: f for f in scan_landing(root)}
+    assert {p: (f.size_bytes, f.note is not None) for p, f in landed.items()} == expected
+    assert landed["buildings/a.csv"].problem is None and landed["buildings/a.csv"].kind == "buildings"
+    assert landed["buildings/a.csv"].sha256 == sha256_of(root / "buildings" / "a.csv")
+    assert landed["buildings/folder_link"].note == str(root / "buildings" / "deeper")
+    assert landed["buildings/deeper/b.csv"].kind is None and landed["buildings/deeper/b.csv"].problem
+    assert landed["stray.csv"].kind is None and landed["stray.csv"].problem

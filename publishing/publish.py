@@ -1,6 +1,7 @@
 """Publication of the `reporting` database analysts read: write, audit, then publish atomically.
 
-The candidate marts (built by dbt in `warehouse.duckdb`, schema `marts`) are copied into a new DuckDB file,
+The candidate marts (built by dbt in `warehouse.duckdb`, schema `marts`) are written into a new DuckDB file
+(whole, or from a copy of the published file with only what changed written: `publishing.file_delta`),
 checkpointed and closed, then renamed over `reporting.duckdb`. Readers connected during the swap keep the
 old file; new connections see the new one. Nothing ever opens `reporting.duckdb` for writing, so an analyst
 holding it open never blocks a run. A candidate identical to what is published is not published again.
@@ -8,6 +9,7 @@ holding it open never blocks a run. A candidate identical to what is published i
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from foundation.config import Settings
 from foundation.db import DUCKDB_CONFIG, connect_warehouse
 from foundation.journal import PUBLICATION_TABLES
 from foundation.journal import sync as sync_journal
-from publishing import retention
+from publishing import file_delta, retention
 from publishing.describe import comment_statements, table_docs
 from publishing.postgres import complete_postgres
 
@@ -55,6 +57,7 @@ CANDIDATE_SCHEMA = "marts"
 # columns' comments (publishing/describe.py) are kept in this format and read by all of those. The cost: older
 # compression, about 16 % more bytes; contents are unchanged.
 STORAGE_VERSION = "v0.10.0"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -68,6 +71,8 @@ class Publication:
     reason: str
     swap_seconds: float | None = None  # the rename of the closed new file over the published one
     postgres: str | None = None  # what the PostgreSQL target got (None: none configured; publishing.postgres)
+    # How the file was written: whole, or from the published file with what was changed (publishing/file_delta.py)
+    written: str | None = None
 
 
 # The run's gate results (the latest evaluation, should the gate have run twice for the run): passed, warned.
@@ -222,6 +227,68 @@ def postgres_comments(settings: Settings, path: Path) -> list[str]:
                               settings.dbt_project_dir, kind="VIEW", columns=columns)
 
 
+def _write_file_rest(con: duckdb.DuckDBPyConnection, settings: Settings, new_row: dict) -> None:
+    """The publication log with the new row and every table's and column's description (from the dbt docs;
+    kept by the 'v0.10.0' format: describe.py) into the file attached as candidate_file, then checkpointed."""
+    con.execute("create or replace table candidate_file.main.publication as select * from dq.publication_log")
+    _insert_publication(con, "candidate_file.main.publication", new_row)
+    columns: dict[str, list[str]] = {}
+    for t, c in file_comments(con, "candidate_file"):
+        columns.setdefault(t, []).append(c)
+    for statement in comment_statements("candidate_file.main", PUBLISHED_TABLES, settings.dbt_project_dir,
+                                        columns=columns):
+        con.execute(statement)
+    con.execute("checkpoint candidate_file")
+
+
+def _write_whole(con: duckdb.DuckDBPyConnection, settings: Settings, building: Path, new_row: dict) -> None:
+    """The new file written whole from the candidate marts, in `STORAGE_VERSION`."""
+    building.unlink(missing_ok=True)
+    con.execute(f"attach '{building}' as candidate_file (storage_version '{STORAGE_VERSION}')")
+    try:
+        for t in REPORTING_TABLES:
+            con.execute(f"create table candidate_file.main.{t} as select * from {CANDIDATE_SCHEMA}.{t} "
+                        f"{_order_by(con, t)}")
+        _write_file_rest(con, settings, new_row)
+    finally:
+        con.execute("detach candidate_file")
+
+
+def _write_from_published(con: duckdb.DuckDBPyConnection, settings: Settings, target: Path, building: Path,
+                          live_checksum: str, checksum: str, new_row: dict) -> str | None:
+    """The new file written from a copy of the published one, only its changed tables' changed rows written
+    (`publishing.file_delta`): what was done, or None (the copy removed) when the copy cannot be used or its
+    contents do not come out as the candidate's, which the caller then writes whole."""
+    file_delta.copy_published(target, building)
+    con.execute(f"attach '{building}' as candidate_file")
+    done: dict[str, str] = {}
+    try:
+        why = file_delta.why_not_reusable(con, "candidate_file", (current_database(con), CANDIDATE_SCHEMA),
+                                          REPORTING_TABLES, STORAGE_VERSION)
+        if why is None:
+            ours, theirs = dict(p.split(":", 1) for p in checksum.split("|")), \
+                dict(p.split(":", 1) for p in live_checksum.split("|"))
+            changed = [t for t in REPORTING_TABLES if ours[t] != theirs.get(t)]
+            done = file_delta.write_changed(con, "candidate_file", CANDIDATE_SCHEMA, changed,
+                                            lambda t: _order_by(con, t))
+            if content_checksum(con, "candidate_file.main") != checksum:  # a safety net: never seen
+                why = "its contents did not come out as the candidate's"
+        if why is None:
+            _write_file_rest(con, settings, new_row)
+    finally:
+        con.execute("detach candidate_file")
+    if why is not None:
+        log.warning("publication %s written whole, not from the published file: %s", new_row["publication_id"], why)
+        building.unlink(missing_ok=True)
+        return None
+    return (f"from the published file: {len(done)} of {len(REPORTING_TABLES)} tables changed"
+            + "".join(f"; {t}: {what}" for t, what in done.items()))
+
+
+def current_database(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute("select current_database()").fetchone()[0]
+
+
 def publish_file(settings: Settings, run_id: str, checks_passed: int | None = None,
                  checks_warned: int | None = None) -> Publication:
     """Publish the candidate marts as `reporting.duckdb` unless identical to the published data. Run under the
@@ -269,23 +336,11 @@ def publish_file(settings: Settings, run_id: str, checks_passed: int | None = No
         new_row = {"publication_id": publication_id, "run_id": run_id, "published_at": now, "data_as_of": data_as_of,
                    "submissions_included": included, "checks_passed": checks_passed, "checks_warned": checks_warned,
                    "content_checksum": checksum, "checks_waived": checks_waived, "waived_checks": waived_checks}
-        con.execute(f"attach '{building}' as candidate_file (storage_version '{STORAGE_VERSION}')")
-        try:
-            for t in REPORTING_TABLES:
-                con.execute(f"create table candidate_file.main.{t} as select * from {CANDIDATE_SCHEMA}.{t} "
-                            f"{_order_by(con, t)}")
-            con.execute("create table candidate_file.main.publication as select * from dq.publication_log")
-            _insert_publication(con, "candidate_file.main.publication", new_row)
-            # Every table and column described, from the dbt docs (kept by the 'v0.10.0' format: describe.py)
-            columns: dict[str, list[str]] = {}
-            for t, c in file_comments(con, "candidate_file"):
-                columns.setdefault(t, []).append(c)
-            for statement in comment_statements("candidate_file.main", PUBLISHED_TABLES, settings.dbt_project_dir,
-                                                columns=columns):
-                con.execute(statement)
-            con.execute("checkpoint candidate_file")
-        finally:
-            con.execute("detach candidate_file")
+        written = None
+        if live_checksum is not None:
+            written = _write_from_published(con, settings, target, building, live_checksum, checksum, new_row)
+        if written is None:
+            _write_whole(con, settings, building, new_row)
         _remove_stale_wal(building)
         _remove_stale_wal(target)
         retention.keep(settings, building, publication_id)
@@ -296,4 +351,4 @@ def publish_file(settings: Settings, run_id: str, checks_passed: int | None = No
         sync_journal(con, settings, PUBLICATION_TABLES)
     retention.prune(settings)
     return Publication(True, publication_id, checksum, str(target), f"published publication {publication_id}",
-                       swap_seconds)
+                       swap_seconds, written=written or "written whole")

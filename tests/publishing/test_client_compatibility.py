@@ -80,3 +80,42 @@ def test_the_duckdb_1_5_cli_reads_the_published_file(data_env):
     expected = {(t, c): text for t, d in docs.items() for c, text in (("", d.description), *d.columns.items())}
     assert got == expected
     assert "NULL" not in got.values() and "" not in got.values()
+
+
+def test_a_publication_written_from_the_published_file_reads_in_the_1_5_cli_as_the_candidate(data_env):
+    """The second night's file is the first's, with only what changed written (publishing/file_delta.py): rows
+    out (a corrected building) and rows in (a new month). It holds exactly the candidate's rows, table by table,
+    and the 1.5 client reads every table of it."""
+    if not CLI.exists():
+        pytest.skip(f"the DuckDB 1.5 CLI is not installed ({CLI}): run `make duckdb-cli`")
+    s = data_env
+    land(s, "330402_2020-03.csv", HEADER + "".join(row("330402", "2020-03", "P1", f"{i}#", "2020-03-05", "1000",
+                                                       str(600 + i)) for i in range(12)), 1000)
+    land(s, "330411_2020-03.csv", HEADER + row("330411", "2020-03", "P2", "1#", "2020-03-02", "800", "400"), 1100)
+    first = nightly_without_airflow(s, "r1")
+    assert first.published and first.written == "written whole"
+    land(s, "330411_2020-03_更正.csv", HEADER + row("330411", "2020-03", "P2", "1#", "2020-03-02", "800", "450"), 2000)
+    land(s, "330402_2020-04.csv", HEADER + row("330402", "2020-04", "P3", "1#", "2020-04-02", "900", "300"), 2100)
+    second = nightly_without_airflow(s, "r2")
+    assert second.published and second.written.startswith("from the published file")
+    assert "fct_building: 1 rows out, 2 in" in second.written, second.written
+
+    con = duckdb.connect(str(s.warehouse_path), read_only=True)
+    try:
+        con.execute(f"attach '{s.reporting_path}' as published (read_only)")
+        for t in REPORTING_TABLES:  # exactly the candidate's rows, each as many times
+            differ = con.execute(f"select count(*) from ((select * from marts.{t} except all select * from "
+                                 f"published.main.{t}) union all (select * from published.main.{t} except all "
+                                 f"select * from marts.{t}))").fetchone()[0]
+            assert differ == 0, t
+        assert content_checksum(con, "published.main") == second.content_checksum
+        expected = [tuple(r) for r in con.execute(QUERY.replace(" from ", " from published.main.")).fetchall()]
+    finally:
+        con.close()
+    out = cli(s.reporting_path, QUERY)
+    assert out.returncode == 0, f"the 1.5 CLI could not read the file: {out.stderr}"
+    assert [tuple(r) for r in list(csv.reader(io.StringIO(out.stdout)))[1:]] == expected
+    assert dict(expected)["fct_building.prefab_floor_area_m2"] == str(sum(600 + i for i in range(12)) + 450 + 300)
+    for t in (*REPORTING_TABLES, "publication"):
+        out = cli(s.reporting_path, f"select count(*) from (select distinct * from {t})")
+        assert out.returncode == 0, f"{t}: {out.stderr}"

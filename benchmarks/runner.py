@@ -184,6 +184,8 @@ def many_files_repeat(scale: workload.Scale, full: Path, incr: Path, files: int,
     rec["incremental"] = second["seconds"]
     rec["incremental_gate_passed"] = second["gate_passed"]
     rec["incremental_new_files"] = second["summary"]["discover"]["new"]
+    # how the new month's publication was written (whole, or from the published file: publishing/file_delta.py)
+    rec["incremental_publication_written"] = (second["summary"].get("publish") or {}).get("written")
     if scale.airflow_nights:  # the same nights as an operator runs them: `airflow dags test`, a process each
         rec["airflow"] = airflow_night.airflow_nights(full, incr, data.parent / f"{data.name}_airflow")
     return rec

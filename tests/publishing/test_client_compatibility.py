@@ -115,7 +115,7 @@ def test_a_publication_written_from_the_published_file_reads_in_the_1_5_cli_as_t
     out = cli(s.reporting_path, QUERY)
     assert out.returncode == 0, f"the 1.5 CLI could not read the file: {out.stderr}"
     assert [tuple(r) for r in list(csv.reader(io.StringIO(out.stdout)))[1:]] == expected
-    assert dict(expected)["fct_building.prefab_floor_area_m2"] == str(sum(600 + i for i in range(12)) + 450 + 300)
+    assert dict(expected)["fct_building.prefab_floor_area_m2"] == f"{sum(600 + i for i in range(12)) + 450 + 300:.2f}"
     for t in (*REPORTING_TABLES, "publication"):
         out = cli(s.reporting_path, f"select count(*) from (select distinct * from {t})")
         assert out.returncode == 0, f"{t}: {out.stderr}"

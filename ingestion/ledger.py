@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import duckdb
-import pandas as pd
 import pyarrow as pa
 
 from foundation.bilingual import join
@@ -33,9 +32,6 @@ RAW_EXPRESSIONS = {
     "production_bases": {"year": "cast(r.file_period as integer)"},
     "targets": {},
 }
-# What the insert of a batch of buildings returns for `_warn_reported_before`: the inserted rows' identity.
-REPORTED_BEFORE_COLUMNS = ("submission_id", "row_number", "project_code", "building_no", "unit_code", "period",
-                           "received_at")
 _FILE_COLUMNS = [("submission_id", pa.string()), ("kind", pa.string()), ("unit_code", pa.string()),
                  ("period", pa.string()), ("file_name", pa.string()), ("landing_path", pa.string()),
                  ("sha256", pa.string()), ("size_bytes", pa.int64()), ("received_at", pa.timestamp("us")),
@@ -191,40 +187,33 @@ class Ledger:
         select = ", ".join(f"{exprs[c]} as {c}" if c in exprs else f"r.{c}" for c in cols)
         for name, table in (("raw_batch", rows), ("raw_files", files), ("raw_rejected", bad)):
             self.con.register(name, table)
-        warn = warn and kind == "buildings"
         try:
-            cursor = self.con.execute(
+            inserted = self.con.execute(
                 f"insert into raw.{kind} ({', '.join(cols)}, received_at, loaded_at) "
                 f"select {select}, f.received_at, ? from raw_batch r join raw_files f using (submission_id) "
                 f"{'anti' if only is None else 'semi'} join raw_rejected q on q.submission_id = r.submission_id "
-                "and q.row_number = r.row_number"
-                + (f" returning {', '.join(REPORTED_BEFORE_COLUMNS)}" if warn else ""),
-                [_now()])
-            if warn:
-                later = cursor.fetch_df()
-                inserted = len(later)
-                self._warn_reported_before(later)
-            else:
-                inserted = cursor.fetchone()[0]
+                "and q.row_number = r.row_number",
+                [_now()]).fetchone()[0]
+            if kind == "buildings" and warn:
+                self._warn_reported_before()
         finally:
             for name in ("raw_batch", "raw_files", "raw_rejected"):
                 self.con.unregister(name)
         self.rows_loaded += inserted
         return inserted
 
-    def _warn_reported_before(self, later: pd.DataFrame) -> None:
-        """Warn each file of the batch just inserted (`later`: its rows' REPORTED_BEFORE_COLUMNS, as the insert
-        returned them) whose buildings (project_code, building_no) are already loaded from another unit's or
-        period's file: on the later file (received later, or of an earlier run or batch), naming the earlier
-        one. One query for the batch, one scan of raw.buildings (the batch's rows come from the insert, not
-        from a second scan); the files of this run are named from the ledger rows not yet flushed."""
+    def _warn_reported_before(self) -> None:
+        """Warn each file of the batch just inserted whose buildings (project_code, building_no) are already
+        loaded from another unit's or period's file: on the later file (received later, or of an earlier
+        run or batch), naming the earlier one. One query for the batch; the files of this run are named from
+        the ledger rows not yet flushed."""
         run_files = pa.table({"submission_id": pa.array([f[0] for f in self._files], pa.string()),
                               "file_name": pa.array([f[4] for f in self._files], pa.string())})
         self.con.register("run_files", run_files)
-        self.con.register("later", later)
         try:
             pairs = self.con.execute("""
-                with batch as (select distinct submission_id from later),
+                with batch as (select distinct submission_id from raw_batch join raw_files using (submission_id)),
+                later as (select b.* from raw.buildings b join batch using (submission_id)),
                 names as (select submission_id, file_name from dq.submission_files
                           union all select submission_id, file_name from run_files)
                 select l.submission_id, e.submission_id, n.file_name, e.unit_code, strftime(e.period, '%Y-%m'),
@@ -240,7 +229,6 @@ class Ledger:
                 order by 1, min(e.received_at), 2""").fetchall()
         finally:
             self.con.unregister("run_files")
-            self.con.unregister("later")
         for sid, earlier, name, unit, period, n, shown in pairs:
             more = f" and {n - len(shown)} more" if n > len(shown) else ""
             more_zh = f" 等 {n} 个" if n > len(shown) else ""

@@ -50,9 +50,9 @@ DIFF_SQL = """
 create or replace temp table publication_diff as
 select * exclude (side), count(*) filter (where side) as in_candidate, count(*) filter (where not side) as in_file
 from (
-    select *, true as side from {candidate} as c where hash(c) in (select h from both_sides)
+    select *, true as side from {candidate} as c where hash(c) in (select h from {both})
     union all
-    select *, false as side from {file} as f where hash(f) in (select h from both_sides)
+    select *, false as side from {file} as f where hash(f) in (select h from {both})
 )
 group by all
 having count(*) filter (where side) <> count(*) filter (where not side)
@@ -117,8 +117,7 @@ def write_difference(con: duckdb.DuckDBPyConnection, file_table: str, candidate_
             return None
         columns = ", ".join(d[0] for d in con.execute(f"select * from {candidate_table} limit 0").description)
         if both:
-            con.execute(DIFF_SQL.replace("both_sides)", f"{BOTH_SIDES})").format(candidate=candidate_table,
-                                                                                 file=file_table))
+            con.execute(DIFF_SQL.format(candidate=candidate_table, file=file_table, both=BOTH_SIDES))
         deleted = con.execute(
             f"delete from {file_table} where rowid in (select f.rowid from {file_table} as f where hash(f) in "
             "(select h from publication_hashes where in_candidate = 0))").fetchone()[0]

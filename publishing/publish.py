@@ -177,7 +177,7 @@ def _live_publication(path: Path) -> tuple[str | None, list[dict], dict[tuple[st
         columns = [d[0] for d in cursor.description]
         rows = [dict(zip(columns, r, strict=True)) for r in cursor.fetchall()]
         checksum = content_checksum(con, "main") if _has_tables(con, REPORTING_TABLES) else None
-        comments = file_comments(con, con.execute("select current_database()").fetchone()[0])
+        comments = file_comments(con, current_database(con))
     finally:
         con.close()
     return checksum, rows, comments

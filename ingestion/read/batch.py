@@ -227,7 +227,8 @@ def _normalise(layouts: list[Layout], kind: str, with_raw: bool
     head: dict[str, Any] = {"row_number": row_numbers}
     if raw_column is not None:
         head["raw"] = pd.Series(raw_column, dtype=nz.STR_DTYPE)
-    return pd.DataFrame({**head, **out}), errors, own_unit
+    # the columns are new: the frame need not copy them (by default it does: 0.03-0.08 s on a 1M-row file)
+    return pd.DataFrame({**head, **out}, copy=False), errors, own_unit
 
 
 def _reason_order(reason: str) -> int:

@@ -107,9 +107,9 @@ def charts(d: BulletinData) -> dict[str, tuple[alt.Chart, list[dict]]]:
     return out
 
 
-def svg(chart: alt.Chart) -> str:
-    return vlc.vegalite_to_svg(chart.to_dict(), allowed_base_urls=[])
-
-
-def png(chart: alt.Chart) -> bytes:
-    return vlc.vegalite_to_png(chart.to_dict(), scale=2, allowed_base_urls=[])
+def images(chart: alt.Chart) -> tuple[str, bytes]:
+    """The chart as SVG, and as PNG at twice its size. The PNG is rasterised from the SVG: the same bytes as
+    vl-convert's `vegalite_to_png` of the spec, which renders the SVG again first (checked on the three charts,
+    vl-convert 1.9.0), in about a third of its time (0.09-0.16 s against 0.25-0.39 s a chart)."""
+    svg = vlc.vegalite_to_svg(chart.to_dict(), allowed_base_urls=[])
+    return svg, vlc.svg_to_png(svg, scale=2)

@@ -14,8 +14,10 @@ import csv
 import hashlib
 import io
 import json
+import multiprocessing
 import os
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -88,9 +90,8 @@ def write(settings: Settings, unit_code: str, as_of: date | None = None, force: 
     files: dict[str, bytes] = {}
     svgs = {}
     for name, (chart, rows) in chart_mod.charts(d).items():
-        svgs[name] = chart_mod.svg(chart)
+        svgs[name], files[f"{name}.png"] = chart_mod.images(chart)
         files[f"{name}.svg"] = svgs[name].encode()
-        files[f"{name}.png"] = chart_mod.png(chart)
         files[f"{name}.csv"] = _csv(rows).encode("utf-8")
     html = html_of(d, svgs)
     files["bulletin.html"] = html.encode("utf-8")
@@ -112,11 +113,23 @@ def write(settings: Settings, unit_code: str, as_of: date | None = None, force: 
     return Written(folder, unit_code, d.as_of, d.publication.publication_id, True)
 
 
+# A bulletin takes about 2 s once its process has drawn one (the first takes about 6 s: WeasyPrint, the fonts,
+# vl-convert), on one core: with this many bulletins or more they are shared among processes, one per core.
+PARALLEL_FROM = 6
+
+
 def write_publication(settings: Settings) -> list[Written]:
     """The bulletins of every province and city for the newest publication, as of its `data_as_of` (what the
-    `prefab_bulletin` DAG runs): those already made from it are left as they are."""
+    `prefab_bulletin` DAG runs): those already made from it are left as they are. Written by one process per
+    core when there are many (in the order of `bulletin_units` whatever their process)."""
     as_of, codes = bulletin_units(settings)
-    return [write(settings, code, as_of) for code in codes]
+    workers = min(len(os.sched_getaffinity(0)), len(codes) // PARALLEL_FROM + 1)
+    # A daemonic process (a Celery prefork child) may not start processes of its own: it writes them itself.
+    if workers < 2 or multiprocessing.current_process().daemon:
+        return [write(settings, code, as_of) for code in codes]
+    # spawned, not forked: the task's process may hold threads (a forked child inherits their locks taken)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(write, [settings] * len(codes), codes, [as_of] * len(codes)))
 
 
 def listing(settings: Settings) -> list[dict]:

@@ -239,6 +239,44 @@ def test_charts_draw_the_generated_figures(published):
         html_text(_folder(p, PROVINCE) / "bulletin.html"))["ranking"]
 
 
+def test_each_png_is_the_chart_as_vl_convert_draws_it_from_its_spec(published):
+    # bulletin.charts.images rasterises the SVG it drew instead of drawing the spec a second time
+    import vl_convert as vlc
+
+    from bulletin import charts
+    from bulletin.data import load
+
+    p = published
+    for code in [PROVINCE, *_cities(p)]:
+        drawn = charts.charts(load(p["settings"], code, p["as_of"]))
+        assert {"monthly", "structure"} <= set(drawn), code
+        for name, (chart, _) in drawn.items():
+            expected = vlc.vegalite_to_png(chart.to_dict(), scale=2, allowed_base_urls=[])
+            assert (_folder(p, code) / f"{name}.png").read_bytes() == expected, (code, name)
+
+
+def test_bulletins_the_dag_wrote_in_several_processes_are_those_one_process_writes(published, tmp_path, monkeypatch):
+    import dataclasses
+    import shutil
+
+    from bulletin import render
+    from bulletin.data import bulletin_units
+
+    p = published
+    codes = bulletin_units(p["settings"])[1]  # every province and city with indicators: more than one process takes
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one core: the DAG wrote the bulletins in one process")
+    assert len(codes) >= render.PARALLEL_FROM
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy2(p["settings"].reporting_path, data / p["settings"].reporting_path.name)
+    monkeypatch.setattr(render, "PARALLEL_FROM", len(codes) + 1)
+    written = render.write_publication(dataclasses.replace(p["settings"], data_dir=data))
+    assert [w.unit_code for w in written] == codes and all(w.written for w in written)
+    assert {k: h for k, (h, _) in _hashes(data / "bulletins").items()} == {
+        k: h for k, (h, _) in p["first_hashes"].items()}
+
+
 def _seed(name: str) -> list[dict]:
     import csv
 

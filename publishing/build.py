@@ -9,7 +9,8 @@ Builds are incremental (the incremental models recompute only what the ledger ch
 build) while the dbt project is the one the warehouse was last fully built with; when the project changes
 (a model, macro, seed, test or setting, or the dbt version: its fingerprint) the build is a `--full-refresh`.
 Unit tests check the models' SQL on fixed inputs, not the data: they run whenever the project differs from the
-one whose unit tests last passed, and are left out of the nightly builds in between. The fingerprints are kept in
+one whose unit tests last passed (in this data folder or another: `publishing.parse_seed`), and are left out of
+the nightly builds in between. The fingerprints are kept in
 `<data dir>/dbt/state.json`, beside dbt's target folder (whose saved manifest makes parsing partial).
 """
 
@@ -140,7 +141,8 @@ def build(settings: Settings, full_refresh: bool = False) -> DbtBuild:
     # rows and superseded files): the build after it is a full refresh. Rows accepted and loaded are new rows.
     withdrawn = bool(set(state.get("accepted_rows_built", [])) - set(accepted))
     full_refresh = full_refresh or withdrawn or state.get("models_built_with") != fingerprint
-    unit_tests = state.get("unit_tests_passed_with") != fingerprint
+    # run when neither this data folder nor another (`parse_seed.unit_tests_passed`) passed them with this project
+    unit_tests = fingerprint not in (state.get("unit_tests_passed_with"), parse_seed.unit_tests_passed(settings))
     args = ["build", *(["--full-refresh"] if full_refresh else []),
             *([] if unit_tests else ["--exclude-resource-type", "unit_test"])]
     results_path = settings.data_dir / "dbt" / "target" / "run_results.json"
@@ -168,6 +170,8 @@ def build(settings: Settings, full_refresh: bool = False) -> DbtBuild:
     if unit_tests:
         ran = [n for n in nodes if n.resource_type == "unit_test"]
         state["unit_tests_passed_with"] = fingerprint if ran and all(n.status == "pass" for n in ran) else None
+        if state["unit_tests_passed_with"]:
+            parse_seed.keep_unit_tests_passed(settings, fingerprint)
     _write_state(settings, state)
     return DbtBuild(proc.returncode, seconds, nodes, tail, read_parents(results_path.with_name("manifest.json")),
                     full_refresh, unit_tests)

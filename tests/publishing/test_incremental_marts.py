@@ -22,8 +22,10 @@ import duckdb
 import pytest
 
 from foundation.template import fields
+from publishing import parse_seed
 from publishing.build import build
 from publishing.publish import CANDIDATE_SCHEMA, content_checksum
+from publishing.unchanged import project_fingerprint
 from tests.helpers.landing import HEADER, land, row, run
 
 pytestmark = pytest.mark.slow
@@ -149,8 +151,10 @@ def test_incremental_build_equals_full_build(data_env, tmp_path):
     land_files(full, FIRST, T0)
     land_files(full, NEXT, T0 + 100)
     run(full, "full")
+    parse_seed.unit_tests_path(full).unlink(missing_ok=True)  # as if no data folder had built this project yet
     first_build = build(full)
     assert first_build.full_refresh and first_build.unit_tests_run
+    assert parse_seed.unit_tests_passed(full) == project_fingerprint(full.dbt_project_dir)
     successful(first_build)
     expected_checksum, expected_rows = marts(full)
     expected_chain = chain(full)
@@ -160,7 +164,11 @@ def test_incremental_build_equals_full_build(data_env, tmp_path):
     s = data_env
     land_files(s, FIRST, T0)
     run(s, "r1")
-    successful(build(s))
+    first_here = build(s)
+    successful(first_here)
+    # the first build of this data folder: a full refresh, without the unit tests the other folder passed
+    assert first_here.full_refresh and not first_here.unit_tests_run
+    assert not any(n.resource_type == "unit_test" for n in first_here.nodes)
     land_files(s, NEXT, T0 + 100)
     run(s, "r2")
     assert set_marker(s, UNTOUCHED, -7) == 366

@@ -117,14 +117,15 @@ def main() -> None:
         stop_processes(procs)
 
 
-def stop_processes(procs: dict[str, subprocess.Popen]) -> None:
-    """End each process's group: SIGTERM, then SIGKILL for a group still running after 30 s."""
+def stop_processes(procs: dict[str, subprocess.Popen], grace: float = 30) -> None:
+    """End each process's group: SIGTERM, then SIGKILL for a group still running after `grace` seconds."""
     for proc in procs.values():
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
     for proc in procs.values():
         try:
-            proc.wait(timeout=30)
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()

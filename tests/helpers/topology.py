@@ -200,7 +200,9 @@ def running(compose: Path, root: Path, services: dict[str, dict[str, str]], star
         # A task's supervisor leaves its worker's process group: end every descendant, not only the groups.
         descendants = [c for proc in procs.values() if proc.poll() is None
                        for c in _children(psutil, proc.pid)]
-        stop_processes(procs)
+        # what is checked ran before: a process still shutting down after 5 s is killed (with 30 s to go, the Celery
+        # topology's teardown took 35 s)
+        stop_processes(procs, grace=5)
         for child in descendants:
             with suppress(psutil.Error):
                 child.kill()

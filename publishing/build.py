@@ -10,8 +10,8 @@ build) while the dbt project is the one the warehouse was last fully built with;
 (a model, macro, seed, test or setting, or the dbt version: its fingerprint) the build is a `--full-refresh`.
 Unit tests check the models' SQL on fixed inputs, not the data: they run whenever the project differs from the
 one whose unit tests last passed (in this data folder or another: `publishing.parse_seed`), and are left out of
-the nightly builds in between. The fingerprints are kept in
-`<data dir>/dbt/state.json`, beside dbt's target folder (whose saved manifest makes parsing partial).
+the nightly builds in between. The fingerprints are kept in `<data dir>/dbt/state.json`, beside dbt's target
+folder (whose saved manifest makes parsing partial).
 """
 
 from __future__ import annotations

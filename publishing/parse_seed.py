@@ -24,6 +24,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from foundation.config import Settings
@@ -69,41 +70,28 @@ def unit_tests_passed(settings: Settings) -> str | None:
 
 def keep_unit_tests_passed(settings: Settings, fingerprint: str) -> bool:
     """After a build whose unit tests all passed: the project they passed with, for the other data folders."""
-    path = unit_tests_path(settings)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    except OSError as exc:
-        log.info("the unit tests' pass not shared (%s)", exc)
-        return False
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(fingerprint + "\n")
-        os.replace(tmp, path)  # other data folders read the old record or the new one, never a part
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        log.info("the unit tests' pass not shared (%s)", exc)
-        return False
-    return True
+    return _written(unit_tests_path(settings), lambda tmp: tmp.write_text(fingerprint + "\n", encoding="utf-8"),
+                    "the unit tests' pass not shared (%s)")
 
 
 def _copied(source: Path, destination: Path, failure: str) -> bool:
+    return _written(destination, lambda tmp: shutil.copy2(source, tmp), failure)
+
+
+def _written(destination: Path, fill: Callable[[Path], object], failure: str) -> bool:
+    """`fill` a file beside `destination`, then rename it over it: readers (dbt in another data folder, another
+    worker) see the old file or the new one, never a part. False (and `failure` logged) when it cannot be."""
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
-        _copy_atomically(source, destination)
+        fd, tmp = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
+        os.close(fd)
+        try:
+            fill(Path(tmp))
+            os.replace(tmp, destination)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     except OSError as exc:
         log.info(failure, exc)
         return False
     return True
-
-
-def _copy_atomically(source: Path, destination: Path) -> None:
-    """Readers (dbt in another data folder, another worker) see the old file or the new one, never a part."""
-    fd, tmp = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
-    os.close(fd)
-    try:
-        shutil.copy2(source, tmp)
-        os.replace(tmp, destination)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
